@@ -1,0 +1,90 @@
+"""The collector contract: ``async def collect(ctx) -> Evidence | Unavailable``.
+
+Collectors are registered per evidence type with ``@collector(EvidenceType)``. The engine
+collects the union of what the applicable checks need, concurrently, each bounded by a
+timeout. A collector returns ``Unavailable`` (or raises ``CollectorError``) instead of
+letting library exceptions into the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from diagnostics.evidence.types import Evidence, InstanceActions, MigrationRecords, Server, Unavailable
+from diagnostics.model import DiagnosticsError, MigrationRef, MigrationSummary
+
+
+class CollectorError(DiagnosticsError):
+    """Internal: raised inside a collector, converted to ``Unavailable`` by the engine."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CollectContext:
+    """What a collector knows when it runs: the resolved VM and the migration in question.
+
+    ``clients`` holds the live connections (OpenStack, SSH pool, Kubernetes); its concrete
+    type belongs to the evidence package (``diagnostics.evidence.clients.Clients``).
+    """
+
+    ref: MigrationRef
+    server: Server
+    migrations: MigrationRecords | None
+    actions: InstanceActions | None
+    migration: MigrationSummary | None
+    source_host: str | None
+    dest_host: str | None  # the target host when asked (--target-host), else the migration's
+    window: tuple[datetime, datetime] | None  # failed action's time window, with margin
+    self_hosted: bool
+    clients: Any
+
+
+E = TypeVar("E", bound=Evidence)
+Collector = Callable[[CollectContext], Awaitable[Evidence | Unavailable]]
+
+_COLLECTORS: dict[type[Evidence], Collector] = {}
+
+
+def collector(evidence: type[E]) -> Callable[[Callable[[CollectContext], Awaitable[E | Unavailable]]], Collector]:
+    """Register the collector of one evidence type."""
+
+    def register(fn: Callable[[CollectContext], Awaitable[E | Unavailable]]) -> Collector:
+        _COLLECTORS[evidence] = fn
+        return fn
+
+    return register
+
+
+def default_collectors() -> dict[type[Evidence], Collector]:
+    """The bundled collectors (OpenStack API, hypervisor SSH, management plane)."""
+    import diagnostics.evidence.collectors  # noqa: F401 - registration side effect
+
+    return dict(_COLLECTORS)
+
+
+class Bootstrap(Protocol):
+    """The first calls of every diagnosis, before the engine knows the migration.
+
+    Implemented over openstacksdk by ``diagnostics.evidence.openstack_api``.
+    """
+
+    async def resolve_server(self, ref: MigrationRef) -> Server:
+        """Find the VM by uuid or exact name. Raises VmNotFound, AmbiguousVm, CloudUnreachable."""
+        ...
+
+    async def migration_records(self, server: Server) -> MigrationRecords | Unavailable:
+        """All migration records of the VM, newest first."""
+        ...
+
+    async def instance_actions(
+        self, server: Server, migration: MigrationSummary | None
+    ) -> InstanceActions | Unavailable:
+        """The action list; the action matched to ``migration`` fetched with its events."""
+        ...

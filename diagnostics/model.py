@@ -1,0 +1,265 @@
+"""Frozen value types of a diagnosis: the only data that crosses from engine to renderers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class MigrationKind(StrEnum):
+    """Nova's own ``migration_type`` values (nova/objects/migration.py)."""
+
+    LIVE = "live-migration"
+    COLD = "migration"
+    EVACUATION = "evacuation"
+    RESIZE = "resize"
+
+
+ALL_KINDS = frozenset(MigrationKind)
+
+
+class RootCauseId(StrEnum):
+    """The public root-cause ids of shared/root-causes.md. Never rename one."""
+
+    LIBVIRT_TLS = "libvirt_tls"
+    MIGRATION_TIMEOUT = "migration_timeout"
+    AZ_AGGREGATE_MISMATCH = "az_aggregate_mismatch"
+    NO_VALID_HOST = "no_valid_host"
+    CPU_INCOMPATIBLE = "cpu_incompatible"
+    INSUFFICIENT_RESOURCES = "insufficient_resources"
+    STORAGE_VOLUME = "storage_volume"
+    PORT_BINDING = "port_binding"
+    COMPUTE_SERVICE_DOWN = "compute_service_down"
+    EVACUATION_SOURCE_UP = "evacuation_source_up"
+    INVALID_VM_STATE = "invalid_vm_state"
+    COLD_MIGRATION_SSH = "cold_migration_ssh"
+    UNSUPPORTED_DEVICE = "unsupported_device"
+    STALE_LEFTOVERS = "stale_leftovers"
+    UNKNOWN = "unknown"
+
+
+class Confidence(StrEnum):
+    CONFIRMED = "confirmed"  # a probe reproduced it, or two independent sources agree
+    LIKELY = "likely"  # one source of evidence
+    POSSIBLE = "possible"  # circumstantial
+
+
+class Severity(StrEnum):
+    """ERROR: a cause of this failure. WARNING: will hurt the next attempt. INFO: context."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class StepStatus(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    WARNING = "warning"
+    SKIPPED = "skipped"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Citation:
+    """One line of evidence and where it came from.
+
+    ``source`` is the provenance: an API call with its request id
+    (``GET /os-migrations?instance_uuid=… [req-…]``), a log position
+    (``cmp-a-01:/var/log/pf9/ostackhost.log:1234``) or a command (``cmp-a-01$ virsh …``).
+    """
+
+    source: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MigrationRef:
+    """What the user asked about: a VM (name or uuid), optionally one migration and a target."""
+
+    server: str
+    migration_id: str | None = None
+    target_host: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VmSummary:
+    id: str
+    name: str
+    status: str
+    host: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MigrationSummary:
+    """The migration being diagnosed, as the JSON contract's ``migration`` object."""
+
+    id: str | None
+    uuid: str | None
+    kind: MigrationKind
+    block_migration: bool | None
+    status: str | None
+    source_host: str | None
+    dest_host: str | None
+    request_id: str | None
+    started_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status in {"error", "failed", "cancelled"}
+
+
+# ---- check outcomes: a closed set ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Concluded:
+    """The check's condition holds. ``facts`` fill the summary/remediation templates."""
+
+    facts: Mapping[str, str] = field(default_factory=dict)
+    cites: tuple[Citation, ...] = ()
+    confidence: Confidence = Confidence.LIKELY
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuledOut:
+    """The check looked at its evidence and the condition does not hold."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Inconclusive:
+    """The check looked but its evidence neither proves nor excludes the condition."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Skipped:
+    """Engine-assigned: the check did not run (not applicable, or evidence missing)."""
+
+    reason: str
+    missing: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Errored:
+    """Engine-assigned: the check raised. Never mistaken for a pass."""
+
+    error: str
+
+
+Outcome = Concluded | RuledOut | Inconclusive | Skipped | Errored
+CheckOutcome = Concluded | RuledOut | Inconclusive  # what a check function may return
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    """A concluded check rendered for people: root cause id, confidence, evidence, fix."""
+
+    root_cause: RootCauseId
+    check_id: str
+    title: str
+    confidence: Confidence
+    severity: Severity
+    summary: str
+    evidence: tuple[Citation, ...] = ()
+    remediation: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckResult:
+    check_id: str
+    title: str
+    step: int
+    root_cause: RootCauseId
+    outcome: Outcome
+    duration_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepResult:
+    """One step of the runbook's procedure (numbered 1–8 as the seed runbook)."""
+
+    number: int
+    title: str
+    status: StepStatus
+    summary: str
+    findings: tuple[str, ...] = ()
+    duration_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Diagnosis:
+    """Everything one diagnosis found. Pure data; no presentation fields."""
+
+    id: str
+    vm: VmSummary
+    migration: MigrationSummary | None
+    steps: tuple[StepResult, ...]
+    root_cause: Finding | None  # None: no failed migration and nothing wrong found
+    other_findings: tuple[Finding, ...]
+    checks: tuple[CheckResult, ...]
+    started_at: datetime
+    duration_ms: int
+    mode: str = "self-hosted"
+    target_host: str | None = None
+
+    @property
+    def verdict(self) -> str:
+        return self.root_cause.root_cause.value if self.root_cause else "healthy"
+
+
+# ---- progress events the engine emits while it works ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DiagnosisStarted:
+    diagnosis_id: str
+    vm: VmSummary
+    migration: MigrationSummary | None
+    steps: tuple[tuple[int, str], ...]  # (number, title) of every step that will report
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepFinished:
+    diagnosis_id: str
+    step: StepResult
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DiagnosisFinished:
+    diagnosis: Diagnosis
+
+
+ProgressEvent = DiagnosisStarted | StepFinished | DiagnosisFinished
+
+
+class DiagnosticsError(Exception):
+    """Base of the errors the diagnostics raise to their callers."""
+
+
+class ConfigError(DiagnosticsError):
+    """Configuration that does not load; the message names the file and key."""
+
+
+class VmNotFound(DiagnosticsError):
+    """No server matches the name or id."""
+
+
+class AmbiguousVm(DiagnosticsError):
+    """Several servers share the name; ``candidates`` lists (id, name, status, host)."""
+
+    def __init__(self, name: str, candidates: list[tuple[str, str, str, str | None]]) -> None:
+        super().__init__(f"{len(candidates)} servers are named {name!r}; give the id")
+        self.name = name
+        self.candidates = candidates
+
+
+class CloudUnreachable(DiagnosticsError):
+    """The cloud's endpoint (Keystone or a service) could not be reached; says which and why."""

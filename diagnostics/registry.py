@@ -1,0 +1,142 @@
+"""The check registry: ``@check`` declares one check; its signature names its evidence.
+
+A non-Optional parameter is required evidence: if it is missing or unavailable the engine
+does not call the check and records ``Skipped``. ``X | None`` is optional. Type hints are
+resolved at import time, so an unknown evidence type fails at once, not at 3 a.m.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from diagnostics.evidence.types import EVIDENCE_TYPES, Evidence
+from diagnostics.model import CheckOutcome, MigrationKind, RootCauseId, Severity
+
+CheckFn = Callable[..., CheckOutcome]
+
+STEP_TITLES: dict[int, str] = {
+    1: "VM and migration status",
+    2: "Compute and storage services",
+    3: "VM events and request id",
+    4: "Management plane pods and logs",
+    5: "Target host capacity and CPU",
+    6: "Availability zones and aggregates",
+    7: "Services and probes on the hypervisors",
+    8: "Hypervisor logs",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EvidenceParam:
+    name: str
+    type: type[Evidence]
+    required: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckSpec:
+    """A declared check: metadata plus the function and its evidence parameters."""
+
+    id: str
+    title: str
+    applies_to: frozenset[MigrationKind]
+    root_cause: RootCauseId
+    severity: Severity
+    priority: int
+    step: int
+    summary: str
+    remediation: tuple[str, ...]
+    references: tuple[str, ...]
+    fn: CheckFn
+    params: tuple[EvidenceParam, ...]
+
+    @property
+    def needs(self) -> frozenset[type[Evidence]]:
+        return frozenset(p.type for p in self.params)
+
+    @property
+    def requires(self) -> frozenset[type[Evidence]]:
+        return frozenset(p.type for p in self.params if p.required)
+
+
+_REGISTRY: dict[str, CheckSpec] = {}
+
+
+class RegistryError(Exception):
+    """A check declaration is wrong (unknown evidence type, duplicate id, bad metadata)."""
+
+
+def _evidence_params(fn: CheckFn) -> tuple[EvidenceParam, ...]:
+    hints = typing.get_type_hints(fn)
+    params: list[EvidenceParam] = []
+    for name in inspect.signature(fn).parameters:
+        hint = hints.get(name)
+        required = True
+        if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+            args = [a for a in typing.get_args(hint) if a is not type(None)]
+            if len(args) != 1 or len(typing.get_args(hint)) != 2:  # noqa: PLR2004
+                raise RegistryError(f"{fn.__name__}({name}): only `Evidence | None` unions")
+            hint, required = args[0], False
+        if not (isinstance(hint, type) and hint in EVIDENCE_TYPES):
+            raise RegistryError(f"{fn.__name__}({name}): {hint!r} is not an evidence type")
+        params.append(EvidenceParam(name=name, type=hint, required=required))
+    if not params:
+        raise RegistryError(f"{fn.__name__}: a check needs at least one evidence parameter")
+    return tuple(params)
+
+
+def check(
+    *,
+    id: str,  # noqa: A002 - the public name of the metadata field
+    title: str,
+    applies_to: Iterable[MigrationKind],
+    root_cause: RootCauseId,
+    priority: int,
+    step: int,
+    summary: str,
+    remediation: Iterable[str],
+    references: Iterable[str] = (),
+    severity: Severity = Severity.ERROR,
+) -> Callable[[CheckFn], CheckFn]:
+    """Declare a check. See STYLE.md §2 and CONTRIBUTING.md for the recipe."""
+
+    def register(fn: CheckFn) -> CheckFn:
+        if id in _REGISTRY:
+            raise RegistryError(f"duplicate check id {id!r}")
+        if step not in STEP_TITLES:
+            raise RegistryError(f"{id}: step {step} is not one of the runbook's steps 1-8")
+        if not fn.__doc__:
+            raise RegistryError(f"{id}: a check needs a docstring (its long explanation)")
+        _REGISTRY[id] = CheckSpec(
+            id=id,
+            title=title,
+            applies_to=frozenset(applies_to),
+            root_cause=root_cause,
+            severity=severity,
+            priority=priority,
+            step=step,
+            summary=summary,
+            remediation=tuple(remediation),
+            references=tuple(references),
+            fn=fn,
+            params=_evidence_params(fn),
+        )
+        return fn
+
+    return register
+
+
+def all_checks() -> tuple[CheckSpec, ...]:
+    """Every registered check (importing ``diagnostics.checks`` registers the bundled ones)."""
+    import diagnostics.checks  # noqa: F401 - registration side effect
+
+    return tuple(sorted(_REGISTRY.values(), key=lambda c: (-c.priority, c.id)))
+
+
+def get_check(check_id: str) -> CheckSpec:
+    all_checks()
+    return _REGISTRY[check_id]

@@ -1,0 +1,1 @@
+"""Shared fixtures. The simulated-region fixture lives in sim/testing.py."""
