@@ -82,6 +82,9 @@ class MigrationRef:
     server: str
     migration_id: str | None = None
     target_host: str | None = None
+    # what the operator tried when Nova refused before recording a migration (e.g. an
+    # evacuation rejected with 400): None means "take it from the migration record"
+    kind: MigrationKind | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

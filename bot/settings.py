@@ -1,0 +1,105 @@
+"""The bot's configuration: the diagnostics sections plus Slack, access, escalation, intake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from diagnostics.settings import DiagnosticsSettings, Section
+
+
+class SlackSettings(Section):
+    mode: Literal["socket", "http"] = "socket"  # Socket Mode needs no inbound port
+    api_base_url: str = "https://slack.com/api/"
+    bot_token_env: str = "SLACK_BOT_TOKEN"  # xoxb-...
+    bot_token_file: Path | None = None
+    app_token_env: str = "SLACK_APP_TOKEN"  # xapp-... (Socket Mode)
+    app_token_file: Path | None = None
+    signing_secret_env: str = "SLACK_SIGNING_SECRET"  # HTTP mode
+    signing_secret_file: Path | None = None
+    http_host: str = "0.0.0.0"  # noqa: S104 - HTTP mode must accept Slack's requests
+    http_port: int = Field(default=3000, ge=1, le=65535)
+    command: str = "/migrate-diag"
+    default_channel: str | None = None  # automatic posts go here unless routed elsewhere
+    update_interval_s: float = Field(default=1.2, ge=0)  # chat.update pacing per message
+    max_concurrent_diagnoses: int = Field(default=4, ge=1)
+
+
+class AccessSettings(Section):
+    """Authorization on Slack IDs, never display names. Empty lists allow everyone."""
+
+    allowed_channels: tuple[str, ...] = ()
+    diagnose_users: tuple[str, ...] = ()
+    diagnose_groups: tuple[str, ...] = ()
+    rerun_users: tuple[str, ...] = ()
+    rerun_groups: tuple[str, ...] = ()
+    escalate_users: tuple[str, ...] = ()
+    escalate_groups: tuple[str, ...] = ()
+
+
+class EscalationSettings(Section):
+    pagerduty_url: str = "https://events.pagerduty.com/v2/enqueue"
+    routing_key_env: str = "PAGERDUTY_ROUTING_KEY"
+    routing_key_file: Path | None = None
+    oncall_group: str | None = None  # Slack user group id (S...) to mention on escalation
+
+
+class StoreSettings(Section):
+    url: str = "sqlite+aiosqlite:///migrate-diag.sqlite"  # postgresql+asyncpg://... for replicas
+
+
+class NotificationSource(Section):
+    enabled: bool = False
+    url_env: str = "MIGRATE_DIAG_AMQP_URL"  # amqp://user:pass@host:5672/vhost
+    exchange: str = "nova"
+    queue: str = "migrate-diag.versioned_notifications"
+    routing_keys: tuple[str, ...] = ("versioned_notifications.error", "versioned_notifications.info")
+    prefetch: int = Field(default=20, ge=1)
+
+
+class PollerSource(Section):
+    enabled: bool = False
+    interval_s: float = Field(default=60.0, gt=0)
+    overlap_s: int = Field(default=300, ge=0)
+    page_size: int = Field(default=200, ge=1)
+
+
+class WebhookSource(Section):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8088, ge=1, le=65535)
+    secret_env: str = "MIGRATE_DIAG_WEBHOOK_SECRET"
+    secret_file: Path | None = None
+
+
+class StormSettings(Section):
+    window_s: int = Field(default=300, ge=1)
+    threshold: int = Field(default=3, ge=2)  # failures sharing a key in the window -> incident
+    max_concurrent: int = Field(default=4, ge=1)
+
+
+class Route(Section):
+    """Send automatic posts for matching failures to a channel (first match wins)."""
+
+    channel: str
+    availability_zone: str | None = None
+    aggregate: str | None = None
+    host_pattern: str | None = None  # fnmatch on source or destination host
+
+
+class IntakeSettings(Section):
+    notifications: NotificationSource = NotificationSource()
+    poller: PollerSource = PollerSource()
+    webhook: WebhookSource = WebhookSource()
+    storms: StormSettings = StormSettings()
+    routes: tuple[Route, ...] = ()
+
+
+class BotSettings(DiagnosticsSettings):
+    slack: SlackSettings = SlackSettings()
+    access: AccessSettings = AccessSettings()
+    escalation: EscalationSettings = EscalationSettings()
+    store: StoreSettings = StoreSettings()
+    intake: IntakeSettings = IntakeSettings()
