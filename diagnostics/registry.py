@@ -12,6 +12,7 @@ import types
 import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from diagnostics.evidence.types import EVIDENCE_TYPES, Evidence
 from diagnostics.model import CheckOutcome, MigrationKind, RootCauseId, Severity
@@ -78,20 +79,27 @@ def _evidence_params(fn: CheckFn) -> tuple[EvidenceParam, ...]:
         required = True
         if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
             args = [a for a in typing.get_args(hint) if a is not type(None)]
-            if len(args) != 1 or len(typing.get_args(hint)) != 2:  # noqa: PLR2004
-                raise RegistryError(f"{fn.__name__}({name}): only `Evidence | None` unions")
+            if len(args) != 1 or len(typing.get_args(hint)) != 2:
+                raise RegistryError(
+                    f"{fn.__name__}({name}): only `Evidence | None` unions"
+                )
             hint, required = args[0], False
         if not (isinstance(hint, type) and hint in EVIDENCE_TYPES):
-            raise RegistryError(f"{fn.__name__}({name}): {hint!r} is not an evidence type")
+            raise RegistryError(
+                f"{fn.__name__}({name}): {hint!r} is not an evidence type"
+            )
         params.append(EvidenceParam(name=name, type=hint, required=required))
     if not params:
-        raise RegistryError(f"{fn.__name__}: a check needs at least one evidence parameter")
+        raise RegistryError(
+            f"{fn.__name__}: a check needs at least one evidence parameter"
+        )
     return tuple(params)
 
 
-def check(
+def declare(
+    fn: CheckFn,
     *,
-    id: str,  # noqa: A002 - the public name of the metadata field
+    id: str,
     title: str,
     applies_to: Iterable[MigrationKind],
     root_cause: RootCauseId,
@@ -101,30 +109,40 @@ def check(
     remediation: Iterable[str],
     references: Iterable[str] = (),
     severity: Severity = Severity.ERROR,
-) -> Callable[[CheckFn], CheckFn]:
-    """Declare a check. See STYLE.md §2 and CONTRIBUTING.md for the recipe."""
+) -> CheckSpec:
+    """Validate a check's metadata and signature; returns the spec without registering it."""
+    if step not in STEP_TITLES:
+        raise RegistryError(f"{id}: step {step} is not one of the runbook's steps 1-8")
+    if not fn.__doc__:
+        raise RegistryError(f"{id}: a check needs a docstring (its long explanation)")
+    return CheckSpec(
+        id=id,
+        title=title,
+        applies_to=frozenset(applies_to),
+        root_cause=root_cause,
+        severity=severity,
+        priority=priority,
+        step=step,
+        summary=summary,
+        remediation=tuple(remediation),
+        references=tuple(references),
+        fn=fn,
+        params=_evidence_params(fn),
+    )
+
+
+def check(**meta: Any) -> Callable[[CheckFn], CheckFn]:
+    """Declare and register a check. See STYLE.md §2 and CONTRIBUTING.md for the recipe.
+
+    Keyword arguments are those of ``declare``: id, title, applies_to, root_cause,
+    priority, step, summary, remediation, references, severity.
+    """
 
     def register(fn: CheckFn) -> CheckFn:
-        if id in _REGISTRY:
-            raise RegistryError(f"duplicate check id {id!r}")
-        if step not in STEP_TITLES:
-            raise RegistryError(f"{id}: step {step} is not one of the runbook's steps 1-8")
-        if not fn.__doc__:
-            raise RegistryError(f"{id}: a check needs a docstring (its long explanation)")
-        _REGISTRY[id] = CheckSpec(
-            id=id,
-            title=title,
-            applies_to=frozenset(applies_to),
-            root_cause=root_cause,
-            severity=severity,
-            priority=priority,
-            step=step,
-            summary=summary,
-            remediation=tuple(remediation),
-            references=tuple(references),
-            fn=fn,
-            params=_evidence_params(fn),
-        )
+        spec = declare(fn, **meta)
+        if spec.id in _REGISTRY:
+            raise RegistryError(f"duplicate check id {spec.id!r}")
+        _REGISTRY[spec.id] = spec
         return fn
 
     return register

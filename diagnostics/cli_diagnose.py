@@ -1,0 +1,102 @@
+"""`migrate-diag diagnose VM`: one diagnosis from a terminal, streamed as text or as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TextIO
+
+from diagnostics.model import (
+    AmbiguousVm,
+    CloudUnreachable,
+    DiagnosisFinished,
+    DiagnosisStarted,
+    MigrationKind,
+    MigrationRef,
+    ProgressEvent,
+    StepFinished,
+    VmNotFound,
+)
+from diagnostics.report import json as json_report
+from diagnostics.report import text
+from diagnostics.service import open_engine
+from diagnostics.settings import DiagnosticsSettings
+
+EXIT_OK = 0
+EXIT_USAGE = 2  # unknown or ambiguous VM, bad config
+EXIT_UNREACHABLE = 3  # the cloud's endpoint could not be reached
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("vm", help="server name or UUID")
+    parser.add_argument(
+        "--migration",
+        metavar="ID",
+        help="diagnose this migration (default: the newest)",
+    )
+    parser.add_argument(
+        "--target-host",
+        metavar="HOST",
+        help="evaluate whether HOST could take this VM (capacity, AZ, aggregates, CPU, services)",
+    )
+    parser.add_argument(
+        "--kind",
+        choices=[k.value for k in MigrationKind],
+        help="the kind of move that was refused, when Nova recorded no migration",
+    )
+    parser.add_argument(
+        "--cloud", metavar="NAME", help="cloud name in clouds.yaml (overrides config)"
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def ref_from_args(args: argparse.Namespace) -> MigrationRef:
+    return MigrationRef(
+        server=args.vm,
+        migration_id=args.migration,
+        target_host=args.target_host,
+        kind=MigrationKind(args.kind) if args.kind else None,
+    )
+
+
+async def run(
+    args: argparse.Namespace, settings: DiagnosticsSettings, out: TextIO = sys.stdout
+) -> int:
+    """Run one diagnosis; text streams each step as it finishes. Returns the exit status."""
+    if args.cloud:
+        settings = settings.model_copy(
+            update={
+                "openstack": settings.openstack.model_copy(update={"cloud": args.cloud})
+            }
+        )
+    style = text.Style(colour=args.format == "text" and out.isatty())
+
+    async def stream(event: ProgressEvent) -> None:
+        if args.format != "text":
+            return
+        if isinstance(event, DiagnosisStarted):
+            out.write(text.header(event, style) + "\n")
+        elif isinstance(event, StepFinished):
+            out.write(text.step_line(event.step, style) + "\n")
+        elif isinstance(event, DiagnosisFinished):
+            out.write(text.verdict(event.diagnosis, style) + "\n")
+        out.flush()
+
+    err = sys.stderr
+    try:
+        async with open_engine(settings) as engine:
+            diagnosis = await engine.diagnose(ref_from_args(args), stream)
+    except VmNotFound as exc:
+        err.write(f"migrate-diag: {exc}\n")
+        return EXIT_USAGE
+    except AmbiguousVm as exc:
+        err.write(f"migrate-diag: {exc}:\n")
+        for server_id, name, status, host in exc.candidates:
+            err.write(f"  {server_id}  {name}  {status}  {host or '-'}\n")
+        return EXIT_USAGE
+    except CloudUnreachable as exc:
+        err.write(f"migrate-diag: cannot reach the cloud: {exc}\n")
+        return EXIT_UNREACHABLE
+    if args.format == "json":
+        out.write(json_report.dumps(diagnosis) + "\n")
+    return EXIT_OK

@@ -1,0 +1,306 @@
+"""plan -> collect -> evaluate -> conclude.
+
+The engine resolves the VM and its migration (bootstrap), plans the evidence the applicable
+checks need, collects it concurrently (each collector under a timeout), evaluates each
+runbook step as soon as its evidence is in, and emits a progress event per step. A collector
+that fails or times out makes its step ``error``; everything else still completes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from diagnostics.evaluate import evaluate, rank, unknown_finding
+from diagnostics.evidence import types as ev
+from diagnostics.evidence.base import (
+    Bootstrap,
+    CollectContext,
+    Collector,
+    CollectorError,
+)
+from diagnostics.evidence.migration_context import action_window, summarize_migration
+from diagnostics.evidence.types import Evidence, Unavailable
+from diagnostics.model import (
+    CheckResult,
+    Citation,
+    Diagnosis,
+    DiagnosisFinished,
+    DiagnosisStarted,
+    MigrationKind,
+    MigrationRef,
+    ProgressEvent,
+    StepFinished,
+    StepResult,
+    VmSummary,
+)
+from diagnostics.registry import STEP_TITLES, CheckSpec
+from diagnostics.settings import DiagnosticsSettings
+from diagnostics.steps import build_step
+
+log = logging.getLogger(__name__)
+
+OnEvent = Callable[[ProgressEvent], Awaitable[None]]
+BOOTSTRAP_TYPES: frozenset[type[Evidence]] = frozenset({ev.Server, ev.MigrationRecords, ev.InstanceActions})
+SAAS_SKIP = "SaaS region: the management plane is run by Platform9 and its pods are not reachable"
+
+
+class Engine:
+    """Diagnoses one VM's migration. Holds no per-diagnosis state; safe to share."""
+
+    def __init__(
+        self,
+        *,
+        settings: DiagnosticsSettings,
+        bootstrap: Bootstrap,
+        clients: Any,
+        collectors: Mapping[type[Evidence], Collector],
+        checks: Sequence[CheckSpec],
+    ) -> None:
+        self.settings = settings
+        self.bootstrap = bootstrap
+        self.clients = clients
+        self.collectors = dict(collectors)
+        disabled = set(settings.engine.disabled_checks)
+        self.checks = tuple(c for c in checks if c.id not in disabled)
+        self.specs = {c.id: c for c in self.checks}
+
+    async def diagnose(
+        self, ref: MigrationRef, on_event: OnEvent | None = None
+    ) -> Diagnosis:
+        """Run the whole diagnosis. Raises VmNotFound / AmbiguousVm / CloudUnreachable."""
+        emit = on_event or _ignore
+        started_at = datetime.now(UTC)
+        t0 = time.perf_counter()
+        diagnosis_id = uuid.uuid4().hex[:12]
+        ctx, got = await self._bootstrap(ref)
+        kind = ref.kind or (ctx.migration.kind if ctx.migration else MigrationKind.LIVE)
+        applicable = [c for c in self.checks if kind in c.applies_to]
+        skip4 = None if ctx.self_hosted else SAAS_SKIP
+        if skip4 is not None:
+            got[ev.ManagementPlane] = Unavailable(reason=skip4)
+        plan = self._plan(applicable, skip_management=skip4 is not None)
+        vm = VmSummary(
+            id=ctx.server.id,
+            name=ctx.server.name,
+            status=ctx.server.status,
+            host=ctx.server.host,
+        )
+        await emit(
+            DiagnosisStarted(
+                diagnosis_id=diagnosis_id,
+                vm=vm,
+                migration=ctx.migration,
+                steps=tuple(STEP_TITLES.items()),
+            )
+        )
+        tasks = {t: asyncio.create_task(self._collect(t, ctx)) for t in plan}
+        step_tasks = [
+            asyncio.create_task(
+                self._run_step(
+                    n,
+                    applicable,
+                    plan,
+                    tasks,
+                    got,
+                    ctx,
+                    t0,
+                    diagnosis_id,
+                    emit,
+                    skip4 if n == 4 else None,
+                )
+            )
+            for n in STEP_TITLES
+        ]
+        try:
+            step_outputs = await asyncio.gather(*step_tasks)
+        finally:
+            for task in [*tasks.values(), *step_tasks]:
+                task.cancel()
+        steps = tuple(sorted((s for s, _ in step_outputs), key=lambda s: s.number))
+        results = tuple(r for _, rs in step_outputs for r in rs)
+        for t, task in tasks.items():
+            got[t] = task.result()
+        primary, others = rank(results, self.specs)
+        if primary is None and ctx.migration is not None and ctx.migration.failed:
+            primary = unknown_finding(_raw_failure_lines(got))
+        diagnosis = Diagnosis(
+            id=diagnosis_id,
+            vm=vm,
+            migration=ctx.migration,
+            steps=steps,
+            root_cause=primary,
+            other_findings=others,
+            checks=results,
+            started_at=started_at,
+            duration_ms=int((time.perf_counter() - t0) * 1000),
+            mode=self.settings.deployment.mode,
+            target_host=ref.target_host,
+        )
+        await emit(DiagnosisFinished(diagnosis=diagnosis))
+        return diagnosis
+
+    async def _bootstrap(
+        self, ref: MigrationRef
+    ) -> tuple[CollectContext, dict[type[Evidence], Evidence | Unavailable]]:
+        timeout = self.settings.engine.collector_timeout_s
+        server = await self.bootstrap.resolve_server(ref)
+        records = await _bounded(
+            self.bootstrap.migration_records(server), timeout, "migrations"
+        )
+        rec = records if isinstance(records, ev.MigrationRecords) else None
+        migration = summarize_migration(server, rec, None, ref)
+        actions = await _bounded(
+            self.bootstrap.instance_actions(server, migration),
+            timeout,
+            "instance actions",
+        )
+        act = actions if isinstance(actions, ev.InstanceActions) else None
+        migration = summarize_migration(server, rec, act, ref)
+        window = None
+        if act is not None and act.migration_action is not None:
+            window = action_window(
+                act.migration_action, self.settings.engine.log_window_margin_s
+            )
+        ctx = CollectContext(
+            ref=ref,
+            server=server,
+            migrations=rec,
+            actions=act,
+            migration=migration,
+            source_host=(migration.source_host if migration else None) or server.host,
+            dest_host=ref.target_host or (migration.dest_host if migration else None),
+            window=window,
+            self_hosted=self.settings.self_hosted,
+            clients=self.clients,
+        )
+        got: dict[type[Evidence], Evidence | Unavailable] = {
+            ev.Server: server,
+            ev.MigrationRecords: records,
+            ev.InstanceActions: actions,
+        }
+        return ctx, got
+
+    def _plan(
+        self, applicable: Sequence[CheckSpec], *, skip_management: bool
+    ) -> list[type[Evidence]]:
+        """The union of the applicable checks' evidence, minus what the bootstrap fetched."""
+        needed: set[type[Evidence]] = set()
+        for spec in applicable:
+            needed |= spec.needs
+        needed -= BOOTSTRAP_TYPES
+        if skip_management:
+            needed.discard(ev.ManagementPlane)
+        return sorted(needed, key=lambda t: (t.STEP, t.__name__))
+
+    async def _collect(
+        self, evidence: type[Evidence], ctx: CollectContext
+    ) -> Evidence | Unavailable:
+        collect = self.collectors.get(evidence)
+        if collect is None:
+            return Unavailable(reason=f"no collector for {evidence.__name__}")
+        timeout = self.settings.engine.collector_timeout_s
+        return await _bounded(collect(ctx), timeout, evidence.__name__)
+
+    async def _run_step(
+        self,
+        number: int,
+        applicable: Sequence[CheckSpec],
+        plan: Sequence[type[Evidence]],
+        tasks: Mapping[type[Evidence], asyncio.Task[Evidence | Unavailable]],
+        bootstrapped: Mapping[type[Evidence], Evidence | Unavailable],
+        ctx: CollectContext,
+        t0: float,
+        diagnosis_id: str,
+        emit: OnEvent,
+        skip_reason: str | None,
+    ) -> tuple[StepResult, list[CheckResult]]:
+        checks = [c for c in applicable if c.step == number]
+        own = [t for t in plan if number == t.STEP]
+        wanted = set(own).union(*(c.needs for c in checks)) if checks else set(own)
+        got: dict[type[Evidence], Evidence | Unavailable] = dict(bootstrapped)
+        for t in wanted - BOOTSTRAP_TYPES:
+            got[t] = (
+                await tasks[t]
+                if t in tasks
+                else Unavailable(reason="not collected here")
+            )
+        results = [evaluate(c, got) for c in checks]
+        step = build_step(
+            number,
+            planned=[*own, *(t for t in BOOTSTRAP_TYPES if number == t.STEP)],
+            got=got,
+            results=results,
+            specs=self.specs,
+            migration=ctx.migration,
+            hosts=(ctx.source_host, ctx.dest_host),
+            duration_ms=int((time.perf_counter() - t0) * 1000),
+            skip_reason=skip_reason,
+        )
+        await emit(StepFinished(diagnosis_id=diagnosis_id, step=step))
+        return step, results
+
+
+async def _bounded(
+    work: Awaitable[Evidence | Unavailable],
+    timeout: float,  # noqa: ASYNC109 - applied with asyncio.timeout below
+    what: str,
+) -> Evidence | Unavailable:
+    """Await a collector: a timeout or an error becomes ``Unavailable`` with the reason."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await work
+    except TimeoutError:
+        return Unavailable(reason=f"{what} timed out after {timeout:g}s")
+    except CollectorError as exc:
+        return Unavailable(reason=exc.reason, detail=exc.detail)
+    except Exception as exc:
+        log.exception("collector for %s failed", what)
+        return Unavailable(reason=f"{what} failed: {type(exc).__name__}: {exc}")
+
+
+def _raw_failure_lines(
+    got: Mapping[type[Evidence], Evidence | Unavailable],
+) -> tuple[Citation, ...]:
+    """For ``unknown``: the raw fault, failed events and error log lines, verbatim (redacted)."""
+    cites: list[Citation] = []
+    server = got.get(ev.Server)
+    if isinstance(server, ev.Server) and server.fault is not None:
+        cites.append(
+            Citation(source=f"{server.provenance} (fault)", text=server.fault.message)
+        )
+    actions = got.get(ev.InstanceActions)
+    if isinstance(actions, ev.InstanceActions) and actions.migration_action is not None:
+        action = actions.migration_action
+        for event in action.failed_events:
+            text = (
+                event.details
+                or (event.traceback or "").strip().splitlines()[-1:]
+                or ["Error"]
+            )
+            body = text if isinstance(text, str) else text[0]
+            cites.append(
+                Citation(source=f"{actions.provenance} {event.event}", text=body)
+            )
+    for logs in (got.get(ev.SourceHostLogs), got.get(ev.DestHostLogs)):
+        if isinstance(logs, ev.HostLogs):
+            cites.extend(
+                line.cite()
+                for line in logs.lines
+                if (line.level or "") in {"ERROR", "CRITICAL"}
+            )
+    mgmt = got.get(ev.ManagementPlane)
+    if isinstance(mgmt, ev.ManagementPlane):
+        cites.extend(
+            line.cite() for line in mgmt.logs.lines if (line.level or "") == "ERROR"
+        )
+    return tuple(cites[:20])
+
+
+async def _ignore(_: ProgressEvent) -> None:
+    return None

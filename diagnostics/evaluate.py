@@ -1,0 +1,145 @@
+"""Evaluate checks against collected evidence (pure: no I/O) and turn conclusions into findings."""
+
+from __future__ import annotations
+
+import string
+import time
+from collections.abc import Iterable, Mapping
+
+from diagnostics.evidence.types import Evidence, Unavailable
+from diagnostics.model import (
+    CheckResult,
+    Citation,
+    Concluded,
+    Confidence,
+    Errored,
+    Finding,
+    Inconclusive,
+    Outcome,
+    RootCauseId,
+    RuledOut,
+    Severity,
+    Skipped,
+)
+from diagnostics.registry import CheckSpec
+
+EvidenceMap = Mapping[type[Evidence], Evidence | Unavailable]
+
+_CONFIDENCE_RANK = {
+    Confidence.CONFIRMED: 2,
+    Confidence.LIKELY: 1,
+    Confidence.POSSIBLE: 0,
+}
+
+
+class _KeepMissing(dict[str, str]):
+    """Leave an unknown ``{placeholder}`` visible instead of failing the whole finding."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill(template: str, facts: Mapping[str, str]) -> str:
+    """Fill a check's summary/remediation template with its facts."""
+    return string.Formatter().vformat(template, (), _KeepMissing(facts))
+
+
+def evaluate(spec: CheckSpec, evidence: EvidenceMap) -> CheckResult:
+    """Run one check; missing required evidence -> Skipped, an exception -> Errored."""
+    started = time.perf_counter()
+    outcome: Outcome
+    kwargs: dict[str, Evidence | None] = {}
+    missing: list[str] = []
+    for param in spec.params:
+        value = evidence.get(param.type)
+        if isinstance(value, Evidence):
+            kwargs[param.name] = value
+            continue
+        if param.required:
+            why = value.reason if isinstance(value, Unavailable) else "not collected"
+            missing.append(f"{param.type.__name__} ({why})")
+        kwargs[param.name] = None
+    if missing:
+        outcome = Skipped(reason="needs " + ", ".join(missing), missing=tuple(missing))
+    else:
+        try:
+            result: object = spec.fn(**kwargs)
+        except Exception as exc:
+            outcome = Errored(error=f"{type(exc).__name__}: {exc}")
+        else:
+            if isinstance(result, Concluded | RuledOut | Inconclusive):
+                outcome = result
+            else:
+                outcome = Errored(
+                    error=f"returned {type(result).__name__}, not an outcome"
+                )
+    return CheckResult(
+        check_id=spec.id,
+        title=spec.title,
+        step=spec.step,
+        root_cause=spec.root_cause,
+        outcome=outcome,
+        duration_ms=int((time.perf_counter() - started) * 1000),
+    )
+
+
+def to_finding(spec: CheckSpec, concluded: Concluded) -> Finding:
+    return Finding(
+        root_cause=spec.root_cause,
+        check_id=spec.id,
+        title=spec.title,
+        confidence=concluded.confidence,
+        severity=spec.severity,
+        summary=fill(spec.summary, concluded.facts),
+        evidence=concluded.cites,
+        remediation=tuple(fill(line, concluded.facts) for line in spec.remediation),
+        references=spec.references,
+    )
+
+
+def rank(
+    results: Iterable[CheckResult], specs: Mapping[str, CheckSpec]
+) -> tuple[Finding | None, tuple[Finding, ...]]:
+    """The highest-priority ERROR conclusion is the root cause; the rest are other findings.
+
+    Priority first (the declared specificity), then confidence, then the check id so the
+    order is stable.
+    """
+    concluded = [
+        (specs[r.check_id], r.outcome)
+        for r in results
+        if isinstance(r.outcome, Concluded)
+    ]
+    concluded.sort(
+        key=lambda pair: (
+            pair[0].severity is not Severity.ERROR,
+            -pair[0].priority,
+            -_CONFIDENCE_RANK[pair[1].confidence],
+            pair[0].id,
+        )
+    )
+    findings = [to_finding(spec, outcome) for spec, outcome in concluded]
+    if findings and findings[0].severity is Severity.ERROR:
+        return findings[0], tuple(findings[1:])
+    return None, tuple(findings)
+
+
+def unknown_finding(raw: tuple[Citation, ...]) -> Finding:
+    """What a failed migration gets when no check concluded: the raw lines, honestly."""
+    return Finding(
+        root_cause=RootCauseId.UNKNOWN,
+        check_id="engine.unknown",
+        title="No known failure signature matched",
+        confidence=Confidence.POSSIBLE,
+        severity=Severity.ERROR,
+        summary=(
+            "The migration failed but none of the checks recognised the cause. "
+            "The raw fault, failed events and error log lines are shown so a person can continue."
+        ),
+        evidence=raw,
+        remediation=(
+            "Read the evidence below, then the full logs on the source and destination "
+            "hypervisors for the request id.",
+            "Escalate with this diagnosis attached if the cause is still unclear.",
+        ),
+    )

@@ -1,0 +1,58 @@
+"""JSON and text renderers of a Diagnosis."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import jsonschema
+from hypothesis import given, settings
+
+from diagnostics.model import Diagnosis
+from diagnostics.report import json as json_report
+from diagnostics.report import text
+from tests.strategies import diagnoses
+
+SCHEMA = json.loads(
+    resources.files("diagnostics.report").joinpath("schema.json").read_text()
+)
+
+
+@given(diagnoses)
+@settings(max_examples=60, deadline=None)
+def test_json_round_trips_and_validates(d: Diagnosis) -> None:
+    """Any diagnosis serialises to JSON that validates against the contract and reads back equal."""
+    data = json.loads(json_report.dumps(d))
+    jsonschema.validate(data, SCHEMA)
+    assert data["schema_version"] == 1
+    assert json_report.from_dict(data) == d
+
+
+@given(diagnoses)
+@settings(max_examples=30, deadline=None)
+def test_text_names_every_step_and_the_verdict(d: Diagnosis) -> None:
+    """The text report has one line per step and names the root cause id (or says healthy)."""
+    out = text.render(d, colour=False)
+    for step in d.steps:
+        assert f"{step.number}. {step.title}" in out
+    if d.root_cause is None:
+        assert "No migration failure found" in out
+    else:
+        assert f"ROOT CAUSE: {d.root_cause.root_cause.value}" in out
+    assert "\x1b[" not in out
+
+
+@given(diagnoses)
+@settings(max_examples=10, deadline=None)
+def test_colour_only_when_asked(d: Diagnosis) -> None:
+    """ANSI colour codes appear only with colour on (the CLI turns it on for a TTY)."""
+    assert "\x1b[" not in text.render(d, colour=False)
+    assert "\x1b[" in text.render(d, colour=True)
+
+
+@given(diagnoses)
+@settings(max_examples=10, deadline=None)
+def test_json_key_order_is_stable(d: Diagnosis) -> None:
+    """Keys are sorted so diffs of two runs are readable."""
+    data = json.loads(json_report.dumps(d))
+    assert list(data) == sorted(data)

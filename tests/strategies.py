@@ -1,0 +1,119 @@
+"""Hypothesis strategies for whole Diagnosis values (renderers, storage round trips)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hypothesis import strategies as st
+
+from diagnostics.model import (
+    CheckResult,
+    Citation,
+    Concluded,
+    Confidence,
+    Diagnosis,
+    Errored,
+    Finding,
+    Inconclusive,
+    MigrationKind,
+    MigrationSummary,
+    RootCauseId,
+    RuledOut,
+    Severity,
+    Skipped,
+    StepResult,
+    StepStatus,
+    VmSummary,
+)
+from diagnostics.registry import STEP_TITLES
+
+texts = st.text(max_size=300)
+short = st.text(min_size=1, max_size=40)
+aware = st.datetimes(
+    min_value=datetime(2000, 1, 1),  # noqa: DTZ001 - hypothesis wants naive bounds with timezones=
+    max_value=datetime(2100, 1, 1),  # noqa: DTZ001
+    timezones=st.just(UTC),
+)
+
+citations = st.builds(Citation, source=short, text=texts)
+findings = st.builds(
+    Finding,
+    root_cause=st.sampled_from(RootCauseId),
+    check_id=short,
+    title=short,
+    confidence=st.sampled_from(Confidence),
+    severity=st.sampled_from(Severity),
+    summary=texts,
+    evidence=st.lists(citations, max_size=30).map(tuple),
+    remediation=st.lists(texts, max_size=8).map(tuple),
+    references=st.lists(short, max_size=3).map(tuple),
+)
+outcomes = st.one_of(
+    st.builds(
+        Concluded,
+        facts=st.dictionaries(short, short, max_size=3),
+        confidence=st.sampled_from(Confidence),
+    ),
+    st.builds(RuledOut, reason=texts),
+    st.builds(Inconclusive, reason=texts),
+    st.builds(Skipped, reason=texts),
+    st.builds(Errored, error=texts),
+)
+check_results = st.builds(
+    CheckResult,
+    check_id=short,
+    title=short,
+    step=st.integers(1, 8),
+    root_cause=st.sampled_from(RootCauseId),
+    outcome=outcomes,
+    duration_ms=st.integers(0, 10_000),
+)
+steps = st.tuples(
+    *(
+        st.builds(
+            StepResult,
+            number=st.just(n),
+            title=st.just(title),
+            status=st.sampled_from(StepStatus),
+            summary=texts,
+            findings=st.lists(texts, max_size=5).map(tuple),
+            duration_ms=st.integers(0, 100_000),
+        )
+        for n, title in STEP_TITLES.items()
+    )
+)
+migrations = st.builds(
+    MigrationSummary,
+    id=st.one_of(st.none(), short),
+    uuid=st.one_of(st.none(), st.uuids().map(str)),
+    kind=st.sampled_from(MigrationKind),
+    block_migration=st.one_of(st.none(), st.booleans()),
+    status=st.one_of(
+        st.none(), st.sampled_from(["error", "failed", "cancelled", "completed"])
+    ),
+    source_host=st.one_of(st.none(), short),
+    dest_host=st.one_of(st.none(), short),
+    request_id=st.one_of(st.none(), st.uuids().map(lambda u: f"req-{u}")),
+    started_at=st.one_of(st.none(), aware),
+    updated_at=st.one_of(st.none(), aware),
+)
+diagnoses = st.builds(
+    Diagnosis,
+    id=st.text(alphabet="0123456789abcdef", min_size=12, max_size=12),
+    vm=st.builds(
+        VmSummary,
+        id=st.uuids().map(str),
+        name=short,
+        status=short,
+        host=st.one_of(st.none(), short),
+    ),
+    migration=st.one_of(st.none(), migrations),
+    steps=steps,
+    root_cause=st.one_of(st.none(), findings),
+    other_findings=st.lists(findings, max_size=5).map(tuple),
+    checks=st.lists(check_results, max_size=10).map(tuple),
+    started_at=aware,
+    duration_ms=st.integers(0, 600_000),
+    mode=st.sampled_from(["self-hosted", "saas"]),
+    target_host=st.one_of(st.none(), short),
+)
