@@ -19,10 +19,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 
@@ -46,7 +46,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-RelTime = str  # "-5m", "+30d", "now"
+def _check_rel(value: str) -> str:
+    resolve_time(
+        value
+    )  # raises ValueError naming the bad value; validated at load time
+    return value
+
+
+RelTime = Annotated[str, AfterValidator(_check_rel)]  # "-5m", "+30d", "now"
+UnitState = Literal["active", "inactive", "failed", "activating"]
 
 
 class ComputeService(_Strict):
@@ -104,7 +112,9 @@ class LibvirtTls(_Strict):
     server_cert: Certificate | None = None  # None -> CN/SAN = host name, valid
     client_cert: Certificate | None = None
     ca_issuer_cn: str = "pf9-region-ca"
-    blocked_from: list[str] = Field(default_factory=list)  # hosts whose TCP 16514 is dropped
+    blocked_from: list[str] = Field(
+        default_factory=list
+    )  # hosts whose TCP 16514 is dropped
 
 
 class LogLine(_Strict):
@@ -117,6 +127,16 @@ class LogLine(_Strict):
     text: str
 
 
+_DEFAULT_UNITS: dict[str, UnitState] = {
+    "pf9-ostackhost": "active",
+    "libvirtd": "active",
+    "pf9-neutron-ovn-metadata-agent": "active",
+    "ovn-controller": "active",
+    "iscsid": "active",
+    "multipathd": "active",
+}
+
+
 class Host(_Strict):
     """One hypervisor: Nova's view (service, hypervisor, Placement) and the box over SSH."""
 
@@ -125,16 +145,7 @@ class Host(_Strict):
     hypervisor_version: int = 8002000  # libvirt-reported QEMU 8.2.0
     compute: ComputeService = ComputeService()
     # systemctl is-active answers; missing units answer "inactive"
-    units: dict[str, Literal["active", "inactive", "failed", "activating"]] = Field(
-        default_factory=lambda: {
-            "pf9-ostackhost": "active",
-            "libvirtd": "active",
-            "pf9-neutron-ovn-metadata-agent": "active",
-            "ovn-controller": "active",
-            "iscsid": "active",
-            "multipathd": "active",
-        }
-    )
+    units: dict[str, UnitState] = Field(default_factory=lambda: dict(_DEFAULT_UNITS))
     cpu: Cpu = Cpu()
     resources: Resources = Resources()
     instances_path: str = "/opt/data/instances"
@@ -142,14 +153,20 @@ class Host(_Strict):
     disk_size_bytes: int = 1800 * 1024**3
     tls: LibvirtTls = LibvirtTls()
     clock_skew_seconds: int = 0
-    iscsi_sessions: list[str] = Field(default_factory=list)  # lines as iscsiadm -m session prints
+    iscsi_sessions: list[str] = Field(
+        default_factory=list
+    )  # lines as iscsiadm -m session prints
     multipath: str = ""  # multipath -ll output
     network_agent: Literal["ovn", "ovs"] = "ovn"
     network_agent_alive: bool = True
     # result of `ssh -o BatchMode=yes <other> true` run as the compute user (pf9) from this host
     ssh_to: dict[str, str] = Field(default_factory=dict)  # dest -> stderr ("" = ok)
-    domains: list[str] = Field(default_factory=list)  # extra libvirt domains defined here
-    instance_dirs: list[str] = Field(default_factory=list)  # extra dirs under instances_path
+    domains: list[str] = Field(
+        default_factory=list
+    )  # extra libvirt domains defined here
+    instance_dirs: list[str] = Field(
+        default_factory=list
+    )  # extra dirs under instances_path
     cinder_volume: bool = False  # runs the cinder-volume service (storage role)
     # static file content, keyed by path (e.g. extra logs); logs for migrations live in history
     logs: dict[str, list[LogLine]] = Field(default_factory=dict)
@@ -174,11 +191,15 @@ class Flavor(_Strict):
 class Volume(_Strict):
     name: str
     size: int = 20
-    status: Literal["in-use", "available", "attaching", "detaching", "reserved", "error"] = "in-use"
+    status: Literal[
+        "in-use", "available", "attaching", "detaching", "reserved", "error"
+    ] = "in-use"
     backend_host: str = "cinder-lvm@lvm#LVM"  # os-vol-host-attr:host
     volume_type: str = "lvm"
     boot: bool = False
-    attachment_status: Literal["attached", "attaching", "reserved", "detached", "error_attaching"] = "attached"
+    attachment_status: Literal[
+        "attached", "attaching", "reserved", "detached", "error_attaching"
+    ] = "attached"
     id: str | None = None
 
 
@@ -200,7 +221,9 @@ class Event(_Strict):
 
     event: str
     result: Literal["Success", "Error"] | None = "Success"
-    host: str | None = None  # "{source}" / "{dest}" / a name; None -> the conductor, no host
+    host: str | None = (
+        None  # "{source}" / "{dest}" / a name; None -> the conductor, no host
+    )
     traceback: str | None = None
     details: str | None = None  # 2.84+: exception message for failed events
     start: RelTime | None = None  # default: action start
@@ -211,10 +234,14 @@ class Notification(_Strict):
     """A versioned notification Nova emits for this outcome (event_type + payload name)."""
 
     event_type: str  # e.g. instance.live_migration_rollback.end
-    sample: str | None = None  # name of a file in reference notification_samples to base it on
+    sample: str | None = (
+        None  # name of a file in reference notification_samples to base it on
+    )
     priority: Literal["INFO", "ERROR"] = "INFO"
     publisher: str = "nova-compute:{source}"
-    exception: dict[str, str] | None = None  # for *.error payloads: exception, exception_message
+    exception: dict[str, str] | None = (
+        None  # for *.error payloads: exception, exception_message
+    )
 
 
 class Outcome(_Strict):
@@ -222,7 +249,9 @@ class Outcome(_Strict):
 
     kind: Literal["live-migration", "migration", "evacuation", "resize"]
     action: Literal["live-migration", "migrate", "evacuate", "resize"] | None = None
-    dest: str | None = None  # None -> chosen by the "scheduler" (dest_compute stays null if it failed)
+    dest: str | None = (
+        None  # None -> chosen by the "scheduler" (dest_compute stays null if it failed)
+    )
     block_migration: bool | None = False
     status: str = "error"  # final migration status: error / failed / cancelled / completed / done ...
     request_id: str | None = None  # None -> generated req-<uuid>
@@ -235,7 +264,9 @@ class Outcome(_Strict):
     vm_state: str | None = None
     task_state: str | None = None
     host_after: str | None = None
-    fault: dict[str, str | int] | None = None  # {code, message, details}; shown only if ERROR
+    fault: dict[str, str | int] | None = (
+        None  # {code, message, details}; shown only if ERROR
+    )
     # log lines written by this attempt: host name (or "mgmt:<deployment>") -> path -> lines
     logs: dict[str, dict[str, list[LogLine]]] = Field(default_factory=dict)
     notifications: list[Notification] = Field(default_factory=list)
@@ -272,7 +303,9 @@ class Server(_Strict):
 class Pod(_Strict):
     """A management-plane pod (self-hosted PCD only)."""
 
-    deployment: str  # nova-api-osapi, nova-conductor, nova-scheduler, placement-api, ...
+    deployment: (
+        str  # nova-api-osapi, nova-conductor, nova-scheduler, placement-api, ...
+    )
     phase: Literal["Running", "Pending", "Failed", "CrashLoopBackOff"] = "Running"
     ready: bool = True
     restarts: int = 0
@@ -283,8 +316,13 @@ class Expect(_Strict):
     """What the project's own tests expect migrate-diag to conclude."""
 
     vm: str
-    root_cause: str | None  # an id from shared/root-causes.md, or None for a healthy region
+    root_cause: (
+        str | None
+    )  # an id from shared/root-causes.md, or None for a healthy region
     target_host: str | None = None
+    # the migration kind to diagnose (CLI --kind) when the VM has no record of it,
+    # e.g. an evacuation the API refused before creating one
+    kind: Literal["live-migration", "migration", "evacuation", "resize"] | None = None
     also: list[str] = Field(default_factory=list)
 
 

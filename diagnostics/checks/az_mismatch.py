@@ -1,0 +1,102 @@
+"""The destination is outside the availability zone the VM is pinned to (F2)."""
+
+from __future__ import annotations
+
+from diagnostics import signatures as sig
+from diagnostics.checks._common import cites, gather, move_of, retry_command
+from diagnostics.evidence.types import (
+    Aggregates,
+    AvailabilityZones,
+    InstanceActions,
+    ManagementPlane,
+    MigrationRecords,
+    Server,
+)
+from diagnostics.model import (
+    ALL_KINDS,
+    CheckOutcome,
+    Concluded,
+    Confidence,
+    Inconclusive,
+    RootCauseId,
+    RuledOut,
+)
+from diagnostics.registry import check
+
+
+@check(
+    id="nova.az-mismatch",
+    title="Destination is in another availability zone",
+    applies_to=ALL_KINDS,
+    root_cause=RootCauseId.AZ_AGGREGATE_MISMATCH,
+    priority=690,
+    step=6,
+    summary=(
+        "{server_name} is pinned to availability zone {requested_az}, but {dest_host} "
+        "is in {dest_az}; the scheduler cannot place it there."
+    ),
+    remediation=(
+        "openstack availability zone list --long",
+        "Pick a destination in {requested_az} ({az_hosts}) and retry: {retry}",
+    ),
+    references=(
+        "https://docs.openstack.org/nova/latest/admin/availability-zones.html",
+    ),
+)
+def az_mismatch(
+    server: Server,
+    records: MigrationRecords | None,
+    zones: AvailabilityZones | None,
+    aggregates: Aggregates | None,
+    mgmt: ManagementPlane | None,
+    actions: InstanceActions | None,
+) -> CheckOutcome:
+    """Since the AZ filter was removed, Nova turns the VM's requested AZ into a Placement
+    member_of query, so a destination in another zone shows up only as "No valid host"
+    with "Got no allocation candidates" (or, on old releases, the AZ filter's line).
+    Compares pinned_availability_zone (2.96+) with the destination's zone from the AZ
+    list or its aggregates; the scheduler log agreeing makes it confirmed.
+    """
+    move = move_of(records, server)
+    texts = gather(actions=actions, server=server, mgmt=mgmt)
+    az_line = texts.find(sig.AZ_REQUESTED, sig.CINDER_AZ)
+    requested = server.pinned_availability_zone or (
+        az_line.get("az") if az_line else ""
+    )
+    if not requested:
+        return RuledOut(reason="the VM is not pinned to an availability zone")
+    if move.dest is None:
+        return Inconclusive(reason="no destination host to compare with")
+    dest_az = zones.zone_of(move.dest) if zones is not None else None
+    if dest_az is None and aggregates is not None:
+        dest_az = next(
+            (
+                a.availability_zone
+                for a in aggregates.of_host(move.dest)
+                if a.availability_zone
+            ),
+            None,
+        )
+    if dest_az is None and az_line is None:
+        if zones is None and aggregates is None:
+            return Inconclusive(reason="availability zones and aggregates unavailable")
+        dest_az = "nova"  # hosts in no zone aggregate are in the default zone
+    if dest_az == requested:
+        return RuledOut(reason=f"{move.dest} is in {requested}")
+    scheduler = texts.find(sig.NO_CANDIDATES, sig.AZ_REQUESTED, sig.CINDER_AZ)
+    hosts = zones.zones.get(requested, ()) if zones is not None else ()
+    candidates = [h for h in hosts if h not in (move.source, move.dest)]
+    return Concluded(
+        facts={
+            "server_name": server.name,
+            "requested_az": requested,
+            "dest_host": move.dest,
+            "dest_az": dest_az or "another zone",
+            "az_hosts": ", ".join(candidates) or "none listed",
+            "retry": retry_command(
+                move.kind, server.id, next(iter(candidates), "HOST")
+            ),
+        },
+        cites=cites(scheduler, az_line),
+        confidence=Confidence.CONFIRMED if scheduler else Confidence.LIKELY,
+    )

@@ -1,0 +1,126 @@
+"""nova-compute or libvirtd is down, disabled or forced down on a host of the move (F7.1)."""
+
+from __future__ import annotations
+
+from diagnostics import signatures as sig
+from diagnostics.checks._common import cites, gather, move_of
+from diagnostics.evidence.types import (
+    ComputeServices,
+    DestHostServices,
+    HostServices,
+    InstanceActions,
+    ManagementPlane,
+    MigrationRecords,
+    Server,
+    ServiceInfo,
+    SourceHostServices,
+)
+from diagnostics.model import (
+    ALL_KINDS,
+    CheckOutcome,
+    Citation,
+    Concluded,
+    Confidence,
+    Inconclusive,
+    MigrationKind,
+    RootCauseId,
+    RuledOut,
+)
+from diagnostics.registry import check
+
+_UNITS = ("pf9-ostackhost", "libvirtd")
+
+
+def _api_problem(svc: ServiceInfo | None, is_dest: bool) -> tuple[str, str] | None:
+    if svc is None:
+        return None
+    cmd = f"openstack compute service set {{}} {svc.host} nova-compute"
+    if svc.forced_down:
+        return "nova-compute is forced down", cmd.format("--up")
+    if svc.state != "up":
+        return (
+            "nova-compute is down",
+            f"On {svc.host}: systemctl restart pf9-ostackhost",
+        )
+    if is_dest and svc.status != "enabled":  # a disabled source may still be drained
+        why = f" ({svc.disabled_reason})" if svc.disabled_reason else ""
+        return f"nova-compute is disabled{why}", cmd.format("--enable")
+    return None
+
+
+@check(
+    id="nova.compute-service-down",
+    title="Compute service down or disabled on a host of the move",
+    applies_to=ALL_KINDS,
+    root_cause=RootCauseId.COMPUTE_SERVICE_DOWN,
+    priority=750,
+    step=2,
+    summary="On {host}, {problem}, so Nova could not move {server_name} there.",
+    remediation=(
+        "openstack compute service list --service nova-compute --host {host}",
+        "{fix}",
+        "On {host}: systemctl status pf9-ostackhost libvirtd",
+    ),
+    references=(
+        "https://platform9.com/kb/pcd-ts/vm-deployment/virtual-machine-migration-issues",
+    ),
+)
+def compute_service_down(
+    server: Server,
+    records: MigrationRecords | None,
+    services: ComputeServices | None,
+    source_units: SourceHostServices | None,
+    dest_units: DestHostServices | None,
+    actions: InstanceActions | None,
+    mgmt: ManagementPlane | None,
+) -> CheckOutcome:
+    """Nova checks that both computes are up before a live migration ("Compute service
+    of X is unavailable at this time") and the scheduler drops disabled hosts. The
+    source's service being down is expected for an evacuation, so only the destination
+    counts then. The API state, the units on the host (pf9-ostackhost, libvirtd) and the
+    conductor's message are independent sources; two agreeing is "confirmed".
+    """
+    move = move_of(records, server)
+    evacuation = move.kind == MigrationKind.EVACUATION
+    sides: list[tuple[str | None, HostServices | None, bool]] = [
+        (move.dest, dest_units, True)
+    ]
+    if not evacuation:
+        sides.append((move.source, source_units, False))
+    texts = gather(actions=actions, server=server, mgmt=mgmt)
+    for host, units, is_dest in sides:
+        if host is None:
+            continue
+        unavailable = texts.find_all(sig.SERVICE_UNAVAILABLE)
+        hit = next((h for h in unavailable if h.get("host") == host), None)
+        svc = services.on(host) if services is not None else None
+        api = _api_problem(svc, is_dest)
+        states = units.units if units is not None else {}
+        dead = [u for u in _UNITS if states.get(u, "active") != "active"]
+        if hit is None and api is None and not dead:
+            continue
+        parts, fix = [], f"On {host}: systemctl restart {' '.join(dead) or _UNITS[0]}"
+        if api is not None:
+            parts.append(api[0])
+            fix = api[1]
+        elif hit is not None:
+            parts.append("Nova reports its compute service unavailable")
+        if dead:
+            parts.append(f"{', '.join(dead)} not active on the host")
+        api_cite: tuple[Citation, ...] = ()
+        if svc is not None and api is not None and services is not None:
+            text = f"nova-compute {host}: state={svc.state} status={svc.status}"
+            text += f" forced_down={svc.forced_down}"
+            api_cite = (Citation(source=services.provenance, text=text),)
+        facts = {"host": host, "problem": "; ".join(parts), "fix": fix}
+        return Concluded(
+            facts=facts | {"server_name": server.name},
+            cites=api_cite + cites(hit),
+            confidence=Confidence.CONFIRMED
+            if sum(map(bool, (hit, api, dead))) > 1
+            else Confidence.LIKELY,
+        )
+    nothing = services is None and source_units is None and dest_units is None
+    if nothing and not texts.available:
+        return Inconclusive(reason="no service state, host units or failure text")
+    return RuledOut(reason="nova-compute and libvirtd are up on the hosts of the move")

@@ -1,0 +1,111 @@
+"""The destination CPU cannot run the guest CPU (F3)."""
+
+from __future__ import annotations
+
+from diagnostics import signatures as sig
+from diagnostics.checks._common import cites, gather, move_of, provider_for
+from diagnostics.evidence.types import (
+    DestCpu,
+    DestHostLogs,
+    InstanceActions,
+    ManagementPlane,
+    MigrationRecords,
+    Placement,
+    Server,
+    SourceCpu,
+    SourceHostLogs,
+)
+from diagnostics.model import (
+    CheckOutcome,
+    Concluded,
+    Confidence,
+    Inconclusive,
+    MigrationKind,
+    RootCauseId,
+    RuledOut,
+)
+from diagnostics.registry import check
+
+
+def _trait_gap(
+    placement: Placement | None, source: str | None, dest: str | None
+) -> set[str]:
+    src, dst = provider_for(placement, source), provider_for(placement, dest)
+    if src is None or dst is None:
+        return set()
+    return {t for t in src.traits - dst.traits if t.startswith("HW_CPU_")}
+
+
+@check(
+    id="libvirt.cpu-incompatible",
+    title="Destination CPU is incompatible with the guest CPU",
+    applies_to={MigrationKind.LIVE},
+    root_cause=RootCauseId.CPU_INCOMPATIBLE,
+    priority=780,
+    step=5,
+    summary=(
+        "The CPU of {dest_host} cannot run the guest CPU of {server_name} from "
+        "{source_host}: missing {missing}."
+    ),
+    remediation=(
+        "On {source_host} and {dest_host}: virsh -r domcapabilities | grep -A3 'mode name'",
+        "openstack server migrate --live-migration --host HOST {server_id} "
+        "with HOST of the same or a newer CPU generation than {source_host}",
+        "Set [libvirt]cpu_mode=custom with a cpu_models baseline both hosts support in "
+        "/opt/pf9/etc/nova/conf.d/, then stop and start {server_name} to pick it up.",
+    ),
+    references=(
+        "https://docs.openstack.org/nova/latest/admin/cpu-models.html",
+        "https://github.com/OpenNebula/one/issues/1688",
+    ),
+)
+def cpu_incompatible(
+    server: Server,
+    records: MigrationRecords | None,
+    source_cpu: SourceCpu | None,
+    dest_cpu: DestCpu | None,
+    placement: Placement | None,
+    actions: InstanceActions | None,
+    source_logs: SourceHostLogs | None,
+    dest_logs: DestHostLogs | None,
+    mgmt: ManagementPlane | None,
+) -> CheckOutcome:
+    """The destination compares the guest CPU with its own ("Unacceptable CPU info") in
+    the pre-checks, and libvirt refuses at migration start when features are missing.
+    lscpu flags the source has and the destination lacks, or Placement HW_CPU_* traits
+    the same way, confirm it. A flag gap without any CPU error is only "possible": the
+    guest may use a baseline model that does not need those flags.
+    """
+    move = move_of(records, server)
+    texts = gather(
+        actions=actions, source_logs=source_logs, dest_logs=dest_logs, mgmt=mgmt
+    )
+    hit = texts.find(
+        sig.MISSING_FEATURES, sig.UNACCEPTABLE_CPU, sig.HYPERVISOR_MISMATCH
+    )
+    gap: set[str] = set()
+    if source_cpu is not None and dest_cpu is not None:
+        gap = set(source_cpu.flags - dest_cpu.flags)
+    gap |= _trait_gap(placement, move.source, move.dest)
+    if hit is None and not gap:
+        have_cpus = source_cpu is not None and dest_cpu is not None
+        if not (texts.available or have_cpus or placement is not None):
+            return Inconclusive(reason="no CPU data and no failure text")
+        return RuledOut(reason="no CPU error and no missing CPU flags")
+    features = hit.get("features").strip() if hit is not None else ""
+    missing = ", ".join(sorted(gap)) or features or "features the guest CPU requires"
+    if hit is not None and gap:
+        confidence = Confidence.CONFIRMED
+    else:
+        confidence = Confidence.LIKELY if hit is not None else Confidence.POSSIBLE
+    return Concluded(
+        facts={
+            "server_name": server.name,
+            "server_id": server.id,
+            "source_host": move.source or "the source host",
+            "dest_host": move.dest or "the destination host",
+            "missing": missing,
+        },
+        cites=cites(hit),
+        confidence=confidence,
+    )

@@ -1,0 +1,129 @@
+"""The destination lacks RAM, disk or vCPU for the VM (F4)."""
+
+from __future__ import annotations
+
+from diagnostics import signatures as sig
+from diagnostics.checks._common import Hit, cites, gather, move_of, provider_for
+from diagnostics.evidence.types import (
+    DestHostLogs,
+    InstanceActions,
+    ManagementPlane,
+    MigrationRecords,
+    Placement,
+    Server,
+)
+from diagnostics.model import (
+    ALL_KINDS,
+    CheckOutcome,
+    Concluded,
+    Confidence,
+    Inconclusive,
+    RootCauseId,
+    RuledOut,
+)
+from diagnostics.registry import check
+
+_PATTERNS = (
+    sig.LACK_OF_MEMORY,
+    sig.DISK_TOO_LARGE,
+    sig.PLACEMENT_REFUSED,
+    sig.FORCED_HOST_CAPACITY,
+    sig.INSUFFICIENT_COMPUTE,
+    sig.ALLOCATION_RACE,
+)
+
+
+@check(
+    id="placement.insufficient-resources",
+    title="Destination lacks capacity for the VM",
+    applies_to=ALL_KINDS,
+    root_cause=RootCauseId.INSUFFICIENT_RESOURCES,
+    priority=720,
+    step=5,
+    summary="{dest_host} cannot hold {server_name} (flavor {flavor}): {shortage}.",
+    remediation=(
+        "{usage_cmd}",
+        "openstack allocation candidate list --resource VCPU={vcpus} "
+        "--resource MEMORY_MB={ram_mb} --resource DISK_GB={disk_gb}",
+        "nova-manage placement audit --verbose (finds allocations leaked by failed moves)",
+        "Pick a host with room, or free capacity on {dest_host}.",
+    ),
+    references=(
+        "https://docs.openstack.org/placement/latest/usage/provider-tree.html",
+    ),
+)
+def insufficient_resources(
+    server: Server,
+    records: MigrationRecords | None,
+    placement: Placement | None,
+    actions: InstanceActions | None,
+    dest_logs: DestHostLogs | None,
+    mgmt: ManagementPlane | None,
+) -> CheckOutcome:
+    """Nova refuses a destination without room: "Lack of memory" and "Disk of instance
+    is too large" in the pre-checks, a resource-tracker claim failure (NUMA, PCI,
+    hugepages), or Placement refusing the allocation. Placement's free capacity on the
+    destination (inventory minus reserved, times allocation ratio, minus usage) against
+    the flavor confirms; a shortage seen in Placement alone is "possible".
+    """
+    move = move_of(records, server)
+    texts = gather(actions=actions, server=server, dest_logs=dest_logs, mgmt=mgmt)
+    hit = texts.find(*_PATTERNS)
+    flavor = server.flavor
+    need = {
+        "VCPU": flavor.vcpus,
+        "MEMORY_MB": flavor.ram_mb,
+        "DISK_GB": flavor.disk_gb + flavor.ephemeral_gb + -(-flavor.swap_mb // 1024),
+    }
+    rp = provider_for(placement, move.dest)
+    short = []
+    for rc, amount in need.items():
+        free = rp.free(rc) if rp is not None else None
+        if free is not None and amount > 0 and free < amount:
+            short.append(f"{rc} needs {amount}, {max(free, 0)} free")
+    if hit is None and not short:
+        if rp is None and not texts.available:
+            return Inconclusive(
+                reason="no Placement view of the destination, no failure text"
+            )
+        return RuledOut(reason="no capacity refusal and the destination has room")
+    shortage = "; ".join(short) or _describe(hit)
+    if hit is not None and short:
+        confidence = Confidence.CONFIRMED
+    else:
+        confidence = Confidence.LIKELY if hit is not None else Confidence.POSSIBLE
+    rp_uuid = rp.uuid if rp is not None else (hit.get("rp") if hit is not None else "")
+    dest = (
+        move.dest or (hit.get("host") if hit is not None else "") or "the destination"
+    )
+    return Concluded(
+        facts={
+            "server_name": server.name,
+            "flavor": flavor.name,
+            "dest_host": dest,
+            "shortage": shortage,
+            "usage_cmd": f"openstack resource provider usage show {rp_uuid}"
+            if rp_uuid
+            else f"openstack resource provider list --name {dest}",
+            "vcpus": str(need["VCPU"]),
+            "ram_mb": str(need["MEMORY_MB"]),
+            "disk_gb": str(need["DISK_GB"]),
+        },
+        cites=cites(hit),
+        confidence=confidence,
+    )
+
+
+def _describe(hit: Hit | None) -> str:
+    if hit is None:
+        return "not enough free capacity"
+    p = hit.match.re
+    if p is sig.LACK_OF_MEMORY:
+        return f"lack of memory (host {hit.get('avail')} MB <= instance {hit.get('need')} MB)"
+    if p is sig.DISK_TOO_LARGE:
+        return f"disk too large (available {hit.get('avail')} < need {hit.get('need')})"
+    if p is sig.PLACEMENT_REFUSED:
+        return f"Placement refused {hit.get('rc')}: the amount would {hit.get('why')}"
+    if p is sig.INSUFFICIENT_COMPUTE:
+        return f"insufficient compute resources: {hit.get('reason')}"
+    return hit.cite.text

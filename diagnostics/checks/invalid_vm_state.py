@@ -1,0 +1,98 @@
+"""The VM was not in a state that allows this kind of move (F7.3-7.5)."""
+
+from __future__ import annotations
+
+from diagnostics import signatures as sig
+from diagnostics.checks._common import Move, cites, gather, move_of
+from diagnostics.evidence.types import (
+    InstanceActions,
+    ManagementPlane,
+    MigrationRecords,
+    Server,
+)
+from diagnostics.model import (
+    ALL_KINDS,
+    CheckOutcome,
+    Concluded,
+    Confidence,
+    MigrationKind,
+    RootCauseId,
+    RuledOut,
+)
+from diagnostics.registry import check
+
+_ALLOWED: dict[str | None, frozenset[str]] = {
+    MigrationKind.LIVE.value: frozenset({"ACTIVE", "PAUSED"}),
+    MigrationKind.COLD.value: frozenset({"ACTIVE", "SHUTOFF"}),
+    MigrationKind.RESIZE.value: frozenset({"ACTIVE", "SHUTOFF"}),
+}
+
+
+def _state_problem(server: Server, move: Move) -> tuple[str, str] | None:
+    """What the server's own state says, for a move Nova refused before recording it."""
+    unstick = (
+        f"After virsh -r list --all on both hosts shows where it runs: "
+        f"openstack server set --state active {server.id}"
+    )
+    if server.locked:
+        return "the VM is locked", f"openstack server unlock {server.id}"
+    if server.task_state:
+        return f"the VM is in task_state {server.task_state}", unstick
+    if move.source is not None and move.source == move.dest:
+        return f"the destination is its current host {move.dest}", "Name another host"
+    allowed = _ALLOWED.get(move.kind)
+    if allowed is not None and server.status not in allowed:
+        return f"the VM is {server.status}", f"openstack server start {server.id}"
+    return None
+
+
+@check(
+    id="nova.invalid-vm-state",
+    title="VM state does not allow this move",
+    applies_to=ALL_KINDS,
+    root_cause=RootCauseId.INVALID_VM_STATE,
+    priority=900,
+    step=1,
+    summary="Nova refused to move {server_name}: {problem}.",
+    remediation=(
+        "openstack server show {server_id} -c status -c OS-EXT-STS:task_state "
+        "-c OS-EXT-STS:vm_state -c locked",
+        "{fix}",
+    ),
+    references=("https://docs.openstack.org/nova/latest/reference/vm-states.html",),
+)
+def invalid_vm_state(
+    server: Server,
+    records: MigrationRecords | None,
+    actions: InstanceActions | None,
+    mgmt: ManagementPlane | None,
+) -> CheckOutcome:
+    """The API answers 409 for a wrong vm/task/power state or a locked VM; the conductor
+    refuses a live migration of a VM that is not running, and any move to the host it
+    already runs on. Such refusals happen before a migration record exists, so the
+    server's own state is evidence too. The refusal text and the state agreeing is
+    "confirmed".
+    """
+    move = move_of(records, server)
+    texts = gather(actions=actions, server=server, mgmt=mgmt)
+    hit = texts.find(sig.INVALID_STATE, sig.POWER_STATE, sig.LOCKED, sig.SAME_HOST)
+    from_state = _state_problem(server, move) if move.record is None else None
+    if hit is None and from_state is None:
+        return RuledOut(reason="the VM's state allows the move")
+    if from_state is not None:
+        problem, fix = from_state
+    else:
+        assert hit is not None  # one of the two is set (checked above)
+        problem, fix = hit.match.group(0), "Wait for the VM's current operation to end"
+        if hit.match.re is sig.LOCKED:
+            fix = f"openstack server unlock {server.id}"
+    return Concluded(
+        facts={
+            "server_name": server.name,
+            "server_id": server.id,
+            "problem": problem,
+            "fix": fix,
+        },
+        cites=cites(hit),
+        confidence=Confidence.CONFIRMED if hit and from_state else Confidence.LIKELY,
+    )

@@ -1,0 +1,85 @@
+"""The live migration ran but did not converge, hit the timeout, or was aborted (F1b)."""
+
+from __future__ import annotations
+
+from diagnostics import signatures as sig
+from diagnostics.checks._common import cites, gather, move_of
+from diagnostics.evidence.types import MigrationRecords, Server, SourceHostLogs
+from diagnostics.model import (
+    CheckOutcome,
+    Concluded,
+    Confidence,
+    Inconclusive,
+    MigrationKind,
+    RootCauseId,
+    RuledOut,
+)
+from diagnostics.registry import check
+
+
+@check(
+    id="nova.live-migration-timeout",
+    title="Live migration did not complete in time",
+    applies_to={MigrationKind.LIVE},
+    root_cause=RootCauseId.MIGRATION_TIMEOUT,
+    priority=650,
+    step=8,
+    summary=(
+        "The live migration of {server_name} from {source_host} to {dest_host} "
+        "did not complete: {detail}."
+    ),
+    remediation=(
+        "openstack server migration list --server {server_id}",
+        "Retry in a quiet period: openstack server migrate --live-migration "
+        "--host {dest_host} {server_id}",
+        "While a retry runs and stalls: openstack server migration force complete "
+        "{server_id} MIGRATION_ID (pauses the guest briefly).",
+        "For busy guests set [libvirt]live_migration_permit_auto_converge=True (or "
+        "live_migration_permit_post_copy=True) in /opt/pf9/etc/nova/conf.d/ on "
+        "{source_host} and {dest_host}.",
+    ),
+    references=(
+        "https://docs.openstack.org/nova/latest/admin/live-migration-usage.html",
+    ),
+)
+def live_migration_timeout(
+    server: Server,
+    records: MigrationRecords | None,
+    source_logs: SourceHostLogs | None,
+) -> CheckOutcome:
+    """Nova aborts a live migration that has not finished after
+    live_migration_completion_timeout (800 s per GiB by default) and sets the migration
+    to cancelled. The memory-remaining progress lines show whether the guest dirtied
+    pages faster than they were copied. Status cancelled and a timeout line agreeing is
+    "confirmed"; one of them alone is "likely".
+    """
+    move = move_of(records, server)
+    texts = gather(source_logs=source_logs)
+    hit = texts.find(sig.NOT_COMPLETED, sig.STUCK, sig.CANCELLED, sig.ABORTED_BY_CLIENT)
+    cancelled = move.status == "cancelled"
+    if hit is None and not cancelled:
+        if move.record is None and source_logs is None:
+            return Inconclusive(reason="no migration record and no source log")
+        return RuledOut(reason="not cancelled and no timeout or abort logged")
+    secs = hit.get("secs") if hit is not None else ""
+    memory = [int(h.match["mem"]) for h in texts.find_all(sig.PROGRESS)]
+    if secs:
+        detail = f"Nova gave up after {secs} seconds"
+    elif hit is not None:
+        detail = "the migration job was cancelled (abort or completion timeout)"
+    else:
+        detail = "the migration is cancelled (abort or completion timeout)"
+    if len(memory) >= 2 and memory[-1] >= min(memory[:-1]):
+        detail += f"; memory remaining stayed at {memory[-1]}% (the guest dirties "
+        detail += "pages faster than they are copied)"
+    return Concluded(
+        facts={
+            "server_name": server.name,
+            "server_id": server.id,
+            "source_host": move.source or "the source host",
+            "dest_host": move.dest or "the destination host",
+            "detail": detail,
+        },
+        cites=cites(hit),
+        confidence=Confidence.CONFIRMED if hit and cancelled else Confidence.LIKELY,
+    )

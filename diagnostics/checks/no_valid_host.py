@@ -1,0 +1,91 @@
+"""Scheduling failed and nothing more specific was proven (F2, the generic fallback)."""
+
+from __future__ import annotations
+
+from diagnostics import signatures as sig
+from diagnostics.checks._common import cites, gather
+from diagnostics.evidence.types import InstanceActions, ManagementPlane, Server
+from diagnostics.model import (
+    ALL_KINDS,
+    CheckOutcome,
+    Concluded,
+    Confidence,
+    Inconclusive,
+    RootCauseId,
+    RuledOut,
+)
+from diagnostics.registry import check
+
+
+@check(
+    id="nova.no-valid-host",
+    title="No valid host found for the move",
+    applies_to=ALL_KINDS,
+    root_cause=RootCauseId.NO_VALID_HOST,
+    priority=100,
+    step=3,
+    summary="Nova found no host that could take {server_name}: {detail}.",
+    remediation=(
+        "openstack compute service list --service nova-compute",
+        "openstack allocation candidate list --resource VCPU={vcpus} "
+        "--resource MEMORY_MB={ram_mb} --resource DISK_GB={disk_gb}",
+        "Name a destination to get Nova's specific reason: "
+        "migrate-diag diagnose {server_id} --target-host HOST",
+    ),
+    references=("https://docs.openstack.org/nova/latest/admin/scheduling.html",),
+)
+def no_valid_host(
+    server: Server,
+    actions: InstanceActions | None,
+    mgmt: ManagementPlane | None,
+) -> CheckOutcome:
+    """NoValidHost (or max scheduling retries exceeded) is a symptom: the
+    scheduler log names the filter that removed the last host, Placement may have had
+    no candidates, and the conductor logs why each candidate was skipped (at DEBUG).
+    This check reports what the logs say, or which evidence was missing, and ranks
+    below every specific check so it is the answer only when nothing else is proven.
+    """
+    texts = gather(actions=actions, server=server, mgmt=mgmt)
+    hit = texts.find(
+        sig.NO_VALID_HOST, sig.NO_VALID_HOST_COLD, sig.MAX_RETRIES, sig.EXHAUSTED
+    )
+    if hit is None:
+        if not texts.available:
+            return Inconclusive(reason="no instance action, fault or management logs")
+        return RuledOut(reason="no scheduling failure in the failure texts")
+    reasons: list[str] = []
+    why = list(texts.find_all(sig.FILTER_ZERO))
+    why += list(texts.find_all(sig.NO_CANDIDATES)) + list(
+        texts.find_all(sig.SKIPPING_HOST)
+    )
+    for h in why:
+        if h.match.re is sig.FILTER_ZERO:
+            reasons.append(f"filter {h.get('filter')} removed the last host")
+        elif h.match.re is sig.NO_CANDIDATES:
+            reasons.append("Placement returned no allocation candidates")
+        else:
+            reasons.append(f"{h.get('host')} was skipped: {h.get('reason')}")
+    if mgmt is None:
+        detail = (
+            "the scheduler and conductor logs were not available (SaaS, or no access "
+            "to the management plane), so the filter that removed the hosts is unknown"
+        )
+    elif reasons:
+        detail = "; ".join(dict.fromkeys(reasons))
+    else:
+        detail = (
+            "the management-plane logs hold no filter or skip reason for this request"
+        )
+    flavor = server.flavor
+    return Concluded(
+        facts={
+            "server_name": server.name,
+            "server_id": server.id,
+            "detail": detail,
+            "vcpus": str(flavor.vcpus),
+            "ram_mb": str(flavor.ram_mb),
+            "disk_gb": str(flavor.disk_gb + flavor.ephemeral_gb),
+        },
+        cites=cites(hit, *why[:5]),
+        confidence=Confidence.CONFIRMED if reasons else Confidence.LIKELY,
+    )

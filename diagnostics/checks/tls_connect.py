@@ -1,0 +1,100 @@
+"""The source cannot open qemu+tls://<dest>/system (F1): port, certificate or handshake."""
+
+from __future__ import annotations
+
+from diagnostics.checks import _tls
+from diagnostics.checks._common import cites, gather, move_of
+from diagnostics.evidence.types import (
+    DestHostLogs,
+    InstanceActions,
+    LibvirtTlsProbe,
+    MigrationRecords,
+    Server,
+    SourceHostLogs,
+)
+from diagnostics.model import (
+    CheckOutcome,
+    Citation,
+    Concluded,
+    Confidence,
+    Inconclusive,
+    MigrationKind,
+    RootCauseId,
+    RuledOut,
+)
+from diagnostics.registry import check
+
+
+@check(
+    id="libvirt.tls-connect",
+    title="Source cannot open the libvirt TLS connection to the destination",
+    applies_to={MigrationKind.LIVE},
+    root_cause=RootCauseId.LIBVIRT_TLS,
+    priority=800,
+    step=7,
+    summary=(
+        "{source_host} could not open qemu+tls://{dest_host}/system for the live "
+        "migration: {reason}."
+    ),
+    remediation=(
+        "On {source_host}: virsh -c qemu+tls://{dest_host}/system version",
+        "On {dest_host}: openssl x509 -noout -subject -enddate -ext subjectAltName "
+        "-in /etc/pki/libvirt/servercert.pem",
+        "On {source_host}: nc -z -w 3 {dest_host} 16514",
+        "{fix}",
+    ),
+    references=(
+        "https://github.com/vexxhost/atmosphere/issues/2553",
+        "https://docs.openstack.org/nova/latest/admin/secure-live-migration-with-qemu-native-tls.html",
+    ),
+)
+def tls_connect(
+    server: Server,
+    records: MigrationRecords | None,
+    probe: LibvirtTlsProbe | None,
+    source_logs: SourceHostLogs | None,
+    dest_logs: DestHostLogs | None,
+    actions: InstanceActions | None,
+) -> CheckOutcome:
+    """Live migration opens a libvirt connection from source to destination over TLS
+    (TCP 16514). It fails when the port is closed, a certificate is expired, not yet
+    valid, issued by an unknown CA, or does not name the destination's Nova host name.
+
+    The most specific reason wins (failure-signatures §3.3): a libvirtd certificate reason
+    beats "Failed to verify peer's certificate", which beats "Failed to connect to remote
+    libvirt URI". The probe (virsh from the source, certificate dates and SANs, port
+    16514) confirms; log lines alone are "likely".
+    """
+    move = move_of(records, server)
+    texts = gather(actions=actions, source_logs=source_logs, dest_logs=dest_logs)
+    log_hits = [h for p in _tls.BY_SPECIFICITY for h in texts.find_all(p)]
+    log_hit = min(log_hits, key=lambda h: _tls.rank(h.match), default=None)
+    from_probe = _tls.probe_reason(probe, move.dest) if probe is not None else None
+    if log_hit is None and from_probe is None:
+        if probe is None and not texts.available:
+            return Inconclusive(reason="no libvirt TLS probe and no migration logs")
+        return RuledOut(reason="the TLS connect works and no TLS failure was logged")
+    if from_probe is not None and (
+        log_hit is None or from_probe[2] <= _tls.rank(log_hit.match)
+    ):
+        reason, fix = from_probe[0], from_probe[1]
+    else:
+        assert log_hit is not None  # one of the two is set (checked above)
+        reason, fix = _tls.reason_of_match(log_hit.match)
+    probe_cites: tuple[Citation, ...] = ()
+    if probe is not None and from_probe is not None:
+        output = probe.connect_output.strip() or from_probe[0]
+        probe_cites = (Citation(source=probe.provenance, text=output),)
+    return Concluded(
+        facts={
+            "source_host": move.source
+            or (probe.source if probe else "the source host"),
+            "dest_host": move.dest or (probe.dest if probe else "the destination host"),
+            "reason": reason,
+            "fix": fix,
+        },
+        cites=probe_cites + cites(log_hit),
+        confidence=Confidence.CONFIRMED
+        if from_probe is not None
+        else Confidence.LIKELY,
+    )

@@ -1,0 +1,92 @@
+"""The guest has a device or feature that cannot be live migrated (F7.9-7.13)."""
+
+from __future__ import annotations
+
+from diagnostics import signatures as sig
+from diagnostics.checks._common import cites, gather
+from diagnostics.evidence.types import (
+    InstanceActions,
+    ManagementPlane,
+    Server,
+    SourceHostLogs,
+)
+from diagnostics.model import (
+    CheckOutcome,
+    Concluded,
+    Confidence,
+    MigrationKind,
+    RootCauseId,
+    RuledOut,
+)
+from diagnostics.registry import check
+
+# flavor extra specs / image properties that name such a feature (circumstantial)
+_SPEC_HINTS = (
+    ("hw:mem_encryption", "SEV memory encryption"),
+    ("hw:tpm_version", "vTPM"),
+    ("hw_tpm_version", "vTPM"),
+    ("pci_passthrough:alias", "PCI passthrough"),
+    ("resources:VGPU", "mediated devices (mdev)"),
+    ("accel:device_profile", "accelerators"),
+    ("hw:pmem", "persistent memory"),
+)
+_FIXES = {
+    "vTPM secret missing": "openstack server reboot --hard {server_id}",
+    "serial console": "Disable [serial_console]enabled on the source and destination computes",
+    "NUMA with pre-Train computes": "Upgrade the old computes of the cell",
+}
+_COLD = (
+    "Cold migrate instead (the guest restarts): openstack server migrate {server_id}"
+)
+
+
+@check(
+    id="nova.unsupported-device",
+    title="VM has a device or feature that cannot be live migrated",
+    applies_to={MigrationKind.LIVE},
+    root_cause=RootCauseId.UNSUPPORTED_DEVICE,
+    priority=860,
+    step=3,
+    summary="{server_name} cannot be live migrated: it uses {feature}.",
+    remediation=("{fix}",),
+    references=(
+        "https://docs.openstack.org/nova/latest/admin/live-migration-usage.html",
+    ),
+)
+def unsupported_device(
+    server: Server,
+    actions: InstanceActions | None,
+    mgmt: ManagementPlane | None,
+    source_logs: SourceHostLogs | None,
+) -> CheckOutcome:
+    """Nova refuses to live migrate guests with SEV, vTPM (unless all computes are new
+    enough), vDPA ports, accelerators, PCI passthrough, persistent memory, some mdev
+    types, NUMA pinning across pre-Train computes, a serial console the destination
+    cannot handle, or across cells. The refusal text is "likely", and it agreeing with
+    the flavor or image naming the feature is "confirmed". The flavor alone is only
+    "possible": the refusal text may be in an API answer we did not see.
+    """
+    texts = gather(actions=actions, server=server, mgmt=mgmt, source_logs=source_logs)
+    hit, feature = None, ""
+    for name, pattern in sig.UNSUPPORTED_FEATURES:
+        hit = texts.find(pattern)
+        if hit is not None:
+            feature = name
+            break
+    specs = {**server.image_properties, **server.flavor.extra_specs}
+    hinted = [
+        label for key, label in _SPEC_HINTS if any(k.startswith(key) for k in specs)
+    ]
+    if hit is None and not hinted:
+        return RuledOut(reason="no unsupported-feature refusal and no such device")
+    feature = feature or hinted[0]
+    fix = _FIXES.get(feature, _COLD).format(server_id=server.id)
+    if hit is not None:
+        confidence = Confidence.CONFIRMED if feature in hinted else Confidence.LIKELY
+    else:
+        confidence = Confidence.POSSIBLE
+    return Concluded(
+        facts={"server_name": server.name, "feature": feature, "fix": fix},
+        cites=cites(hit),
+        confidence=confidence,
+    )

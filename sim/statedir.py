@@ -1,0 +1,162 @@
+"""The state directory of a running region: what a client needs to reach it.
+
+Files: ``clouds.yaml`` (clouds ``sim`` = admin and ``sim-member``), ``ssh_config``,
+``known_hosts``, the client key ``id_ed25519`` (authorized by every simulated host),
+``kubeconfig`` (self-hosted only) and ``migrate-diag.yaml`` (our own CLI's config).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from sim import build
+
+if TYPE_CHECKING:
+    from sim.region import Region
+
+CLIENT_KEY = "id_ed25519"
+K8S_TOKEN = "sim-kubernetes-token"
+SSH_USER = "pf9"
+
+
+def ensure_client_key(key_dir: Path) -> Path:
+    """The client private key in ``key_dir`` (created once, mode 0600); ``.pub`` beside it."""
+    import asyncssh
+
+    path = key_dir / CLIENT_KEY
+    if not path.exists():
+        key = asyncssh.generate_private_key("ssh-ed25519", comment="migrate-diag-sim")
+        path.write_bytes(key.export_private_key("openssh"))
+        path.chmod(0o600)
+        key.write_public_key(str(path.with_suffix(".pub")))
+    return path
+
+
+def clouds(region: Region) -> dict[str, Any]:
+    """clouds.yaml content: ``sim`` (admin) and ``sim-member`` (role member)."""
+
+    def cloud(user: str, password: str, project: str) -> dict[str, Any]:
+        return {
+            "auth": {
+                "auth_url": region.auth_url,
+                "username": user,
+                "password": password,
+                "project_name": project,
+                "user_domain_name": "Default",
+                "project_domain_name": "Default",
+            },
+            "region_name": region.scenario.region,
+            "interface": "public",
+            "identity_api_version": 3,
+        }
+
+    return {
+        "clouds": {
+            "sim": cloud(build.ADMIN_USER, build.ADMIN_PASSWORD, build.ADMIN_PROJECT),
+            "sim-member": cloud(
+                build.MEMBER_USER, build.MEMBER_PASSWORD, build.MEMBER_PROJECT
+            ),
+        }
+    }
+
+
+def known_hosts_lines(region: Region) -> list[str]:
+    """``[127.0.0.1]:<port>,<nova host> <keytype> <key>`` per SSH host."""
+    lines = []
+    for host, (port, key_line) in sorted(region.ssh_endpoints.items()):
+        key = " ".join(key_line.split()[:2])
+        lines.append(f"[127.0.0.1]:{port},{host} {key}")
+    return lines
+
+
+def ssh_config(region: Region, key: Path, known_hosts: Path) -> str:
+    blocks = []
+    for host, (port, _key) in sorted(region.ssh_endpoints.items()):
+        blocks.append(
+            f"Host {host}\n"
+            f"    HostName 127.0.0.1\n"
+            f"    Port {port}\n"
+            f"    User {SSH_USER}\n"
+            f"    IdentityFile {key}\n"
+            f"    IdentitiesOnly yes\n"
+            f"    UserKnownHostsFile {known_hosts}\n"
+            f"    StrictHostKeyChecking yes\n"
+        )
+    return "\n".join(blocks)
+
+
+def kubeconfig(region: Region) -> dict[str, Any]:
+    server = f"http://127.0.0.1:{region.ports['k8s']}"
+    namespace = region.scenario.namespace
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "sim", "cluster": {"server": server}}],
+        "users": [{"name": "sim", "user": {"token": K8S_TOKEN}}],
+        "contexts": [{"name": "sim", "context": {"cluster": "sim", "user": "sim",
+                                                   "namespace": namespace}}],
+        "current-context": "sim",
+    }  # fmt: skip
+
+
+def migrate_diag_config(region: Region, paths: dict[str, Path]) -> dict[str, Any]:
+    """Our CLI's config pointing at this region (the one place its schema lives)."""
+    config: dict[str, Any] = {
+        "openstack": {"cloud": "sim", "clouds_file": str(paths["clouds"])},
+        "ssh": {
+            "user": SSH_USER,
+            "known_hosts": str(paths["known_hosts"]),
+            "key_file": str(paths["key"]),
+            "hosts": {
+                host: {"address": "127.0.0.1", "port": port}
+                for host, (port, _key) in sorted(region.ssh_endpoints.items())
+            },
+        },
+    }
+    if "kubeconfig" in paths:
+        config["management_plane"] = {
+            "kubeconfig": str(paths["kubeconfig"]),
+            "namespace": region.scenario.namespace,
+        }
+    return config
+
+
+def _write(path: Path, text: str, mode: int = 0o644) -> Path:
+    path.write_text(text, encoding="utf-8")
+    path.chmod(mode)
+    return path
+
+
+def write_state_dir(region: Region, state_dir: Path) -> dict[str, Path]:
+    """Write every client file for ``region`` into ``state_dir``; returns the paths."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    key = (
+        ensure_client_key(state_dir) if region.client_key is None else region.client_key
+    )
+    paths: dict[str, Path] = {"key": key}
+    paths["clouds"] = _write(
+        state_dir / "clouds.yaml",
+        yaml.safe_dump(clouds(region), sort_keys=False),
+        0o600,
+    )
+    paths["known_hosts"] = _write(
+        state_dir / "known_hosts",
+        "".join(f"{ln}\n" for ln in known_hosts_lines(region)),
+    )
+    paths["ssh_config"] = _write(
+        state_dir / "ssh_config", ssh_config(region, key, paths["known_hosts"])
+    )
+    if "k8s" in region.ports:
+        paths["kubeconfig"] = _write(
+            state_dir / "kubeconfig",
+            yaml.safe_dump(kubeconfig(region), sort_keys=False),
+            0o600,
+        )
+    paths["config"] = _write(
+        state_dir / "migrate-diag.yaml",
+        yaml.safe_dump(migrate_diag_config(region, paths), sort_keys=False),
+    )
+    return paths

@@ -1,0 +1,96 @@
+"""nova.cold-migration-ssh: compute-to-compute SSH failed during a cold migration."""
+
+from __future__ import annotations
+
+import pytest
+
+from diagnostics.checks.cold_migration_ssh import cold_migration_ssh
+from diagnostics.model import Concluded, Confidence, Inconclusive, RuledOut
+from tests.checks.conftest import (
+    DST,
+    SRC,
+    VM_ID,
+    actions,
+    event,
+    record,
+    records,
+    rendered,
+    server,
+    ssh_probe,
+)
+
+ID = "nova.cold-migration-ssh"
+COLD = records(record(kind="migration", status="error"))
+
+
+def ssh_error(stderr: str) -> str:
+    return (
+        "Resize error: not able to execute ssh command: Unexpected error while running "
+        f"command.\nCommand: ssh -o BatchMode=yes {DST} mkdir -p /opt/data/instances/{VM_ID}"
+        f"\nExit code: 255\nStdout: ''\nStderr: '{stderr}\\r\\n'"
+    )
+
+
+def run(**kw):
+    base = {
+        "server": server(),
+        "records": COLD,
+        "probe": None,
+        "actions": None,
+        "source_logs": None,
+    }
+    return cold_migration_ssh(**(base | kw))
+
+
+def test_confirmed_by_the_probe():
+    """The failed event and the same ssh failing from the probe is confirmed."""
+    acts = actions(event("compute_resize_instance", ssh_error("Host key verification failed.")),
+                   action="migrate")  # fmt: skip
+    outcome = run(actions=acts, probe=ssh_probe("Host key verification failed."))
+    text = rendered(ID, outcome)
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.CONFIRMED
+    assert outcome.facts["reason"] == "host key verification failed"
+    assert f"On {SRC}: sudo -u pf9 ssh -o BatchMode=yes {DST} true" in text
+    assert "known_hosts" in text
+    assert "authorized_keys" in text
+
+
+@pytest.mark.parametrize(
+    ("stderr", "reason"),
+    [
+        pytest.param(f"pf9@{DST}: Permission denied (publickey).", "public key refused",
+                     id="publickey"),
+        pytest.param(f"ssh: connect to host {DST} port 22: Connection refused",
+                     "SSH connection refused", id="refused"),
+        pytest.param(f"ssh: Could not resolve hostname {DST}: Name or service not known",
+                     "host name does not resolve", id="dns"),
+    ],
+)  # fmt: skip
+def test_classifies_stderr_from_the_event(stderr, reason):
+    """The ssh stderr inside the event is classified; the event alone is likely."""
+    acts = actions(
+        event("compute_resize_instance", ssh_error(stderr)), action="migrate"
+    )
+    outcome = run(actions=acts)
+    assert isinstance(outcome, Concluded)
+    assert outcome.facts["reason"] == reason
+    assert outcome.confidence is Confidence.LIKELY
+
+
+def test_ruled_out_when_ssh_works():
+    """A working ssh and no ssh failure in the texts rules it out."""
+    acts = actions(event("compute_prep_resize", "No valid host found for cold migrate"))
+    assert isinstance(run(probe=ssh_probe(), actions=acts), RuledOut)
+
+
+def test_probe_alone_without_records_concludes():
+    """Missing optional records and texts: the failing probe alone still concludes."""
+    outcome = run(records=None, probe=ssh_probe("Host key verification failed."))
+    assert isinstance(outcome, Concluded)
+    assert outcome.facts["dest_host"] == DST
+
+
+def test_inconclusive_without_probe_or_text():
+    """No probe and no failure text is inconclusive."""
+    assert isinstance(run(), Inconclusive)

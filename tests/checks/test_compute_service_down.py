@@ -1,0 +1,83 @@
+"""nova.compute-service-down: nova-compute or libvirtd down on a host of the move."""
+
+from __future__ import annotations
+
+import pytest
+
+from diagnostics.checks.compute_service_down import compute_service_down
+from diagnostics.evidence.types import DestHostServices, SourceHostServices
+from diagnostics.model import Concluded, Confidence, Inconclusive, RuledOut
+from tests.checks.conftest import (
+    DST,
+    SRC,
+    actions,
+    event,
+    record,
+    records,
+    rendered,
+    server,
+    services,
+    svc,
+    units,
+)
+
+ID = "nova.compute-service-down"
+
+
+def run(**kw):
+    base = {"server": server(), "records": records(record(status="error")), "services": None,
+                "source_units": None, "dest_units": None, "actions": None, "mgmt": None}  # fmt: skip
+    return compute_service_down(**(base | kw))
+
+
+def test_confirmed_by_api_state_and_conductor_message():
+    """Destination down in the API and 'Compute service ... unavailable' is confirmed."""
+    acts = actions(event("conductor_live_migrate_instance",
+                         f"Compute service of {DST} is unavailable at this time."))  # fmt: skip
+    outcome = run(services=services(svc(SRC), svc(DST, state="down")), actions=acts)
+    text = rendered(ID, outcome)
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.CONFIRMED
+    assert outcome.facts["host"] == DST
+    assert f"On {DST}: systemctl restart pf9-ostackhost" in text
+
+
+@pytest.mark.parametrize(
+    ("kw", "fix"),
+    [
+        pytest.param({"services": services(svc(SRC), svc(DST, status="disabled"))},
+                     f"openstack compute service set --enable {DST} nova-compute",
+                     id="destination-disabled"),
+        pytest.param({"services": services(svc(SRC, forced_down=True), svc(DST))},
+                     f"openstack compute service set --up {SRC} nova-compute",
+                     id="source-forced-down"),
+        pytest.param({"dest_units": units(DestHostServices, libvirtd="failed")},
+                     f"On {DST}: systemctl restart libvirtd", id="libvirtd-failed"),
+    ],
+)  # fmt: skip
+def test_names_the_fix(kw, fix):
+    """Each service problem gets its exact fix command."""
+    outcome = run(**kw)
+    assert fix in rendered(ID, outcome)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        pytest.param({"services": services(svc(SRC, status="disabled"), svc(DST))},
+                     id="disabled-source-is-fine"),
+        pytest.param({"services": services(svc(SRC, state="down"), svc(DST)),
+                      "records": records(record(kind="evacuation", status="error"))},
+                     id="down-source-expected-for-evacuation"),
+        pytest.param({"services": services(), "source_units": units(SourceHostServices)},
+                     id="all-up"),
+    ],
+)  # fmt: skip
+def test_ruled_out(kw):
+    """Healthy services, a disabled source, or a down evacuation source rule it out."""
+    assert isinstance(run(**kw), RuledOut)
+
+
+def test_inconclusive_without_service_evidence():
+    """No service list, units or failure text is inconclusive."""
+    assert isinstance(run(), Inconclusive)

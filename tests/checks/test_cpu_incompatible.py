@@ -1,0 +1,94 @@
+"""libvirt.cpu-incompatible: the destination CPU cannot run the guest CPU."""
+
+from __future__ import annotations
+
+import pytest
+
+from diagnostics.checks.cpu_incompatible import cpu_incompatible
+from diagnostics.model import Concluded, Confidence, Inconclusive, RuledOut
+from tests.checks.conftest import (
+    DST,
+    SRC,
+    actions,
+    cpus,
+    event,
+    placement,
+    provider,
+    records,
+    rendered,
+    server,
+    src_logs,
+)
+
+ID = "libvirt.cpu-incompatible"
+UNACCEPTABLE = (
+    "Migration pre-check error: Unacceptable CPU info: CPU doesn't have compatibility.\n\n"
+    "0\n\nRefer to http://libvirt.org/html/libvirt-libvirt-host.html#virCPUCompareResult"
+)
+
+
+def run(**kw):
+    base = {"server": server(), "records": records(), "source_cpu": None, "dest_cpu": None,
+                "placement": None, "actions": None, "source_logs": None, "dest_logs": None, "mgmt": None}  # fmt: skip
+    return cpu_incompatible(**(base | kw))
+
+
+def test_confirmed_by_flag_difference():
+    """'Unacceptable CPU info' plus flags missing on the destination is confirmed."""
+    src, dst = cpus(dest_flags="fpu avx2")
+    acts = actions(event("compute_check_can_live_migrate_destination", UNACCEPTABLE))
+    outcome = run(source_cpu=src, dest_cpu=dst, actions=acts)
+    text = rendered(ID, outcome)
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.CONFIRMED
+    assert outcome.facts["missing"] == "avx512f"
+    assert DST in text
+
+
+def test_missing_features_from_libvirt_and_placement_traits():
+    """libvirt's missing-features list with a trait gap in Placement is confirmed."""
+    logs = src_logs("Live Migration failure: operation failed: guest CPU doesn't match "
+                    "specification: missing features: avx512f,avx512vl")  # fmt: skip
+    pl = placement(provider(f"{SRC}.example", traits=frozenset({"HW_CPU_X86_AVX512F"})),
+                   provider(f"{DST}.example", traits=frozenset()))  # fmt: skip
+    outcome = run(source_logs=logs, placement=pl)
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.CONFIRMED
+    assert outcome.facts["missing"] == "HW_CPU_X86_AVX512F"
+
+
+def test_log_alone_is_likely_and_lists_libvirt_features():
+    """Only the libvirt line: likely, with the features it names."""
+    logs = src_logs("the CPU is incompatible with host CPU: Host CPU does not provide "
+                    "required features: avx512f")  # fmt: skip
+    outcome = run(source_logs=logs, records=None)
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.LIKELY
+    assert outcome.facts["missing"] == "avx512f"
+
+
+def test_flag_gap_alone_is_possible():
+    """A flag gap without any CPU error is circumstantial."""
+    src, dst = cpus(dest_flags="fpu avx2")
+    outcome = run(source_cpu=src, dest_cpu=dst)
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.POSSIBLE
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        pytest.param({"source_cpu": cpus()[0], "dest_cpu": cpus()[1]}, id="same-flags"),
+        pytest.param({"source_logs": src_logs("Live Migration failure: operation failed: "
+                      "Failed to connect to remote libvirt URI qemu+tls://cmp-b-01/system")},
+                     id="tls-failure-not-cpu"),
+    ],
+)  # fmt: skip
+def test_ruled_out(kw):
+    """Identical CPUs, or an unrelated failure, rule it out."""
+    assert isinstance(run(**kw), RuledOut)
+
+
+def test_inconclusive_without_cpu_data_or_text():
+    """No lscpu, no Placement and no failure text is inconclusive."""
+    assert isinstance(run(), Inconclusive)

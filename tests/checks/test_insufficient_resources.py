@@ -1,0 +1,94 @@
+"""placement.insufficient-resources: the destination lacks capacity for the VM."""
+
+from __future__ import annotations
+
+from diagnostics.checks.insufficient_resources import insufficient_resources
+from diagnostics.evidence.types import Inventory
+from diagnostics.model import Concluded, Confidence, Inconclusive, RuledOut
+from tests.checks.conftest import (
+    DST,
+    SRC,
+    VM_ID,
+    actions,
+    event,
+    placement,
+    provider,
+    records,
+    rendered,
+    server,
+)
+
+ID = "placement.insufficient-resources"
+LACK = (
+    f"Migration pre-check error: Unable to migrate {VM_ID} to {DST}: "
+    "Lack of memory(host:2048 <= instance:4096)"
+)
+FULL = provider(
+    f"{DST}.example", usages={"VCPU": 4, "MEMORY_MB": 63000, "DISK_GB": 100}
+)
+
+
+def run(**kw):
+    base = {"server": server(), "records": records(), "placement": None, "actions": None,
+                "dest_logs": None, "mgmt": None}  # fmt: skip
+    return insufficient_resources(**(base | kw))
+
+
+def test_confirmed_by_placement_free_capacity():
+    """Lack of memory and Placement showing the shortage is confirmed."""
+    acts = actions(event("conductor_live_migrate_instance", LACK))
+    outcome = run(actions=acts, placement=placement(provider(f"{SRC}.example"), FULL))
+    text = rendered(ID, outcome)
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.CONFIRMED
+    assert outcome.facts["shortage"] == "MEMORY_MB needs 4096, 2024 free"
+    assert f"openstack resource provider usage show {DST}.example-rp-uuid" in text
+
+
+def test_log_only_names_the_refusal():
+    """The pre-check text alone is likely and quoted in the summary."""
+    outcome = run(actions=actions(event("conductor_live_migrate_instance", LACK)))
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.LIKELY
+    assert (
+        "lack of memory (host 2048 MB <= instance 4096 MB)" in outcome.facts["shortage"]
+    )
+    assert (
+        outcome.facts["usage_cmd"] == f"openstack resource provider list --name {DST}"
+    )
+
+
+def test_placement_refusal_gives_the_provider():
+    """Placement's capacity refusal names the resource provider for the command."""
+    rp = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+    text = (f"Unable to allocate inventory: Unable to create allocation for 'DISK_GB' on "
+            f"resource provider '{rp}'. The requested amount would exceed the capacity.")  # fmt: skip
+    outcome = run(
+        records=None, actions=actions(event("conductor_live_migrate_instance", text))
+    )
+    assert isinstance(outcome, Concluded)
+    assert rp in outcome.facts["usage_cmd"]
+
+
+def test_ruled_out_when_destination_has_room():
+    """Plenty of room and no refusal rules it out."""
+    acts = actions(event("compute_pre_live_migration", "Volume device not found at ."))
+    outcome = run(actions=acts, placement=placement())
+    assert isinstance(outcome, RuledOut)
+
+
+def test_respects_reserved_and_allocation_ratio():
+    """Capacity is (total - reserved) * ratio - used, so a ratio of 1.0 can run out."""
+    tight = provider(f"{DST}.example", inventories={
+        "VCPU": Inventory(total=4, reserved=2, allocation_ratio=1.0),
+        "MEMORY_MB": Inventory(total=65536), "DISK_GB": Inventory(total=500)},
+        usages={"VCPU": 1})  # fmt: skip
+    outcome = run(placement=placement(tight))
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.POSSIBLE
+    assert "VCPU needs 2, 1 free" in outcome.facts["shortage"]
+
+
+def test_inconclusive_without_placement_or_text():
+    """No Placement view and no failure text is inconclusive."""
+    assert isinstance(run(), Inconclusive)

@@ -1,0 +1,55 @@
+"""nova.no-valid-host: scheduling failed and nothing more specific was proven."""
+
+from __future__ import annotations
+
+from diagnostics.checks.no_valid_host import no_valid_host
+from diagnostics.model import Concluded, Confidence, Inconclusive, RuledOut
+from tests.checks.conftest import actions, event, mgmt, rendered, server
+
+ID = "nova.no-valid-host"
+NVH = actions(event("conductor_live_migrate_instance",
+                    "No valid host was found. There are not enough hosts available."))  # fmt: skip
+
+
+def test_names_the_filter_from_the_scheduler_log():
+    """With scheduler logs, the summary names the filter that removed the last host."""
+    logs = mgmt("Filter ComputeFilter returned 0 hosts",
+                "Skipping host: cmp-c-01 because: Unacceptable CPU info")  # fmt: skip
+    outcome = no_valid_host(server=server(), actions=NVH, mgmt=logs)
+    text = rendered(ID, outcome)
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.CONFIRMED
+    assert "filter ComputeFilter removed the last host" in outcome.facts["detail"]
+    assert "cmp-c-01 was skipped" in text
+    assert "--resource MEMORY_MB=4096" in text
+
+
+def test_says_management_logs_were_missing():
+    """Without management-plane logs (SaaS) the summary says so."""
+    outcome = no_valid_host(server=server(), actions=NVH, mgmt=None)
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.LIKELY
+    assert "not available" in outcome.facts["detail"]
+
+
+def test_cold_migrate_wording_concludes():
+    """'No valid host found for cold migrate' is the same symptom."""
+    acts = actions(
+        event("conductor_migrate_server", "No valid host found for cold migrate")
+    )
+    assert isinstance(
+        no_valid_host(server=server(), actions=acts, mgmt=None), Concluded
+    )
+
+
+def test_ruled_out_for_other_failures():
+    """A failure that is not a scheduling failure rules it out."""
+    acts = actions(event("compute_pre_live_migration", "Volume device not found at ."))
+    assert isinstance(no_valid_host(server=server(), actions=acts, mgmt=None), RuledOut)
+
+
+def test_inconclusive_without_any_failure_text():
+    """No actions, no fault and no logs is inconclusive."""
+    assert isinstance(
+        no_valid_host(server=server(), actions=None, mgmt=None), Inconclusive
+    )

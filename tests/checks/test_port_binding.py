@@ -1,0 +1,86 @@
+"""neutron.port-binding: Neutron cannot bind the VM's port on the destination."""
+
+from __future__ import annotations
+
+import pytest
+
+from diagnostics.checks.port_binding import port_binding
+from diagnostics.model import Concluded, Confidence, Inconclusive, RuledOut
+from tests.checks.conftest import (
+    DST,
+    PORT_ID,
+    VM_ID,
+    actions,
+    agents,
+    event,
+    mgmt,
+    ports,
+    records,
+    rendered,
+    server,
+    src_logs,
+)
+
+ID = "neutron.port-binding"
+BINDING_FAILED = (
+    f"Migration pre-check error: Binding failed for port {PORT_ID}, please check neutron "
+    "logs for more information."
+)
+
+
+def run(**kw):
+    base = {"server": server(), "records": records(), "ports": None, "agents": None, "actions": None,
+                "source_logs": None, "dest_logs": None, "mgmt": None}  # fmt: skip
+    return port_binding(**(base | kw))
+
+
+def test_confirmed_by_dead_agent_on_destination():
+    """Binding failed plus a dead ovn-controller on the destination is confirmed."""
+    outcome = run(actions=actions(event("conductor_live_migrate_instance", BINDING_FAILED)),
+                  agents=agents(dest_alive=False))  # fmt: skip
+    text = rendered(ID, outcome)
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.CONFIRMED
+    assert (
+        f"openstack port show {PORT_ID} -c binding:vif_type -c binding:host_id" in text
+    )
+    assert f"On {DST}: systemctl restart ovn-controller" in text
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        pytest.param({"mgmt": mgmt(f"Refusing to bind port {PORT_ID} due to no OVN chassis "
+                                   f"for host: {DST}")}, id="no-ovn-chassis"),
+        pytest.param({"source_logs": src_logs(
+            "Timed out waiting for events: [('network-vif-plugged', 'x')]. If these timeouts "
+            f"are a persistent issue it could mean the networking backend on host {DST}")},
+            id="vif-plug-timeout"),
+        pytest.param({"ports": ports("binding_failed")}, id="vif-type-binding-failed"),
+    ],
+)  # fmt: skip
+def test_likely_from_one_source(kw):
+    """One binding signal concludes as likely."""
+    outcome = run(**kw)
+    rendered(ID, outcome)
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.LIKELY
+
+
+def test_dead_agent_alone_is_possible_and_finds_the_port_by_device():
+    """A dead agent without a binding error is circumstantial."""
+    outcome = run(agents=agents(dest_alive=False))
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.POSSIBLE
+    assert VM_ID in outcome.facts["port_id"]
+
+
+def test_ruled_out_with_healthy_ports_and_agents():
+    """Bound ports and live agents rule it out, even with another failure logged."""
+    logs = src_logs("Live Migration failure: operation failed: missing features: avx")
+    assert isinstance(run(ports=ports(), agents=agents(), source_logs=logs), RuledOut)
+
+
+def test_inconclusive_without_evidence():
+    """No ports, agents or failure text is inconclusive."""
+    assert isinstance(run(), Inconclusive)

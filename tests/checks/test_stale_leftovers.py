@@ -1,0 +1,87 @@
+"""nova.stale-leftovers: a leftover from an earlier attempt made this one fail."""
+
+from __future__ import annotations
+
+import pytest
+
+from diagnostics.checks.stale_leftovers import stale_leftovers
+from diagnostics.model import Concluded, Confidence, Inconclusive, RuledOut
+from tests.checks.conftest import (
+    DST,
+    PORT_ID,
+    VM_ID,
+    actions,
+    dest_logs,
+    event,
+    leftovers,
+    ports,
+    records,
+    rendered,
+    server,
+    src_logs,
+)
+
+ID = "nova.stale-leftovers"
+EXISTS = f"Binding for port {PORT_ID} on host {DST} already exists."
+
+
+def run(**kw):
+    base = {"server": server(), "records": records(), "leftovers": None, "ports": None, "actions": None,
+                "source_logs": None, "dest_logs": None, "mgmt": None}  # fmt: skip
+    return stale_leftovers(**(base | kw))
+
+
+def test_confirmed_by_the_inactive_binding_still_there():
+    """'Binding ... already exists' and the INACTIVE binding in Neutron is confirmed."""
+    acts = actions(event("conductor_live_migrate_instance", EXISTS))
+    outcome = run(actions=acts, ports=ports(inactive_on=DST))
+    text = rendered(ID, outcome)
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.CONFIRMED
+    assert f"DELETE /v2.0/ports/{PORT_ID}/bindings/{DST}" in text
+    assert f"--host {DST} {VM_ID}" in text
+
+
+@pytest.mark.parametrize(
+    ("kw", "cleanup"),
+    [
+        pytest.param({"dest_logs": dest_logs(
+            f"The supplied disk path (/opt/data/instances/{VM_ID}) already exists, it is "
+            "expected not to exist.")},
+            f"mv /opt/data/instances/{VM_ID} /opt/data/instances/{VM_ID}.stale",
+            id="destination-disk-exists"),
+        pytest.param({"source_logs": src_logs(
+            "Live Migration failure: Requested operation is not valid: domain "
+            "'instance-0000002a' is already active")},
+            "virsh undefine instance-0000002a", id="domain-already-active"),
+    ],
+)  # fmt: skip
+def test_cleanup_for_each_leftover(kw, cleanup):
+    """Each leftover text gets its cleanup command; the text alone is likely."""
+    outcome = run(**kw)
+    assert cleanup in rendered(ID, outcome)
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.LIKELY
+
+
+def test_probe_leftover_confirms_disk_text():
+    """The instance directory still present on the destination confirms."""
+    logs = dest_logs(
+        f"The supplied disk path (/opt/data/instances/{VM_ID}) already exists"
+    )
+    outcome = run(dest_logs=logs, leftovers=leftovers(instance_dir=True))
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.CONFIRMED
+
+
+def test_ruled_out_when_failure_names_no_leftover():
+    """A leftover on the host without it in the failure text is not the primary cause."""
+    acts = actions(
+        event("conductor_live_migrate_instance", "No valid host was found. ")
+    )
+    assert isinstance(run(actions=acts, leftovers=leftovers(domain=True)), RuledOut)
+
+
+def test_inconclusive_without_failure_text():
+    """No failure text at all is inconclusive."""
+    assert isinstance(run(), Inconclusive)
