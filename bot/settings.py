@@ -19,11 +19,15 @@ class SlackSettings(Section):
     app_token_file: Path | None = None
     signing_secret_env: str = "SLACK_SIGNING_SECRET"  # HTTP mode
     signing_secret_file: Path | None = None
-    http_host: str = "0.0.0.0"  # noqa: S104 - HTTP mode must accept Slack's requests
+    http_host: str = "0.0.0.0"
     http_port: int = Field(default=3000, ge=1, le=65535)
     command: str = "/migrate-diag"
-    default_channel: str | None = None  # automatic posts go here unless routed elsewhere
-    update_interval_s: float = Field(default=1.2, ge=0)  # chat.update pacing per message
+    default_channel: str | None = (
+        None  # automatic posts go here unless routed elsewhere
+    )
+    update_interval_s: float = Field(
+        default=1.2, ge=0
+    )  # chat.update pacing per message
     max_concurrent_diagnoses: int = Field(default=4, ge=1)
 
 
@@ -43,7 +47,9 @@ class EscalationSettings(Section):
     pagerduty_url: str = "https://events.pagerduty.com/v2/enqueue"
     routing_key_env: str = "PAGERDUTY_ROUTING_KEY"
     routing_key_file: Path | None = None
-    oncall_group: str | None = None  # Slack user group id (S...) to mention on escalation
+    oncall_group: str | None = (
+        None  # Slack user group id (S...) to mention on escalation
+    )
 
 
 class StoreSettings(Section):
@@ -55,7 +61,10 @@ class NotificationSource(Section):
     url_env: str = "MIGRATE_DIAG_AMQP_URL"  # amqp://user:pass@host:5672/vhost
     exchange: str = "nova"
     queue: str = "migrate-diag.versioned_notifications"
-    routing_keys: tuple[str, ...] = ("versioned_notifications.error", "versioned_notifications.info")
+    routing_keys: tuple[str, ...] = (
+        "versioned_notifications.error",
+        "versioned_notifications.info",
+    )
     prefetch: int = Field(default=20, ge=1)
 
 
@@ -76,8 +85,12 @@ class WebhookSource(Section):
 
 class StormSettings(Section):
     window_s: int = Field(default=300, ge=1)
-    threshold: int = Field(default=3, ge=2)  # failures sharing a key in the window -> incident
+    threshold: int = Field(
+        default=3, ge=2
+    )  # failures sharing a key in the window -> incident
     max_concurrent: int = Field(default=4, ge=1)
+    # hold new cases this long so a burst is seen as one storm (Alertmanager group_wait)
+    group_wait_s: float = Field(default=10.0, ge=0)
 
 
 class Route(Section):
@@ -95,6 +108,8 @@ class IntakeSettings(Section):
     webhook: WebhookSource = WebhookSource()
     storms: StormSettings = StormSettings()
     routes: tuple[Route, ...] = ()
+    # a report without a migration id joins a recent case of its instance in this window
+    correlation_window_s: float = Field(default=900.0, gt=0)
 
 
 class BotSettings(DiagnosticsSettings):

@@ -105,6 +105,7 @@ def kubeconfig(region: Region) -> dict[str, Any]:
 def migrate_diag_config(region: Region, paths: dict[str, Path]) -> dict[str, Any]:
     """Our CLI's config pointing at this region (the one place its schema lives)."""
     config: dict[str, Any] = {
+        "deployment": {"mode": region.scenario.mode},
         "openstack": {"cloud": "sim", "clouds_file": str(paths["clouds"])},
         "ssh": {
             "user": SSH_USER,
@@ -121,6 +122,8 @@ def migrate_diag_config(region: Region, paths: dict[str, Path]) -> dict[str, Any
             "kubeconfig": str(paths["kubeconfig"]),
             "namespace": region.scenario.namespace,
         }
+    else:
+        config["management_plane"] = {"enabled": False}
     return config
 
 

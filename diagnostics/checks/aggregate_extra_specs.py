@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from diagnostics import signatures as sig
-from diagnostics.checks._common import cites, gather, move_of
+from diagnostics.checks._common import Hit, cites, gather, move_of
 from diagnostics.evidence.types import (
+    AggregateInfo,
     Aggregates,
     ManagementPlane,
     MigrationRecords,
@@ -32,10 +33,7 @@ _FILTER = "AggregateInstanceExtraSpecsFilter"
     root_cause=RootCauseId.AZ_AGGREGATE_MISMATCH,
     priority=700,
     step=6,
-    summary=(
-        "Flavor {flavor} requires aggregate metadata {missing} that {dest_host} "
-        "does not have ({dest_aggregates})."
-    ),
+    summary="Flavor {flavor} requires aggregate metadata {missing}; {where}.",
     remediation=(
         "openstack aggregate list --long",
         "{fix}",
@@ -61,20 +59,18 @@ def aggregate_extra_specs(
     }
     if not wanted:
         return RuledOut(reason="the flavor has no aggregate_instance_extra_specs")
-    if move.dest is None or aggregates is None:
-        return Inconclusive(reason="no destination host or no aggregate list")
-    own = aggregates.of_host(move.dest)
-    have: dict[str, set[str]] = {}
-    for agg in own:
-        for key, value in agg.metadata.items():
-            have.setdefault(key, set()).update(v.strip() for v in value.split(","))
-    missing = {k: v for k, v in wanted.items() if v.strip() not in have.get(k, set())}
-    if not missing:
-        return RuledOut(reason=f"{move.dest}'s aggregates satisfy the flavor")
+    if aggregates is None:
+        return Inconclusive(reason="no aggregate list")
     texts = gather(mgmt=mgmt)
     log = next(
         (h for h in texts.find_all(sig.FILTER_ZERO) if h.get("filter") == _FILTER), None
     ) or texts.find(sig.AGG_EXTRA_SPECS)
+    if move.dest is None:
+        return _unscheduled(server, move.source, wanted, aggregates, log)
+    own = aggregates.of_host(move.dest)
+    missing = _missing(wanted, own)
+    if not missing:
+        return RuledOut(reason=f"{move.dest}'s aggregates satisfy the flavor")
     key, value = next(iter(missing.items()))
     holder = next(
         (a.name for a in aggregates.aggregates if a.metadata.get(key) == value), None
@@ -85,13 +81,62 @@ def aggregate_extra_specs(
         fix = f"openstack aggregate add host {holder} {move.dest}"
     else:
         fix = f"Create an aggregate with {key}={value} and add {move.dest} to it"
+    names = ", ".join(a.name for a in own) or "in no aggregate"
     return Concluded(
         facts={
             "flavor": server.flavor.name,
-            "missing": ", ".join(f"{k}={v}" for k, v in sorted(missing.items())),
-            "dest_host": move.dest,
-            "dest_aggregates": ", ".join(a.name for a in own) or "in no aggregate",
+            "missing": _spell(missing),
+            "where": f"{move.dest} does not have it ({names})",
             "fix": fix,
+        },
+        cites=cites(log),
+        confidence=Confidence.CONFIRMED if log else Confidence.LIKELY,
+    )
+
+
+def _missing(wanted: dict[str, str], own: tuple[AggregateInfo, ...]) -> dict[str, str]:
+    """The flavor's KEY=VALUE pairs that none of ``own`` carries (a comma list = any)."""
+    have: dict[str, set[str]] = {}
+    for agg in own:
+        for key, value in agg.metadata.items():
+            have.setdefault(key, set()).update(v.strip() for v in value.split(","))
+    return {k: v for k, v in wanted.items() if v.strip() not in have.get(k, set())}
+
+
+def _spell(pairs: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(pairs.items()))
+
+
+def _unscheduled(
+    server: Server,
+    source: str | None,
+    wanted: dict[str, str],
+    aggregates: Aggregates,
+    log: Hit | None,
+) -> CheckOutcome:
+    """No destination was chosen: could any other host have satisfied the flavor?"""
+    hosts = sorted({h for a in aggregates.aggregates for h in a.hosts} - {source})
+    fitting = [h for h in hosts if not _missing(wanted, aggregates.of_host(h))]
+    if fitting and log is None:
+        return Inconclusive(reason=f"{', '.join(fitting)} satisfy the flavor")
+    if fitting:
+        where = (
+            f"only {', '.join(fitting)} carry it and the scheduler's "
+            f"{_FILTER} still removed every host"
+        )
+    else:
+        where = f"no other host has it (checked {', '.join(hosts) or 'no hosts'})"
+    key, value = next(iter(wanted.items()))
+    return Concluded(
+        facts={
+            "flavor": server.flavor.name,
+            "missing": _spell(wanted),
+            "where": where,
+            "fix": (
+                f"openstack aggregate set --property {key}={value} AGGREGATE "
+                "(an aggregate of a host with room for the VM), or resize the VM "
+                "to a flavor without this extra spec"
+            ),
         },
         cites=cites(log),
         confidence=Confidence.CONFIRMED if log else Confidence.LIKELY,

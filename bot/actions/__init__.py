@@ -1,0 +1,14 @@
+"""Button listeners, one module per button; ``register`` wires them onto the app."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.actions import claim, escalate, rerun, show_evidence
+from bot.posting import CasePoster
+from bot.services import Services
+
+
+def register(app: AsyncApp, services: Services, poster: CasePoster) -> None:
+    for module in (rerun, escalate, claim, show_evidence):
+        module.register(app, services, poster)

@@ -1,0 +1,147 @@
+"""`migrate-diag`: the one command line — diagnose, demo, sim, serve, history."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.settings import BotSettings
+from diagnostics import cli_diagnose
+from diagnostics.model import ConfigError
+from diagnostics.settings import load_settings
+
+DEFAULT_DEMO_SCENARIO = "libvirt-tls-expired-cert"
+
+
+def _config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=os.environ.get("MIGRATE_DIAG_CONFIG"),
+        help="YAML config (default: $MIGRATE_DIAG_CONFIG, else built-in defaults)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="migrate-diag",
+        description="Find out why a VM migration failed in an OpenStack / PCD region.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    diagnose = sub.add_parser("diagnose", help="diagnose a VM's migration")
+    cli_diagnose.add_arguments(diagnose)
+    _config_arg(diagnose)
+
+    demo = sub.add_parser(
+        "demo", help="diagnose a failed migration on an embedded sim region"
+    )
+    demo.add_argument("--scenario", default=DEFAULT_DEMO_SCENARIO)
+    demo.add_argument("--html", type=Path, default=Path("demo-thread.html"))
+    demo.add_argument(
+        "--watch",
+        action="store_true",
+        help="let the region fail a migration and watch the bot post about it unprompted",
+    )
+
+    sim = sub.add_parser("sim", help="the simulated region")
+    sim_sub = sim.add_subparsers(dest="sim_command", required=True)
+    sim_sub.add_parser("list", help="list bundled scenarios")
+    up = sim_sub.add_parser("up", help="run a region in the foreground")
+    up.add_argument("--scenario", required=True, help="scenario name or YAML path")
+    up.add_argument("--state-dir", type=Path, default=Path("state"))
+    up.add_argument("--latency", type=int, default=0, metavar="MS")
+    up.add_argument("--amqp-url", help="publish Nova notifications to this RabbitMQ")
+
+    serve = sub.add_parser("serve", help="run the Slack bot")
+    _config_arg(serve)
+
+    history = sub.add_parser("history", help="list past diagnoses (audit trail)")
+    history.add_argument("--vm")
+    history.add_argument("--host")
+    history.add_argument("--since", help="ISO time or relative like 24h, 7d")
+    _config_arg(history)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # openstacksdk's own deprecation notices are not the operator's business at 3 a.m.
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module="openstack")
+    warnings.filterwarnings("ignore", module=r"openstack\.")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return asyncio.run(_dispatch(args))
+    except ConfigError as exc:
+        sys.stderr.write(f"migrate-diag: {exc}\n")
+        return cli_diagnose.EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "diagnose":
+        settings = load_settings(args.config, BotSettings)
+        return await cli_diagnose.run(args, settings)
+    if args.command == "demo":
+        from bot.demo import run_demo, watch_demo
+
+        if args.watch:
+            return await watch_demo(args.scenario, sys.stdout)
+        return await run_demo(args.scenario, args.html, sys.stdout)
+    if args.command == "sim":
+        return await _sim(args)
+    if args.command == "serve":
+        from bot.serve import serve
+
+        await serve(load_settings(args.config, BotSettings))
+        return 0
+    if args.command == "history":
+        from bot.history import print_history
+
+        settings = load_settings(args.config, BotSettings)
+        return await print_history(
+            settings, vm=args.vm, host=args.host, since=args.since
+        )
+    raise AssertionError(args.command)
+
+
+async def _sim(args: argparse.Namespace) -> int:
+    from sim.scenario import ScenarioError, list_scenarios, load_scenario
+
+    if args.sim_command == "list":
+        for name in list_scenarios():
+            scenario = load_scenario(name)
+            expect = scenario.expect.root_cause if scenario.expect else "-"
+            sys.stdout.write(
+                f"{name:36} {scenario.mode:12} {expect or 'healthy':24} {scenario.description}\n"
+            )
+        return 0
+    from sim.run import serve
+
+    try:
+        await serve(
+            args.scenario,
+            args.state_dir,
+            latency_ms=args.latency,
+            amqp_url=args.amqp_url,
+        )
+    except ScenarioError as exc:
+        sys.stderr.write(f"migrate-diag: {exc}\n")
+        return cli_diagnose.EXIT_USAGE
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

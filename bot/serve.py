@@ -1,0 +1,37 @@
+"""``migrate-diag serve``: the long-running Slack bot."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot.app import Secrets, build_client, build_services, start_bot
+from bot.settings import BotSettings
+from bot.store import Store
+from diagnostics.service import open_engine
+
+log = logging.getLogger(__name__)
+
+
+async def serve(settings: BotSettings) -> None:
+    """Run until cancelled (Ctrl-C / SIGTERM cancel the surrounding asyncio.run)."""
+    secrets = Secrets.from_settings(settings)
+    client = build_client(settings, secrets.bot_token)
+    store = await Store.open(settings.store.url)
+    try:
+        async with open_engine(settings) as engine:
+            services = build_services(
+                settings,
+                diagnoser=engine,
+                store=store,
+                client=client,
+                routing_key=secrets.routing_key,
+            )
+            bot = await start_bot(services, client, secrets)
+            log.info("migrate-diag bot listening (%s mode)", settings.slack.mode)
+            try:
+                await asyncio.Event().wait()
+            finally:
+                await bot.close()
+    finally:
+        await store.close()

@@ -1,0 +1,242 @@
+"""Storm incidents: failures sharing a host (or cause) inside a window, under one parent.
+
+An open incident per key is unique in the database (a partial unique index), so two
+replicas that see the same storm join one incident instead of opening two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.store.intake_models import IncidentMemberRow, IncidentRow, IntakeCaseRow
+from bot.store.intake_repo import POSTED, WAITING, IntakeRepo, LeasedCase, aware
+from bot.store.repo import new_id
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IncidentSlot:
+    """Where a case goes: the incident, and whether this call opened it (and must post it)."""
+
+    incident_id: str
+    key: str
+    channel: str
+    parent_ts: str | None
+    opened: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IncidentMember:
+    case_id: str
+    instance_uuid: str | None
+    migration: str | None
+    source_host: str | None
+    dest_host: str | None
+    error: str | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IncidentView:
+    """The incident row and its members: what the parent message shows."""
+
+    id: str
+    key: str
+    channel: str
+    parent_ts: str | None
+    count: int
+    opened_at: datetime
+    members: tuple[IncidentMember, ...]
+
+
+def storm_keys(case: LeasedCase) -> list[str]:
+    """The keys a case may share with others, most specific grouping first."""
+    keys = []
+    if case.source_host:
+        keys.append(f"host:{case.source_host}")
+    if case.dest_host:
+        keys.append(f"dest:{case.dest_host}")
+    if case.error and ":" in case.error:
+        keys.append(f"cause:{case.error.split(':', 1)[0]}")
+    return keys
+
+
+def _matches(key: str) -> ColumnElement[bool]:
+    kind, _, value = key.partition(":")
+    if kind == "host":
+        return IntakeCaseRow.source_host == value
+    if kind == "dest":
+        return IntakeCaseRow.dest_host == value
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return IntakeCaseRow.error.like(f"{escaped}:%", escape="\\")
+
+
+class IncidentRepo:
+    def __init__(self, intake: IntakeRepo) -> None:
+        self.intake = intake
+        self.sessions = intake.store.sessions
+
+    async def assign(
+        self,
+        case: LeasedCase,
+        *,
+        channel: str,
+        threshold: int,
+        window_s: float,
+        now: datetime,
+    ) -> IncidentSlot | None:
+        """Put the case into an open incident, opening one when the threshold is reached."""
+        for key in storm_keys(case):
+            for _ in range(3):
+                try:
+                    async with self.sessions.begin() as session:
+                        slot = await self._assign(
+                            session, case, key, channel, threshold, window_s, now
+                        )
+                except IntegrityError:
+                    continue  # another replica opened the incident between our read and insert
+                break
+            else:
+                slot = None
+            if slot is not None:
+                return slot
+        return None
+
+    async def _assign(
+        self,
+        session: AsyncSession,
+        case: LeasedCase,
+        key: str,
+        channel: str,
+        threshold: int,
+        window_s: float,
+        now: datetime,
+    ) -> IncidentSlot | None:
+        since = now - timedelta(seconds=window_s)
+        incident = await session.scalar(
+            select(IncidentRow)
+            .where(IncidentRow.key == key, IncidentRow.closed_at.is_(None))
+            .with_for_update()
+        )
+        if incident is not None and aware(incident.last_at) < since:
+            incident.closed_at = now  # the storm is over; a new one gets a new parent
+            await session.flush()
+            incident = None
+        opened = False
+        if incident is None:
+            recent = select(IntakeCaseRow).where(
+                _matches(key),
+                IntakeCaseRow.created_at >= since,
+                IntakeCaseRow.status != WAITING,
+            )
+            rows = list((await session.scalars(recent)).all())
+            if len(rows) < threshold:
+                return None
+            incident = IncidentRow(
+                id=new_id("inc"),
+                key=key,
+                channel=channel,
+                count=0,
+                opened_at=now,
+                last_at=now,
+            )
+            session.add(incident)
+            await session.flush()  # IntegrityError here: someone else just opened it
+            opened = True
+            # cases posted on their own before the storm was recognised: listed, not re-posted
+            for row in rows:
+                if row.status == POSTED and row.incident_id is None:
+                    await self._add_member(session, incident, row.case_id, now)
+        await self._add_member(session, incident, case.case_id, now)
+        return IncidentSlot(
+            incident_id=incident.id,
+            key=key,
+            channel=incident.channel,
+            parent_ts=incident.parent_ts,
+            opened=opened,
+        )
+
+    async def _add_member(
+        self, session: AsyncSession, incident: IncidentRow, case_id: str, now: datetime
+    ) -> None:
+        if await session.get(IncidentMemberRow, (incident.id, case_id)) is not None:
+            return  # a lease taken over after a crash: already a member
+        session.add(
+            IncidentMemberRow(incident_id=incident.id, case_id=case_id, added_at=now)
+        )
+        incident.count += 1
+        incident.last_at = now
+        await session.execute(
+            update(IntakeCaseRow)
+            .where(IntakeCaseRow.case_id == case_id)
+            .values(incident_id=incident.id)
+        )
+
+    async def set_parent(self, incident_id: str, parent_ts: str) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(IncidentRow)
+                .where(IncidentRow.id == incident_id)
+                .values(parent_ts=parent_ts)
+            )
+
+    async def wait_parent(self, incident_id: str, timeout_s: float = 60.0) -> str:
+        """The parent's ts once its opener (maybe another replica) has posted it."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                view = await self.view(incident_id)
+                if view.parent_ts:
+                    return view.parent_ts
+                await asyncio.sleep(0.1)  # polling a row written by another process
+
+    async def view(self, incident_id: str) -> IncidentView:
+        async with self.sessions() as session:
+            incident = await session.get(IncidentRow, incident_id)
+            if incident is None:
+                raise KeyError(incident_id)
+            query: Any = (
+                select(IntakeCaseRow)
+                .join(
+                    IncidentMemberRow,
+                    IncidentMemberRow.case_id == IntakeCaseRow.case_id,
+                )
+                .where(IncidentMemberRow.incident_id == incident_id)
+                .order_by(IncidentMemberRow.added_at, IntakeCaseRow.case_id)
+            )
+            members = tuple(
+                IncidentMember(
+                    case_id=r.case_id,
+                    instance_uuid=r.instance_uuid,
+                    migration=r.migration,
+                    source_host=r.source_host,
+                    dest_host=r.dest_host,
+                    error=r.error,
+                    status=r.status,
+                )
+                for r in (await session.scalars(query)).all()
+            )
+            return IncidentView(
+                id=incident.id,
+                key=incident.key,
+                channel=incident.channel,
+                parent_ts=incident.parent_ts,
+                count=incident.count,
+                opened_at=aware(incident.opened_at),
+                members=members,
+            )
+
+    async def open_incidents(self) -> list[str]:
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(IncidentRow.id).where(IncidentRow.closed_at.is_(None))
+            )
+            return list(rows.all())

@@ -1,0 +1,281 @@
+"""The store: cases, runs and escalations behind a small async API.
+
+``Store.open(url)`` brings the schema to the newest Alembic revision first, so a fresh
+SQLite file and an existing PostgreSQL database are handled the same way.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from bot.store.models import CaseRow, EscalationRow, RunRow
+from diagnostics.model import Diagnosis
+from diagnostics.report.json import from_dict, to_dict
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaseRecord:
+    id: str
+    vm_id: str | None
+    vm_name: str
+    migration_id: str | None
+    target_host: str | None
+    channel: str
+    parent_ts: str | None
+    thread_ts: str | None
+    source: str
+    created_at: datetime
+    claimed_by: str | None
+    claimed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunRecord:
+    id: str
+    case_id: str
+    diagnosis: Diagnosis
+    verdict: str
+    requested_by: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EscalationRecord:
+    case_id: str
+    user_id: str
+    dedup_key: str
+    at: datetime
+    status: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryEntry:
+    case: CaseRecord
+    runs: int
+    verdict: str | None
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes even for timezone=True columns; they were stored as UTC
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _case(row: CaseRow) -> CaseRecord:
+    return CaseRecord(
+        id=row.id,
+        vm_id=row.vm_id,
+        vm_name=row.vm_name,
+        migration_id=row.migration_id,
+        target_host=row.target_host,
+        channel=row.channel,
+        parent_ts=row.parent_ts,
+        thread_ts=row.thread_ts,
+        source=row.source,
+        created_at=_aware(row.created_at) or row.created_at,
+        claimed_by=row.claimed_by,
+        claimed_at=_aware(row.claimed_at),
+    )
+
+
+def _run(row: RunRow) -> RunRecord:
+    return RunRecord(
+        id=row.id,
+        case_id=row.case_id,
+        diagnosis=from_dict(row.diagnosis),
+        verdict=row.verdict,
+        requested_by=row.requested_by,
+        created_at=_aware(row.created_at) or row.created_at,
+    )
+
+
+def _upgrade(connection: Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    async def open(cls, url: str) -> Store:
+        """Connect and run the Alembic migrations up to head."""
+        engine = create_async_engine(url)
+        async with engine.begin() as conn:
+            await conn.run_sync(_upgrade)
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def create_case(
+        self,
+        *,
+        vm_name: str,
+        channel: str,
+        source: str,
+        migration_id: str | None = None,
+        target_host: str | None = None,
+        case_id: str | None = None,
+    ) -> CaseRecord:
+        row = CaseRow(
+            id=case_id or new_id("case"),
+            vm_name=vm_name,
+            migration_id=migration_id,
+            target_host=target_host,
+            channel=channel,
+            source=source,
+            created_at=datetime.now(UTC),
+        )
+        async with self.sessions.begin() as session:
+            session.add(row)
+        return _case(row)
+
+    async def get_case(self, case_id: str) -> CaseRecord | None:
+        async with self.sessions() as session:
+            row = await session.get(CaseRow, case_id)
+            return _case(row) if row else None
+
+    async def _update_case(self, case_id: str, **values: Any) -> CaseRecord:
+        async with self.sessions.begin() as session:
+            row = await session.get(CaseRow, case_id)
+            if row is None:
+                raise KeyError(case_id)
+            for key, value in values.items():
+                setattr(row, key, value)
+        return _case(row)
+
+    async def set_parent(
+        self,
+        case_id: str,
+        *,
+        channel: str,
+        parent_ts: str,
+        thread_ts: str | None = None,
+    ) -> CaseRecord:
+        return await self._update_case(
+            case_id, channel=channel, parent_ts=parent_ts, thread_ts=thread_ts
+        )
+
+    async def record_run(
+        self, case_id: str, diagnosis: Diagnosis, requested_by: str | None
+    ) -> RunRecord:
+        row = RunRow(
+            id=new_id("run"),
+            case_id=case_id,
+            diagnosis=to_dict(diagnosis),
+            verdict=diagnosis.verdict,
+            requested_by=requested_by,
+            created_at=datetime.now(UTC),
+        )
+        async with self.sessions.begin() as session:
+            session.add(row)
+            case = await session.get(CaseRow, case_id)
+            if case is not None and case.vm_id is None:
+                case.vm_id = diagnosis.vm.id
+        return _run(row)
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        async with self.sessions() as session:
+            row = await session.get(RunRow, run_id)
+            return _run(row) if row else None
+
+    async def latest_runs(self, case_id: str, limit: int = 2) -> list[RunRecord]:
+        """The case's most recent runs, newest first."""
+        query = (
+            select(RunRow)
+            .where(RunRow.case_id == case_id)
+            .order_by(RunRow.created_at.desc(), RunRow.id.desc())
+            .limit(limit)
+        )
+        async with self.sessions() as session:
+            return [_run(row) for row in (await session.scalars(query)).all()]
+
+    async def claim(self, case_id: str, user_id: str) -> CaseRecord:
+        return await self._update_case(
+            case_id, claimed_by=user_id, claimed_at=datetime.now(UTC)
+        )
+
+    async def record_escalation(
+        self, case_id: str, *, user_id: str, dedup_key: str, status: str
+    ) -> EscalationRecord:
+        row = EscalationRow(
+            case_id=case_id,
+            user_id=user_id,
+            dedup_key=dedup_key,
+            at=datetime.now(UTC),
+            status=status,
+        )
+        async with self.sessions.begin() as session:
+            session.add(row)
+        return EscalationRecord(
+            case_id=row.case_id,
+            user_id=row.user_id,
+            dedup_key=row.dedup_key,
+            at=row.at,
+            status=row.status,
+        )
+
+    async def escalations(self, case_id: str) -> list[EscalationRecord]:
+        query = (
+            select(EscalationRow)
+            .where(EscalationRow.case_id == case_id)
+            .order_by(EscalationRow.id)
+        )
+        async with self.sessions() as session:
+            return [
+                EscalationRecord(
+                    case_id=r.case_id,
+                    user_id=r.user_id,
+                    dedup_key=r.dedup_key,
+                    at=_aware(r.at) or r.at,
+                    status=r.status,
+                )
+                for r in (await session.scalars(query)).all()
+            ]
+
+    async def history(
+        self, limit: int = 20, vm: str | None = None
+    ) -> list[HistoryEntry]:
+        """Recent cases, newest first, with their run count and latest verdict."""
+        query = select(CaseRow).order_by(CaseRow.created_at.desc()).limit(limit)
+        if vm is not None:
+            query = query.where((CaseRow.vm_name == vm) | (CaseRow.vm_id == vm))
+        entries = []
+        async with self.sessions() as session:
+            for row in (await session.scalars(query)).all():
+                count = await session.scalar(
+                    select(func.count())
+                    .select_from(RunRow)
+                    .where(RunRow.case_id == row.id)
+                )
+                verdict = await session.scalar(
+                    select(RunRow.verdict)
+                    .where(RunRow.case_id == row.id)
+                    .order_by(RunRow.created_at.desc())
+                    .limit(1)
+                )
+                entries.append(
+                    HistoryEntry(case=_case(row), runs=count or 0, verdict=verdict)
+                )
+        return entries
