@@ -136,6 +136,7 @@ async def _sim(args: argparse.Namespace) -> int:
             args.state_dir,
             latency_ms=args.latency,
             amqp_url=args.amqp_url,
+            out=sys.stdout,
         )
     except ScenarioError as exc:
         sys.stderr.write(f"migrate-diag: {exc}\n")

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 from pathlib import Path
+from typing import TextIO
 
 from sim.region import Region
 from sim.statedir import write_state_dir
@@ -39,8 +40,12 @@ async def serve(
     state_dir: Path,
     latency_ms: int = 0,
     amqp_url: str | None = None,
+    out: TextIO | None = None,
 ) -> None:
-    """Start the region, write the state dir, log where it is, stop on SIGINT/SIGTERM."""
+    """Start the region, write the state dir, say where it is, stop on SIGINT/SIGTERM.
+
+    The description goes to ``out`` (the terminal of `migrate-diag sim up`) or the log.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -55,7 +60,12 @@ async def serve(
     )
     async with region:
         paths = write_state_dir(region, state_dir)
-        log.info("simulated region running\n%s", describe(region, paths))
+        text = describe(region, paths)
+        if out is not None:
+            out.write(f"simulated region running (Ctrl-C stops it)\n{text}\n")
+            out.flush()
+        else:
+            log.info("simulated region running\n%s", text)
         await stop.wait()
         log.info("stopping simulated region %s", region.scenario.name)
     for sig in (signal.SIGINT, signal.SIGTERM):
