@@ -13,8 +13,10 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from diagnostics.evaluate import evaluate, rank, unknown_finding
 from diagnostics.evidence import types as ev
@@ -41,12 +43,16 @@ from diagnostics.model import (
 )
 from diagnostics.registry import STEP_TITLES, CheckSpec
 from diagnostics.settings import DiagnosticsSettings
+from diagnostics.signatures import raw_failure_lines
 from diagnostics.steps import build_step
 
 log = logging.getLogger(__name__)
+E = TypeVar("E", bound=Evidence)
 
 OnEvent = Callable[[ProgressEvent], Awaitable[None]]
-BOOTSTRAP_TYPES: frozenset[type[Evidence]] = frozenset({ev.Server, ev.MigrationRecords, ev.InstanceActions})
+BOOTSTRAP_TYPES: frozenset[type[Evidence]] = frozenset(
+    {ev.Server, ev.MigrationRecords, ev.InstanceActions}
+)
 SAAS_SKIP = "SaaS region: the management plane is run by Platform9 and its pods are not reachable"
 
 
@@ -61,7 +67,11 @@ class Engine:
         clients: Any,
         collectors: Mapping[type[Evidence], Collector],
         checks: Sequence[CheckSpec],
+        session: Callable[[], AbstractAsyncContextManager[Any]] | None = None,
     ) -> None:
+        """``session``, when given, opens per-diagnosis clients (a fresh SSH pool, so no
+        connection or cached failure outlives one diagnosis); else ``clients`` is used."""
+        self.session = session
         self.settings = settings
         self.bootstrap = bootstrap
         self.clients = clients
@@ -74,11 +84,19 @@ class Engine:
         self, ref: MigrationRef, on_event: OnEvent | None = None
     ) -> Diagnosis:
         """Run the whole diagnosis. Raises VmNotFound / AmbiguousVm / CloudUnreachable."""
+        if self.session is None:
+            return await self._diagnose(ref, on_event, self.clients)
+        async with self.session() as clients:
+            return await self._diagnose(ref, on_event, clients)
+
+    async def _diagnose(
+        self, ref: MigrationRef, on_event: OnEvent | None, clients: Any
+    ) -> Diagnosis:
         emit = on_event or _ignore
         started_at = datetime.now(UTC)
         t0 = time.perf_counter()
         diagnosis_id = uuid.uuid4().hex[:12]
-        ctx, got = await self._bootstrap(ref)
+        ctx, got = await self._bootstrap(ref, clients)
         kind = ref.kind or (ctx.migration.kind if ctx.migration else MigrationKind.LIVE)
         applicable = [c for c in self.checks if kind in c.applies_to]
         skip4 = None if ctx.self_hosted else SAAS_SKIP
@@ -146,13 +164,20 @@ class Engine:
         return diagnosis
 
     async def _bootstrap(
-        self, ref: MigrationRef
+        self, ref: MigrationRef, clients: Any
     ) -> tuple[CollectContext, dict[type[Evidence], Evidence | Unavailable]]:
         timeout = self.settings.engine.collector_timeout_s
         server = await self.bootstrap.resolve_server(ref)
         records = await _bounded(
             self.bootstrap.migration_records(server), timeout, "migrations"
         )
+        if isinstance(records, ev.MigrationRecords):
+            # checks never see the context: tell them what the operator asked about
+            records = replace(
+                records,
+                target_host=ref.target_host,
+                kind_hint=ref.kind.value if ref.kind else None,
+            )
         rec = records if isinstance(records, ev.MigrationRecords) else None
         migration = summarize_migration(server, rec, None, ref)
         actions = await _bounded(
@@ -177,7 +202,7 @@ class Engine:
             dest_host=ref.target_host or (migration.dest_host if migration else None),
             window=window,
             self_hosted=self.settings.self_hosted,
-            clients=self.clients,
+            clients=clients,
         )
         got: dict[type[Evidence], Evidence | Unavailable] = {
             ev.Server: server,
@@ -267,39 +292,18 @@ async def _bounded(
 def _raw_failure_lines(
     got: Mapping[type[Evidence], Evidence | Unavailable],
 ) -> tuple[Citation, ...]:
-    """For ``unknown``: the raw fault, failed events and error log lines, verbatim (redacted)."""
-    cites: list[Citation] = []
-    server = got.get(ev.Server)
-    if isinstance(server, ev.Server) and server.fault is not None:
-        cites.append(
-            Citation(source=f"{server.provenance} (fault)", text=server.fault.message)
-        )
-    actions = got.get(ev.InstanceActions)
-    if isinstance(actions, ev.InstanceActions) and actions.migration_action is not None:
-        action = actions.migration_action
-        for event in action.failed_events:
-            text = (
-                event.details
-                or (event.traceback or "").strip().splitlines()[-1:]
-                or ["Error"]
-            )
-            body = text if isinstance(text, str) else text[0]
-            cites.append(
-                Citation(source=f"{actions.provenance} {event.event}", text=body)
-            )
-    for logs in (got.get(ev.SourceHostLogs), got.get(ev.DestHostLogs)):
-        if isinstance(logs, ev.HostLogs):
-            cites.extend(
-                line.cite()
-                for line in logs.lines
-                if (line.level or "") in {"ERROR", "CRITICAL"}
-            )
-    mgmt = got.get(ev.ManagementPlane)
-    if isinstance(mgmt, ev.ManagementPlane):
-        cites.extend(
-            line.cite() for line in mgmt.logs.lines if (line.level or "") == "ERROR"
-        )
-    return tuple(cites[:20])
+    """For ``unknown``: the raw fault, failed events and error log lines, verbatim."""
+
+    def pick(kind: type[E]) -> E | None:
+        value = got.get(kind)
+        return value if isinstance(value, kind) else None
+
+    return raw_failure_lines(
+        pick(ev.InstanceActions),
+        pick(ev.Server),
+        pick(ev.SourceHostLogs),
+        pick(ev.DestHostLogs),
+    )
 
 
 async def _ignore(_: ProgressEvent) -> None:

@@ -100,10 +100,11 @@ def to_finding(spec: CheckSpec, concluded: Concluded) -> Finding:
 def rank(
     results: Iterable[CheckResult], specs: Mapping[str, CheckSpec]
 ) -> tuple[Finding | None, tuple[Finding, ...]]:
-    """The highest-priority ERROR conclusion is the root cause; the rest are other findings.
+    """The highest-ranked ERROR conclusion is the root cause; the rest are other findings.
 
-    Priority first (the declared specificity), then confidence, then the check id so the
-    order is stable.
+    Order: ERROR before WARNING severity; anything better than circumstantial ("possible")
+    before a possible one; then the declared priority (specificity); then confidence (a
+    probe-confirmed conclusion beats a log-only one); then the id, so the order is stable.
     """
     concluded = [
         (specs[r.check_id], r.outcome)
@@ -113,6 +114,7 @@ def rank(
     concluded.sort(
         key=lambda pair: (
             pair[0].severity is not Severity.ERROR,
+            pair[1].confidence is Confidence.POSSIBLE,
             -pair[0].priority,
             -_CONFIDENCE_RANK[pair[1].confidence],
             pair[0].id,

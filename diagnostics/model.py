@@ -258,7 +258,9 @@ class VmNotFound(DiagnosticsError):
 class AmbiguousVm(DiagnosticsError):
     """Several servers share the name; ``candidates`` lists (id, name, status, host)."""
 
-    def __init__(self, name: str, candidates: list[tuple[str, str, str, str | None]]) -> None:
+    def __init__(
+        self, name: str, candidates: list[tuple[str, str, str, str | None]]
+    ) -> None:
         super().__init__(f"{len(candidates)} servers are named {name!r}; give the id")
         self.name = name
         self.candidates = candidates

@@ -24,6 +24,7 @@ async def open_engine(settings: DiagnosticsSettings) -> AsyncIterator[Engine]:
             clients=clients,
             collectors=default_collectors(),
             checks=all_checks(),
+            session=clients.session,
         )
     finally:
         await asyncio.to_thread(clients.close)

@@ -31,7 +31,9 @@ def read_secret(env: str | None, file: Path | None) -> SecretStr | None:
 
 
 class OpenStackSettings(Section):
-    cloud: str | None = None  # name in clouds.yaml; None -> OS_CLOUD / the OS_* environment
+    cloud: str | None = (
+        None  # name in clouds.yaml; None -> OS_CLOUD / the OS_* environment
+    )
     clouds_file: Path | None = None  # None -> openstacksdk's standard search path
     region_name: str | None = None
     # None -> negotiate: the highest the cloud offers (>= 2.84 for event details where offered)
@@ -69,29 +71,45 @@ class SshSettings(Section):
     hosts: dict[str, HostAddress] = Field(default_factory=dict)
     host_pattern: str | None = None  # e.g. "{host}.mgmt.example.com"
     use_hypervisor_host_ip: bool = True
-    compute_user: str = "pf9"  # the user pf9-ostackhost runs as (cold-migration SSH trust)
+    compute_user: str = (
+        "pf9"  # the user pf9-ostackhost runs as (cold-migration SSH trust)
+    )
     instances_path: str = "/opt/data/instances"
     log_files: tuple[str, ...] = ("/var/log/pf9/ostackhost.log",)
     libvirtd_log: str = "/var/log/libvirt/libvirtd.log"
     qemu_log_dir: str = "/var/log/libvirt/qemu"
     log_match_cap: int = Field(default=500, ge=1)
     log_byte_cap: int = Field(default=1_048_576, ge=1024)
-    units: tuple[str, ...] = ("pf9-ostackhost", "libvirtd", "ovn-controller", "iscsid", "multipathd")
+    units: tuple[str, ...] = (
+        "pf9-ostackhost",
+        "libvirtd",
+        "ovn-controller",
+        "iscsid",
+        "multipathd",
+    )
 
 
 class ManagementPlaneSettings(Section):
-    enabled: bool = True  # set false (or deployment.mode: saas) when there is no management plane
+    enabled: bool = (
+        True  # set false (or deployment.mode: saas) when there is no management plane
+    )
     kubeconfig: Path | None = None  # None -> in-cluster config, then ~/.kube/config
     context: str | None = None
     namespace: str = "pcd-region-one"
-    deployments: tuple[str, ...] = ("nova-api-osapi", "nova-conductor", "nova-scheduler")
+    deployments: tuple[str, ...] = (
+        "nova-api-osapi",
+        "nova-conductor",
+        "nova-scheduler",
+    )
     tail_lines: int = Field(default=20_000, ge=1)
     since_seconds: int = Field(default=86_400, ge=60)
 
 
 class DeploymentSettings(Section):
     mode: Literal["self-hosted", "saas"] = "self-hosted"
-    runbook_url: str = "https://platform9.com/kb/pcd-ts/vm-deployment/virtual-machine-migration-issues"
+    runbook_url: str = (
+        "https://platform9.com/kb/pcd-ts/vm-deployment/virtual-machine-migration-issues"
+    )
 
 
 class EngineSettings(Section):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 
 from diagnostics.evidence.mgmt_plane import ManagementPlaneApi
 from diagnostics.evidence.openstack_api import OpenStackApi
@@ -22,14 +25,26 @@ class Clients:
         """Connect lazily: nothing here talks to the network until a collector runs."""
         return cls(
             openstack=OpenStackApi.from_settings(settings.openstack),
-            hosts=HostShell(settings.ssh) if settings.ssh.enabled else None,
+            hosts=None,  # per diagnosis: see session()
             mgmt=ManagementPlaneApi.from_settings(settings.management_plane)
             if settings.self_hosted
             else None,
             settings=settings,
         )
 
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[Clients]:
+        """Clients for one diagnosis: shared API clients, a fresh SSH pool closed after."""
+        hosts = HostShell(self.settings.ssh) if self.settings.ssh.enabled else None
+        try:
+            yield replace(self, hosts=hosts)
+        finally:
+            if hosts is not None:
+                await asyncio.to_thread(hosts.close)
+
     def close(self) -> None:
         self.openstack.close()
         if self.hosts is not None:
             self.hosts.close()
+        if self.mgmt is not None:
+            self.mgmt.close()

@@ -106,6 +106,11 @@ class MigrationRecords(Evidence):
 
     STEP: ClassVar[int] = 1
     records: tuple[MigrationRecord, ...]
+    # what the operator asked for (MigrationRef): checks read the move from here, since
+    # they never see the CollectContext. target_host wins over the record's dest_compute;
+    # kind_hint covers a move Nova refused before writing a record (e.g. evacuate 400).
+    target_host: str | None = None
+    kind_hint: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -278,7 +283,9 @@ class LogLines(Evidence):
     lines: tuple[LogLine, ...]
     truncated: bool = False
 
-    def matching(self, pattern: re.Pattern[str]) -> Iterator[tuple[LogLine, re.Match[str]]]:
+    def matching(
+        self, pattern: re.Pattern[str]
+    ) -> Iterator[tuple[LogLine, re.Match[str]]]:
         for line in self.lines:
             m = pattern.search(line.text)
             if m:
@@ -328,7 +335,9 @@ class Hypervisors(Evidence):
     hypervisors: tuple[HypervisorInfo, ...]
 
     def on(self, host: str | None) -> HypervisorInfo | None:
-        return next((h for h in self.hypervisors if host in (h.service_host, h.hostname)), None)
+        return next(
+            (h for h in self.hypervisors if host in (h.service_host, h.hostname)), None
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -370,8 +379,12 @@ class Placement(Evidence):
     """
 
     STEP: ClassVar[int] = 5
-    providers: Mapping[str, ProviderView]  # keyed by provider name (= nova hypervisor_hostname)
-    allocations: Mapping[str, Mapping[str, Mapping[str, int]]] = field(default_factory=dict)
+    providers: Mapping[
+        str, ProviderView
+    ]  # keyed by provider name (= nova hypervisor_hostname)
+    allocations: Mapping[str, Mapping[str, Mapping[str, int]]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

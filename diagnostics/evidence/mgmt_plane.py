@@ -1,0 +1,217 @@
+"""The self-hosted management plane through the Kubernetes API (runbook step 4).
+
+Built on the official ``kubernetes`` client with its own ``ApiClient`` (never the
+module-global configuration, so two regions can be diagnosed in one process). The client
+is blocking; every call runs in a worker thread. Needs RBAC ``get``/``list`` on ``pods``
+and ``get`` on ``pods/log`` in the region namespace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+from urllib3.exceptions import HTTPError
+
+from diagnostics.evidence.base import CollectorError
+from diagnostics.settings import ManagementPlaneSettings
+
+log = logging.getLogger(__name__)
+
+REQUEST_TIMEOUT = (5.0, 20.0)  # (connect, read) seconds for every API call
+LOG_BYTE_CAP = (
+    16 * 1024 * 1024
+)  # a pod log beyond this is cut (tail_lines bounds it first)
+_HTTP_UNAUTHORIZED = 401
+_HTTP_FORBIDDEN = 403
+_HTTP_NOT_FOUND = 404
+_GENERATED_PARTS = 3
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PodStatus:
+    name: str
+    deployment: str
+    phase: str  # Running / Pending / Failed / Succeeded, or a waiting reason (CrashLoopBackOff)
+    ready: bool
+    restarts: int
+    container: str | None  # the first container: the one whose log is read
+
+
+def _deployment_of(name: str, labels: dict[str, str], known: tuple[str, ...]) -> str:
+    for deployment in sorted(known, key=len, reverse=True):
+        if name.startswith(f"{deployment}-"):
+            return deployment
+    for key in ("app.kubernetes.io/name", "app", "component"):
+        if labels.get(key):
+            return labels[key]
+    # <deployment>-<replicaset hash>-<pod hash>
+    parts = name.rsplit("-", 2)
+    return parts[0] if len(parts) == _GENERATED_PARTS else name
+
+
+def _pod_status(pod: Any, known: tuple[str, ...]) -> PodStatus:
+    meta, spec, status = pod.metadata, pod.spec, pod.status
+    statuses = list(getattr(status, "container_statuses", None) or [])
+    phase = str(getattr(status, "phase", None) or "Unknown")
+    for cs in statuses:
+        waiting = getattr(getattr(cs, "state", None), "waiting", None)
+        if waiting is not None and waiting.reason:
+            phase = str(waiting.reason)
+            break
+    containers = list(getattr(spec, "containers", None) or [])
+    return PodStatus(
+        name=str(meta.name),
+        deployment=_deployment_of(str(meta.name), dict(meta.labels or {}), known),
+        phase=phase,
+        ready=bool(statuses) and all(bool(cs.ready) for cs in statuses),
+        restarts=sum(int(cs.restart_count or 0) for cs in statuses),
+        container=str(containers[0].name) if containers else None,
+    )
+
+
+def _build_client(settings: ManagementPlaneSettings) -> k8s.ApiClient:
+    configuration = k8s.Configuration()
+    configuration.retries = 1  # fail fast: the engine's timeout bounds the whole step
+    try:
+        if settings.kubeconfig is None:
+            try:
+                k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
+                    client_configuration=configuration
+                )
+                return k8s.ApiClient(configuration=configuration)
+            except ConfigException:
+                log.debug("not in a cluster; trying the default kubeconfig")
+        config_file = (
+            str(Path(settings.kubeconfig).expanduser()) if settings.kubeconfig else None
+        )
+        client: k8s.ApiClient = k8s_config.new_client_from_config(  # type: ignore[no-untyped-call]
+            config_file=config_file,
+            context=settings.context,
+            persist_config=False,
+            client_configuration=configuration,
+        )
+    except (ConfigException, OSError) as exc:
+        raise CollectorError(
+            "no Kubernetes configuration for the management plane", str(exc)
+        ) from exc
+    return client
+
+
+class ManagementPlaneApi:
+    """Pods and their logs in the region namespace.
+
+    The Kubernetes client is built on first use, so constructing this never fails or
+    touches the network; a missing kubeconfig surfaces as the collector's reason.
+    """
+
+    def __init__(
+        self,
+        settings: ManagementPlaneSettings,
+        api_client: k8s.ApiClient | None = None,
+    ) -> None:
+        self.settings = settings
+        self._api_client = api_client
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: ManagementPlaneSettings) -> ManagementPlaneApi:
+        return cls(settings)
+
+    def _client(self) -> k8s.ApiClient:
+        """kubeconfig (+ context) when set; else in-cluster; else ~/.kube/config."""
+        with self._lock:
+            if self._api_client is None:
+                self._api_client = _build_client(self.settings)
+            return self._api_client
+
+    async def pods(self, namespace: str | None = None) -> list[PodStatus]:
+        """The pods of ``namespace`` (default: the region namespace)."""
+        ns = namespace or self.settings.namespace
+        result = await asyncio.to_thread(
+            self._call, f"list pods in {ns}", self._list_pods, ns
+        )
+        return [_pod_status(pod, self.settings.deployments) for pod in result.items]
+
+    async def logs(
+        self,
+        pod: str,
+        tail_lines: int | None = None,
+        since_seconds: int | None = None,
+        *,
+        container: str | None = None,
+        namespace: str | None = None,
+    ) -> str:
+        """The last ``tail_lines`` lines of the pod's log within ``since_seconds``."""
+        ns = namespace or self.settings.namespace
+        return await asyncio.to_thread(
+            self._call,
+            f"read the log of pod {pod} in {ns}",
+            self._read_log,
+            ns,
+            pod,
+            container,
+            tail_lines or self.settings.tail_lines,
+            since_seconds or self.settings.since_seconds,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._api_client = self._api_client, None
+        if client is not None:
+            client.close()  # type: ignore[no-untyped-call]
+
+    def _list_pods(self, namespace: str) -> Any:
+        core = k8s.CoreV1Api(self._client())
+        return core.list_namespaced_pod(namespace, _request_timeout=REQUEST_TIMEOUT)
+
+    def _read_log(
+        self, namespace: str, pod: str, container: str | None, tail: int, since: int
+    ) -> str:
+        # undecoded, so a stray non-UTF-8 byte cannot fail the whole read
+        core = k8s.CoreV1Api(self._client())
+        response: Any = core.read_namespaced_pod_log(
+            pod,
+            namespace,
+            container=container,
+            tail_lines=tail,
+            since_seconds=since,
+            _preload_content=False,
+            _request_timeout=REQUEST_TIMEOUT,
+        )
+        try:
+            data: bytes = response.read(LOG_BYTE_CAP)
+        finally:
+            response.release_conn()
+        return data.decode("utf-8", errors="replace")
+
+    def _call(self, what: str, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except ApiException as exc:
+            if exc.status == _HTTP_FORBIDDEN:
+                raise CollectorError(
+                    f"needs Kubernetes RBAC to {what}", str(exc.reason)
+                ) from exc
+            if exc.status == _HTTP_UNAUTHORIZED:
+                raise CollectorError(
+                    "Kubernetes credentials rejected", str(exc.reason)
+                ) from exc
+            if exc.status == _HTTP_NOT_FOUND:
+                raise CollectorError(f"not found: {what}", str(exc.reason)) from exc
+            raise CollectorError(
+                f"Kubernetes API error {exc.status} ({what})", str(exc.reason)
+            ) from exc
+        except (HTTPError, OSError) as exc:
+            host = self._api_client.configuration.host if self._api_client else "?"
+            raise CollectorError(
+                f"Kubernetes API not reachable at {host}", str(exc)
+            ) from exc

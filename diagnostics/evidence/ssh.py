@@ -1,0 +1,322 @@
+"""SSH to hypervisors with paramiko: verified host keys, one connection per host, timeouts.
+
+``HostShell`` is the pool a diagnosis uses: the first command to a host connects (through
+the jump host when configured), later commands reuse the connection; a host that failed
+to connect fails fast for the rest of the diagnosis with the same reason. paramiko is
+blocking, so every call runs in a worker thread of the pool's own executor.
+
+Host keys are checked against ``ssh.known_hosts`` (``[address]:port`` entries included);
+an unknown key is refused unless the operator set ``ssh.accept_unknown_hosts``, and a
+changed key is always refused. Trusted-on-first-use keys are kept in memory only: this
+tool never writes the operator's known_hosts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import select
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import paramiko
+
+from diagnostics.evidence.base import CollectorError
+from diagnostics.evidence.host_commands import HostCommand
+from diagnostics.evidence.ssh_errors import (
+    RefuseUnknown,
+    TrustOnFirstUse,
+    UnknownHostKey,
+    connect_error,
+)
+from diagnostics.settings import SshSettings
+
+log = logging.getLogger(__name__)
+
+STDOUT_CAP = 4 * 1024 * 1024  # beyond the remote `head -c` caps: a runaway command
+STDERR_CAP = 64 * 1024
+_POLL_S = 0.2
+WORKERS = 16  # concurrent commands over all hosts of one diagnosis
+FAILURE_TTL_S = 60.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommandResult:
+    exit_code: int  # -1 when the channel closed without an exit status
+    stdout: str
+    stderr: str
+    command: str  # the command line as sent (for provenance: "<host>$ <command>")
+    truncated: bool = False  # the local output cap was hit
+
+
+class HostShell:
+    """A pool of SSH connections to hypervisors, addressed by Nova host name."""
+
+    def __init__(self, settings: SshSettings) -> None:
+        self.settings = settings
+        self._clients: dict[str, paramiko.SSHClient] = {}
+        self._jump: paramiko.SSHClient | None = None
+        # host -> (reason, when): a failed host fails fast for FAILURE_TTL_S, so a diagnosis
+        # does not wait out the same timeout per collector, and a long-lived pool retries
+        self._failures: dict[str, tuple[CollectorError, float]] = {}
+        self._host_ips: dict[str, str] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        # host_ip hints are learnt from os-hypervisors at most once per pool
+        self.hint_lock = asyncio.Lock()
+        self.hints_loaded = False
+
+    # ---- addressing -----------------------------------------------------------------------
+
+    def hint_host_ip(self, host: str, host_ip: str | None) -> None:
+        """Remember a hypervisor's ``host_ip`` (from the Hypervisors API) for ``resolve``."""
+        if host_ip:
+            self._host_ips[host] = host_ip
+
+    def needs_host_ip(self, host: str) -> bool:
+        """Would ``resolve`` fall back to the bare name for want of a host_ip hint?"""
+        s = self.settings
+        return (
+            host not in s.hosts
+            and not s.host_pattern
+            and s.use_hypervisor_host_ip
+            and host not in self._host_ips
+        )
+
+    def resolve(self, host: str, host_ip: str | None = None) -> tuple[str, int]:
+        """Nova host name -> (address, port): static map, pattern, host_ip hint, the name."""
+        s = self.settings
+        if host in s.hosts:
+            return s.hosts[host].address, s.hosts[host].port
+        if s.host_pattern:
+            return s.host_pattern.format(host=host), s.port
+        hint = host_ip or self._host_ips.get(host)
+        if s.use_hypervisor_host_ip and hint:
+            return hint, s.port
+        return host, s.port
+
+    # ---- running commands -----------------------------------------------------------------
+
+    async def run(
+        self,
+        host: str,
+        command: HostCommand | Sequence[str],
+        *,
+        host_ip: str | None = None,
+    ) -> CommandResult:
+        """Run one command on ``host``; raises ``CollectorError`` with a human reason."""
+        if not isinstance(command, HostCommand):
+            command = HostCommand(tuple(command))
+        line = command.line
+        if self.settings.sudo and command.argv[:1] != ("sudo",):
+            line = f"sudo -n {line}"
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._pool(), self._run_blocking, host, host_ip, line
+        )
+
+    def _pool(self) -> ThreadPoolExecutor:
+        # A dedicated pool, not the loop's default executor: threads waiting here for a
+        # host's connect lock must never starve other users of the default executor
+        # (asyncio's getaddrinfo, an in-process SSH server's auth), which could deadlock.
+        with self._guard:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=WORKERS, thread_name_prefix="ssh"
+                )
+            return self._executor
+
+    def close(self) -> None:
+        """Close every connection (the jump host last); the pool may be reused afterwards."""
+        with self._guard:
+            clients, self._clients = list(self._clients.values()), {}
+            jump, self._jump = self._jump, None
+            executor, self._executor = self._executor, None
+            self._failures.clear()
+            self._host_ips.clear()
+            self.hints_loaded = False
+            self.hint_lock = asyncio.Lock()
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+        for client in clients:
+            client.close()
+        if jump is not None:
+            jump.close()
+
+    def _lock(self, host: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(host, threading.Lock())
+
+    def _run_blocking(self, host: str, host_ip: str | None, line: str) -> CommandResult:
+        client = self._client(host, host_ip)
+        try:
+            return self._exec(host, client, line)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            # a dropped connection: forget it so the next command reconnects
+            with self._guard:
+                self._clients.pop(host, None)
+            client.close()
+            raise CollectorError(f"SSH error on {host}: {exc}") from exc
+
+    def _client(self, host: str, host_ip: str | None) -> paramiko.SSHClient:
+        with self._lock(host):
+            failed = self._failures.get(host)
+            if failed is not None and time.monotonic() - failed[1] < FAILURE_TTL_S:
+                raise failed[0]
+            client = self._clients.get(host)
+            transport = client.get_transport() if client else None
+            if client is not None and transport is not None and transport.is_active():
+                return client
+            address, port = self.resolve(host, host_ip)
+            try:
+                client = self._connect(
+                    host, address, port, self._jump_sock(address, port)
+                )
+            except CollectorError as err:
+                self._failures[host] = (err, time.monotonic())
+                raise
+            self._clients[host] = client
+            return client
+
+    def _new_client(self) -> paramiko.SSHClient:
+        client = paramiko.SSHClient()
+        known = Path(self.settings.known_hosts).expanduser()
+        if known.is_file():
+            # "system" keys: paramiko never writes these back (load_host_keys would)
+            client.load_system_host_keys(str(known))
+        policy = (
+            TrustOnFirstUse() if self.settings.accept_unknown_hosts else RefuseUnknown()
+        )
+        client.set_missing_host_key_policy(policy)
+        return client
+
+    def _connect(
+        self,
+        host: str,
+        address: str,
+        port: int,
+        sock: paramiko.Channel | None,
+        *,
+        user: str | None = None,
+        key_file: Path | None = None,
+    ) -> paramiko.SSHClient:
+        s = self.settings
+        user = user or s.user
+        key_file = key_file or s.key_file
+        passphrase = (
+            os.environ.get(s.key_passphrase_env) if s.key_passphrase_env else None
+        )
+        client = self._new_client()
+        timeout = s.connect_timeout_s
+        started = time.monotonic()
+        try:
+            client.connect(
+                address,
+                port=port,
+                username=user,
+                key_filename=str(Path(key_file).expanduser()) if key_file else None,
+                passphrase=passphrase,
+                allow_agent=key_file is None,
+                look_for_keys=key_file is None,
+                timeout=timeout,
+                banner_timeout=timeout,
+                auth_timeout=timeout,
+                channel_timeout=timeout,
+                sock=sock,
+            )
+        except (paramiko.SSHException, OSError, EOFError, UnknownHostKey) as exc:
+            client.close()
+            # paramiko reports a silent server in several ways ("No existing session",
+            # "Error reading SSH protocol banner"); running out the clock is the tell
+            out_of_time = time.monotonic() - started >= timeout * 0.95
+            raise connect_error(
+                exc,
+                host,
+                address,
+                port,
+                user,
+                key_file,
+                timeout,
+                out_of_time=out_of_time,
+            ) from None
+        return client
+
+    def _jump_sock(self, address: str, port: int) -> paramiko.Channel | None:
+        """A direct-tcpip channel to (address, port) through the jump host, if configured."""
+        jump = self.settings.jump_host
+        if jump is None:
+            return None
+        with self._lock("\0jump"):  # one jump connection, however many hosts connect
+            client = self._jump
+            transport = client.get_transport() if client else None
+            if transport is None or not transport.is_active():
+                client = self._connect(
+                    f"jump host {jump.host}",
+                    jump.host,
+                    jump.port,
+                    None,
+                    user=jump.user,
+                    key_file=jump.key_file,
+                )
+                transport = client.get_transport()
+                with self._guard:
+                    self._jump = client
+        if transport is None:  # pragma: no cover - connect() always leaves a transport
+            raise CollectorError(f"jump host {jump.host} has no transport")
+        try:
+            return transport.open_channel(
+                "direct-tcpip",
+                (address, port),
+                ("127.0.0.1", 0),
+                timeout=self.settings.connect_timeout_s,
+            )
+        except (paramiko.SSHException, OSError) as exc:
+            raise CollectorError(
+                f"jump host {jump.host} could not reach {address}:{port}", str(exc)
+            ) from None
+
+    def _exec(self, host: str, client: paramiko.SSHClient, line: str) -> CommandResult:
+        transport = client.get_transport()
+        if transport is None:
+            raise paramiko.SSHException("connection closed")
+        channel = transport.open_session(timeout=self.settings.connect_timeout_s)
+        limit = self.settings.command_timeout_s
+        deadline = time.monotonic() + limit
+        out, err = bytearray(), bytearray()
+        truncated = False
+        try:
+            channel.exec_command(line)
+            while True:
+                while channel.recv_ready() and len(out) <= STDOUT_CAP:
+                    out += channel.recv(65536)
+                while channel.recv_stderr_ready() and len(err) <= STDERR_CAP:
+                    err += channel.recv_stderr(65536)
+                if len(out) > STDOUT_CAP or len(err) > STDERR_CAP:
+                    truncated = True
+                    break
+                if channel.exit_status_ready() and not (
+                    channel.recv_ready() or channel.recv_stderr_ready()
+                ):
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise CollectorError(
+                        f"command timed out on {host} after {limit:g}s", line[:200]
+                    )
+                select.select([channel], [], [], min(remaining, _POLL_S))
+            exit_code = channel.exit_status if channel.exit_status_ready() else -1
+        finally:
+            channel.close()
+        return CommandResult(
+            exit_code=exit_code,
+            stdout=bytes(out[:STDOUT_CAP]).decode("utf-8", errors="replace"),
+            stderr=bytes(err[:STDERR_CAP]).decode("utf-8", errors="replace"),
+            command=line,
+            truncated=truncated,
+        )
