@@ -8,6 +8,7 @@ in-memory Slack recorder; ``demo-thread.html`` is drawn from exactly those messa
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -57,7 +58,7 @@ class SlackRecorder:
     messages: dict[str, RecordedMessage] = field(default_factory=dict)
     _counter: int = 0
 
-    async def chat_postMessage(  # noqa: N802 - slack_sdk's method name
+    async def chat_postMessage(
         self, *, channel: str, blocks: list[dict[str, Any]], text: str, **kw: Any
     ) -> dict[str, Any]:
         self._counter += 1
@@ -159,10 +160,8 @@ async def run_demo(scenario_name: str, html_path: Path, out: TextIO) -> int:
             finally:
                 await store.close()
     parent, replies = recorder.thread()
-    html_path.write_text(
-        render_thread_html(parent, replies, title=f"migrate-diag: {vm}"),
-        encoding="utf-8",
-    )
+    page = render_thread_html(parent, replies, title=f"migrate-diag: {vm}")
+    await asyncio.to_thread(html_path.write_text, page, encoding="utf-8")
     out.write(f"\nSlack thread preview written to {html_path}\n")
     return 0
 
