@@ -67,6 +67,16 @@ _SLACK_TOKEN = re.compile(r"\bx(?:ox[abpsre](?:\.[a-z0-9]+)?|app)-[A-Za-z0-9-]{8
 # Keystone fernet tokens and bare bearer tokens appear after "token" (covered) or alone:
 _FERNET = re.compile(r"\bgAAAAA[A-Za-z0-9_\-]{40,}={0,2}")
 
+# iscsiadm's command-line form, as os-brick logs a failed ProcessExecutionError:
+# "iscsiadm -m node ... --op update -n node.session.auth.password -v <secret>"
+_ISCSIADM_VALUE = re.compile(
+    r"(?P<head>(?:-n|--name)[ =](?:'|\")?"
+    + _SECRET_KEY
+    + r"(?:'|\")?\s+(?:-v|--value)[ =])"
+    r"(?P<value>'[^'\n]*'|\"[^\"\n]*\"|\S+)",
+    re.IGNORECASE,
+)
+
 
 def _mask_value(m: re.Match[str]) -> str:
     value = m.group("value")
@@ -92,6 +102,7 @@ def redact(text: str) -> str:
     out = _URL.sub(lambda m: _URL_USERINFO.sub(_keep_head, m.group(0)), out)
     out = _AUTH_HEADER.sub(_keep_head, out)
     out = _TOKEN_HEADER.sub(_keep_head, out)
+    out = _ISCSIADM_VALUE.sub(_mask_value, out)
     out = _KEY_VALUE.sub(_mask_value, out)
     out = _QUERY_PARAM.sub(_keep_head, out)
     out = _SLACK_TOKEN.sub(MASK, out)
