@@ -98,7 +98,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         from bot.demo import run_demo, watch_demo
 
         if args.watch:
-            return await watch_demo(args.scenario, sys.stdout)
+            return await watch_demo(args.scenario, sys.stdout, html_path=args.html)
         return await run_demo(args.scenario, args.html, sys.stdout)
     if args.command == "sim":
         return await _sim(args)

@@ -166,8 +166,8 @@ async def run_demo(scenario_name: str, html_path: Path, out: TextIO) -> int:
     return 0
 
 
-async def watch_demo(scenario_name: str, out: TextIO) -> int:
+async def watch_demo(scenario_name: str, out: TextIO, html_path: Path) -> int:
     """The region fails a migration by itself and the bot posts about it unprompted."""
     from bot.watch_demo import watch_demo as run_watch
 
-    return await run_watch(scenario_name, out)
+    return await run_watch(scenario_name, out, html_path=html_path)

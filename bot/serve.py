@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from bot.app import Secrets, build_client, build_services, start_bot
+from bot.intake.runner import run_intake
 from bot.settings import BotSettings
 from bot.store import Store
 from diagnostics.service import open_engine
@@ -28,9 +29,13 @@ async def serve(settings: BotSettings) -> None:
                 routing_key=secrets.routing_key,
             )
             bot = await start_bot(services, client, secrets)
-            log.info("migrate-diag bot listening (%s mode)", settings.slack.mode)
             try:
-                await asyncio.Event().wait()
+                intake = await run_intake(settings, bot.poster, store)
+                log.info("migrate-diag bot listening (%s mode)", settings.slack.mode)
+                try:
+                    await asyncio.Event().wait()
+                finally:
+                    await intake.close()
             finally:
                 await bot.close()
     finally:

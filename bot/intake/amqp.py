@@ -146,12 +146,19 @@ class NotificationConsumer:
         if count:
             self.handled += 1
 
-    async def stop(self) -> None:
+    async def stop(self, *, delete_queues: bool = False) -> None:
+        """Stop consuming and disconnect; ``delete_queues`` also removes the bot's queue
+        and its dead-letter pair (demos only: in production the queue must outlive us)."""
         if self._queue is not None and self._tag is not None:
             try:
                 await self._queue.cancel(self._tag)
             except Exception:
                 log.debug("cancel on a closed channel", exc_info=True)
         if self.connection is not None:
+            if delete_queues:
+                channel = await self.connection.channel()
+                await channel.queue_delete(self.config.queue)
+                await channel.queue_delete(self.config.dead_letter_queue)
+                await channel.exchange_delete(self.config.dead_letter_exchange)
             await self.connection.close()
             self.connection = None

@@ -29,6 +29,17 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def parse_time(value: object) -> datetime | None:
+    """An ISO 8601 time from an API or alert (naive means UTC); None when absent or bad."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FailureReport:
     """One sighting of a failed (or cancelled) migration, from any source.
@@ -50,6 +61,8 @@ class FailureReport:
     error: str | None = None  # exception class and message, when the source has them
     availability_zone: str | None = None
     aggregate: str | None = None
+    # when Nova says it failed (the notification's timestamp, the record's updated_at)
+    occurred_at: datetime | None = None
     received_at: datetime = field(default_factory=utcnow)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 

@@ -178,6 +178,7 @@ def to_report(
         event_type=note.event_type,
         error=error,
         availability_zone=az if isinstance(az, str) else None,
+        occurred_at=note.timestamp,
         received_at=now(),
         raw=raw,
     )

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from bot.intake.events import FailureReport, ReportSource, utcnow
+from bot.intake.events import FailureReport, ReportSource, parse_time, utcnow
 from diagnostics.model import MigrationKind
 
 log = logging.getLogger(__name__)
@@ -73,16 +73,6 @@ class SdkMigrationLister:
             params["marker"] = page[-1]["uuid"]
 
 
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
-
-
 def _kind(value: object) -> MigrationKind | None:
     try:
         return MigrationKind(str(value))
@@ -102,6 +92,7 @@ def report_from_migration(record: Mapping[str, Any], *, now: datetime) -> Failur
         status=record.get("status"),
         source_host=record.get("source_compute") or None,
         dest_host=record.get("dest_compute") or None,
+        occurred_at=parse_time(record.get("updated_at")),
         received_at=now,
         raw=dict(record),
     )
@@ -147,7 +138,7 @@ class MigrationsPoller:
                     continue
                 await self.sink.submit(report)
                 seen += 1
-                updated = _parse_time(record.get("updated_at"))
+                updated = parse_time(record.get("updated_at"))
                 if updated is not None and updated > newest:
                     newest = updated
         # every record up to the query start is stored now; clock skew between us and

@@ -16,8 +16,9 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.store.intake_bookkeeping import aware
 from bot.store.intake_models import IncidentMemberRow, IncidentRow, IntakeCaseRow
-from bot.store.intake_repo import POSTED, WAITING, IntakeRepo, LeasedCase, aware
+from bot.store.intake_repo import POSTED, WAITING, IntakeRepo, LeasedCase
 from bot.store.repo import new_id
 
 log = logging.getLogger(__name__)

@@ -42,6 +42,7 @@ class IntakeCaseRow(Base):
     availability_zone: Mapped[str | None] = mapped_column(String(255))
     aggregate: Mapped[str | None] = mapped_column(String(255))
     error: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # waiting (no server known yet) -> pending -> posting (leased) -> posted
     status: Mapped[str] = mapped_column(String(16), index=True)
     owner: Mapped[str | None] = mapped_column(String(64))

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import or_, select, update
@@ -21,12 +21,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.intake.events import FailureReport
-from bot.store.intake_models import (
-    DeadLetterRow,
-    DedupeKeyRow,
-    IntakeCaseRow,
-    PollerWatermarkRow,
-)
+from bot.store.intake_bookkeeping import IntakeBookkeeping, aware
+from bot.store.intake_models import DedupeKeyRow, IntakeCaseRow
 from bot.store.models import CaseRow
 from bot.store.repo import Store, new_id
 
@@ -34,11 +30,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 WAITING, PENDING, POSTING, POSTED = "waiting", "pending", "posting", "posted"
-
-
-def aware(value: datetime) -> datetime:
-    """SQLite returns naive datetimes for timezone-aware columns; they were stored as UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,13 +71,18 @@ def _leased(row: IntakeCaseRow) -> LeasedCase:
     )
 
 
-def _compatible(row: IntakeCaseRow, report: FailureReport) -> bool:
+def _compatible(row: IntakeCaseRow, report: FailureReport, window: timedelta) -> bool:
     """Could ``report`` describe the same failure as the case ``row``? Unknowns match."""
     migration = report.migration_uuid or report.migration_id
     if migration and row.migration and migration != row.migration:
         return False
+    if report.request_id and row.request_id and report.request_id != row.request_id:
+        return False
+    # an older failure of the same VM (the poller's look-back) is another case
     return not (
-        report.request_id and row.request_id and report.request_id != row.request_id
+        report.occurred_at
+        and row.occurred_at
+        and abs(aware(row.occurred_at) - report.occurred_at) > window
     )
 
 
@@ -95,7 +91,7 @@ def _is_retryable(exc: DBAPIError) -> bool:
     return "deadlock" in text or "database is locked" in text or "serializ" in text
 
 
-class IntakeRepo:
+class IntakeRepo(IntakeBookkeeping):
     def __init__(self, store: Store, *, correlation_window_s: float = 900.0) -> None:
         self.store = store
         self.correlation_window = timedelta(seconds=correlation_window_s)
@@ -180,11 +176,13 @@ class IntakeRepo:
                 session, existing[report.request_key], report
             )
         if target is None and instance_key in existing:
-            target = await self._correlate(
-                session, existing[instance_key], report, fresh_id, now
-            )
+            # the locked instance key serialises claimers of this VM across replicas
+            target = await self._correlate(session, report, now)
         if target is None:
             await self._create(session, fresh_id, report, channel, due_at, now)
+            if instance_key in existing:
+                existing[instance_key].case_id = fresh_id
+                existing[instance_key].last_seen = now
             return Claim(case_id=fresh_id, new=True)
         await self._join(session, target, report, inserted, existing.values(), now)
         return Claim(case_id=target, new=False)
@@ -205,20 +203,20 @@ class IntakeRepo:
         return key_row.case_id
 
     async def _correlate(
-        self,
-        session: AsyncSession,
-        key_row: DedupeKeyRow,
-        report: FailureReport,
-        fresh_id: str,
-        now: datetime,
+        self, session: AsyncSession, report: FailureReport, now: datetime
     ) -> str | None:
-        """Same instance, recent and compatible → that case; otherwise take the key over."""
-        case = await session.get(IntakeCaseRow, key_row.case_id)
-        recent = now - aware(key_row.last_seen) <= self.correlation_window
-        if case is not None and recent and _compatible(case, report):
-            return key_row.case_id
-        key_row.case_id, key_row.first_seen, key_row.last_seen = fresh_id, now, now
-        key_row.sources = [report.source.value]
+        """A recent case of the same VM that this report could describe, newest first."""
+        query = (
+            select(IntakeCaseRow)
+            .where(
+                IntakeCaseRow.instance_uuid == report.instance_uuid,
+                IntakeCaseRow.created_at >= now - self.correlation_window,
+            )
+            .order_by(IntakeCaseRow.created_at.desc())
+        )
+        for case in (await session.scalars(query)).all():
+            if _compatible(case, report, self.correlation_window):
+                return case.case_id
         return None
 
     async def _create(
@@ -257,6 +255,7 @@ class IntakeRepo:
                 availability_zone=report.availability_zone,
                 aggregate=report.aggregate,
                 error=report.error,
+                occurred_at=report.occurred_at,
                 status=PENDING if report.instance_uuid else WAITING,
                 due_at=due_at,
                 channel=channel,
@@ -300,6 +299,7 @@ class IntakeRepo:
             ("availability_zone", report.availability_zone),
             ("aggregate", report.aggregate),
             ("error", report.error),
+            ("occurred_at", report.occurred_at),
         ):
             if value and not getattr(case, attr):
                 setattr(case, attr, value)
@@ -352,70 +352,6 @@ class IntakeRepo:
                 .where(IntakeCaseRow.case_id == case_id, IntakeCaseRow.owner == owner)
                 .values(**values)
             )
-
-    async def set_channel(self, case_id: str, channel: str) -> None:
-        async with self.store.sessions.begin() as session:
-            await session.execute(
-                update(CaseRow).where(CaseRow.id == case_id).values(channel=channel)
-            )
-            await session.execute(
-                update(IntakeCaseRow)
-                .where(IntakeCaseRow.case_id == case_id)
-                .values(channel=channel)
-            )
-
-    async def case_state(self, case_id: str) -> tuple[str, list[str]]:
-        """The case's intake status and every key that leads to it (tests, history)."""
-        async with self.store.sessions() as session:
-            row = await session.get(IntakeCaseRow, case_id)
-            keys = await session.scalars(
-                select(DedupeKeyRow.key).where(DedupeKeyRow.case_id == case_id)
-            )
-            return (row.status if row else "missing", sorted(keys.all()))
-
-    async def count_cases(self, status: str | None = None) -> int:
-        async with self.store.sessions() as session:
-            query = select(IntakeCaseRow.case_id)
-            if status is not None:
-                query = query.where(IntakeCaseRow.status == status)
-            return len((await session.scalars(query)).all())
-
-    async def dead_letter(self, source: str, reason: str, body: bytes | str) -> None:
-        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-        async with self.store.sessions.begin() as session:
-            session.add(
-                DeadLetterRow(
-                    source=source,
-                    reason=reason,
-                    body=text[:65536],
-                    at=datetime.now(UTC),
-                )
-            )
-
-    async def dead_letters(self) -> list[tuple[str, str]]:
-        async with self.store.sessions() as session:
-            rows = await session.scalars(
-                select(DeadLetterRow).order_by(DeadLetterRow.id)
-            )
-            return [(r.source, r.reason) for r in rows.all()]
-
-    async def watermark(self, name: str) -> datetime | None:
-        async with self.store.sessions() as session:
-            row = await session.get(PollerWatermarkRow, name)
-            return aware(row.watermark) if row else None
-
-    async def set_watermark(self, name: str, value: datetime) -> None:
-        async with self.store.sessions.begin() as session:
-            row = await session.get(PollerWatermarkRow, name, with_for_update=True)
-            now = datetime.now(UTC)
-            if row is None:
-                session.add(
-                    PollerWatermarkRow(name=name, watermark=value, updated_at=now)
-                )
-            elif (
-                aware(row.watermark) < value
-            ):  # never move backwards (two replicas polling)
-                row.watermark, row.updated_at = value, now
 
 
 def _jsonable(report: FailureReport) -> dict[str, Any]:

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from diagnostics.evidence.types import Evidence, InstanceActions, MigrationRecords, Server, Unavailable
+from diagnostics.evidence.types import (
+    Evidence,
+    InstanceActions,
+    MigrationRecords,
+    Server,
+    Unavailable,
+)
 from diagnostics.model import DiagnosticsError, MigrationRef, MigrationSummary
 
 
@@ -40,7 +46,9 @@ class CollectContext:
     actions: InstanceActions | None
     migration: MigrationSummary | None
     source_host: str | None
-    dest_host: str | None  # the target host when asked (--target-host), else the migration's
+    dest_host: (
+        str | None
+    )  # the target host when asked (--target-host), else the migration's
     window: tuple[datetime, datetime] | None  # failed action's time window, with margin
     self_hosted: bool
     clients: Any
@@ -52,10 +60,14 @@ Collector = Callable[[CollectContext], Awaitable[Evidence | Unavailable]]
 _COLLECTORS: dict[type[Evidence], Collector] = {}
 
 
-def collector(evidence: type[E]) -> Callable[[Callable[[CollectContext], Awaitable[E | Unavailable]]], Collector]:
+def collector(
+    evidence: type[E],
+) -> Callable[[Callable[[CollectContext], Awaitable[E | Unavailable]]], Collector]:
     """Register the collector of one evidence type."""
 
-    def register(fn: Callable[[CollectContext], Awaitable[E | Unavailable]]) -> Collector:
+    def register(
+        fn: Callable[[CollectContext], Awaitable[E | Unavailable]],
+    ) -> Collector:
         _COLLECTORS[evidence] = fn
         return fn
 

@@ -62,11 +62,13 @@ def test_secret_literal_in_yaml_is_refused(tmp_path: Path) -> None:
     """There is no place for a literal token in the YAML: such a key is unknown."""
     path = tmp_path / "c.yaml"
     path.write_text("slack:\n  bot_token: xoxb-123\n")
-    with pytest.raises(ConfigError, match="slack.bot_token"):
+    with pytest.raises(ConfigError, match=r"slack\.bot_token"):
         load_settings(path, BotSettings)
 
 
-def test_secrets_come_from_env_or_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_secrets_come_from_env_or_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A secret resolves from the named environment variable first, then the file."""
     secret_file = tmp_path / "token"
     secret_file.write_text("from-file\n")

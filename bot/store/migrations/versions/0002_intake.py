@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("availability_zone", sa.String(255)),
         sa.Column("aggregate", sa.String(255)),
         sa.Column("error", sa.Text),
+        sa.Column("occurred_at", _TS),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("owner", sa.String(64)),
         sa.Column("lease_until", _TS),

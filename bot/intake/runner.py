@@ -1,0 +1,136 @@
+"""Start the enabled intake sources and the case dispatcher: ``await run_intake(...)``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from bot.cases import CaseManager, CasePoster, IncidentPoster
+from bot.intake.amqp import AmqpConfig, NotificationConsumer
+from bot.intake.poller import MigrationLister, MigrationsPoller, SdkMigrationLister
+from bot.intake.webhook import build_webhook_app, start_webhook
+from bot.settings import BotSettings
+from bot.store.repo import Store
+from diagnostics.model import ConfigError
+from diagnostics.settings import read_secret
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunningIntake:
+    """The started sources; ``close()`` stops them (the store stays open: the caller owns it)."""
+
+    cases: CaseManager
+    stop: asyncio.Event
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    consumer: NotificationConsumer | None = None
+    webhook: web.AppRunner | None = None
+    webhook_port: int | None = None
+
+    async def close(self) -> None:
+        self.stop.set()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self.webhook is not None:
+            await self.webhook.cleanup()
+
+
+def _default_incident_poster(poster: CasePoster) -> IncidentPoster:
+    """The Slack incident poster over the case poster's own client and pacer."""
+    from bot.incident_posts import SlackIncidentPoster
+
+    client: Any = getattr(poster, "client", None)
+    services: Any = getattr(poster, "services", None)
+    if client is None or services is None:
+        raise ConfigError(
+            "run_intake needs incident_poster= when the poster is not CasePoster"
+        )
+    return SlackIncidentPoster(client, services.pacer)
+
+
+def _sdk_lister(settings: BotSettings) -> MigrationLister:
+    from diagnostics.evidence.openstack_api import OpenStackApi
+
+    return SdkMigrationLister(OpenStackApi.from_settings(settings.openstack).conn)
+
+
+async def run_intake(
+    settings: BotSettings,
+    poster: CasePoster,
+    store: Store,
+    *,
+    incident_poster: IncidentPoster | None = None,
+    lister: MigrationLister | None = None,
+    owner: str | None = None,
+) -> RunningIntake:
+    """Start every source enabled in ``settings.intake`` plus the dispatcher; returns at once.
+
+    Raises ``ConfigError`` when an enabled source lacks its secret (AMQP URL, webhook
+    secret) or when there is no channel to post in.
+    """
+    intake = settings.intake
+    if settings.slack.default_channel is None and not intake.routes:
+        raise ConfigError("intake needs slack.default_channel or intake.routes")
+    cases = CaseManager(
+        settings,
+        store,
+        poster,
+        incident_poster or _default_incident_poster(poster),
+        owner=owner,
+    )
+    running = RunningIntake(cases=cases, stop=asyncio.Event())
+    try:
+        if intake.notifications.enabled:
+            source = intake.notifications
+            url = os.environ.get(source.url_env)
+            if not url:
+                raise ConfigError(
+                    f"intake.notifications: set ${source.url_env} to the AMQP URL"
+                )
+            config = AmqpConfig(
+                url=url,
+                exchange=source.exchange,
+                queue=source.queue,
+                routing_keys=source.routing_keys,
+                prefetch=source.prefetch,
+            )
+            running.consumer = NotificationConsumer(config, cases, cases.intake)
+            await running.consumer.start()
+        if intake.webhook.enabled:
+            hook = intake.webhook
+            secret = read_secret(hook.secret_env, hook.secret_file)
+            if secret is None:
+                raise ConfigError(
+                    f"intake.webhook: set ${hook.secret_env} or secret_file"
+                )
+            app = build_webhook_app(cases, cases.intake, secret.get_secret_value())
+            running.webhook, running.webhook_port = await start_webhook(
+                app, hook.host, hook.port
+            )
+            log.info("webhook listening on %s:%d", hook.host, running.webhook_port)
+        if intake.poller.enabled:
+            poll = intake.poller
+            poller = MigrationsPoller(
+                lister or _sdk_lister(settings),
+                cases,
+                cases.intake,
+                overlap_s=poll.overlap_s,
+                page_size=poll.page_size,
+            )
+            running.tasks.append(
+                asyncio.create_task(
+                    poller.run(running.stop, poll.interval_s), name="poller"
+                )
+            )
+        running.tasks.append(asyncio.create_task(cases.run(running.stop), name="cases"))
+    except BaseException:
+        await running.close()
+        raise
+    return running

@@ -1,0 +1,192 @@
+"""``POST /hooks/migration-failed``: failure reports from monitoring (generic JSON, Alertmanager).
+
+Authentication is an HMAC-SHA256 shared secret over ``v1:<timestamp>:<raw body>``, sent as
+``X-Migrate-Diag-Signature: sha256=<hex>`` with ``X-Migrate-Diag-Timestamp: <unix s>``;
+requests older or newer than 300 s are refused (replay), and digests are compared in
+constant time. Bad signature → 401; malformed body → 400 with the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from bot.intake.events import (
+    FailureReport,
+    MalformedEvent,
+    ReportSource,
+    parse_time,
+    utcnow,
+)
+from diagnostics.model import MigrationKind
+
+log = logging.getLogger(__name__)
+
+PATH = "/hooks/migration-failed"
+SIGNATURE_HEADER = "X-Migrate-Diag-Signature"
+TIMESTAMP_HEADER = "X-Migrate-Diag-Timestamp"
+MAX_SKEW_S = 300
+MAX_BODY = 1_048_576
+
+
+class ReportSink(Protocol):
+    async def submit(self, report: FailureReport) -> Any: ...
+
+
+class DeadLetters(Protocol):
+    async def dead_letter(
+        self, source: str, reason: str, body: bytes | str
+    ) -> None: ...
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The signature header value a sender computes."""
+    digest = hmac.new(
+        secret.encode(), b"v1:" + timestamp.encode() + b":" + body, hashlib.sha256
+    )
+    return f"sha256={digest.hexdigest()}"
+
+
+def verify(
+    secret: str, headers: Mapping[str, str], body: bytes, now: float
+) -> str | None:
+    """None when authentic; otherwise why not (never echoing the expected digest)."""
+    timestamp = headers.get(TIMESTAMP_HEADER, "")
+    signature = headers.get(SIGNATURE_HEADER, "")
+    if not timestamp or not signature:
+        return "missing signature or timestamp header"
+    try:
+        stamp = int(timestamp)
+    except ValueError:
+        return "timestamp is not an integer"
+    if abs(now - stamp) > MAX_SKEW_S:
+        return "timestamp outside the 300 s window"
+    if not hmac.compare_digest(sign(secret, timestamp, body), signature):
+        return "signature does not match"
+    return None
+
+
+_FIELDS = {
+    "instance_uuid": ("instance_uuid", "server_id", "instance_id", "server"),
+    "migration_uuid": ("migration_uuid",),
+    "migration_id": ("migration_id",),
+    "source_host": ("source_host", "source_compute", "host"),
+    "dest_host": ("dest_host", "dest_compute"),
+    "status": ("status", "migration_status"),
+    "request_id": ("request_id",),
+    "availability_zone": ("availability_zone", "az"),
+    "aggregate": ("aggregate",),
+    "error": ("error", "description", "summary"),
+}
+
+
+def _pick(sources: list[Mapping[str, Any]], names: tuple[str, ...]) -> str | None:
+    for source in sources:
+        for name in names:
+            value = source.get(name)
+            if value is not None and value != "":
+                return str(value)
+    return None
+
+
+def _report(
+    sources: list[Mapping[str, Any]], raw: Mapping[str, Any], now: datetime
+) -> FailureReport:
+    values = {field: _pick(sources, names) for field, names in _FIELDS.items()}
+    if not (
+        values["instance_uuid"] or values["migration_uuid"] or values["migration_id"]
+    ):
+        raise MalformedEvent(
+            "names neither an instance (instance_uuid) nor a migration"
+        )
+    if not values["instance_uuid"]:
+        raise MalformedEvent("instance_uuid is required to diagnose the failure")
+    kind_text = _pick(sources, ("kind", "migration_type"))
+    try:
+        kind = MigrationKind(kind_text) if kind_text else None
+    except ValueError as exc:
+        raise MalformedEvent(f"unknown migration kind {kind_text!r}") from exc
+    return FailureReport(
+        source=ReportSource.WEBHOOK,
+        kind=kind,
+        occurred_at=parse_time(_pick(sources, ("occurred_at", "startsAt"))),
+        received_at=now,
+        raw=dict(raw),
+        event_type="webhook",
+        **values,
+    )
+
+
+def parse_body(body: bytes, now: datetime) -> list[FailureReport]:
+    """A generic JSON object, or an Alertmanager webhook (``alerts[].labels/annotations``)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedEvent(f"body is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise MalformedEvent("body is not a JSON object")
+    if "alerts" not in data:
+        return [_report([data], data, now)]
+    alerts = data["alerts"]
+    if not isinstance(alerts, list) or not all(isinstance(a, dict) for a in alerts):
+        raise MalformedEvent("alerts is not a list of objects")
+    reports = []
+    for alert in alerts:
+        if alert.get("status", "firing") != "firing":
+            continue  # a resolved alert is not a new failure
+        labels, annotations = alert.get("labels") or {}, alert.get("annotations") or {}
+        if not isinstance(labels, dict) or not isinstance(annotations, dict):
+            raise MalformedEvent("alert labels/annotations are not objects")
+        reports.append(_report([labels, annotations, alert], alert, now))
+    return reports
+
+
+def build_webhook_app(
+    sink: ReportSink,
+    dead_letters: DeadLetters,
+    secret: str,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> web.Application:
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.read()
+        if len(body) > MAX_BODY:
+            return web.json_response({"error": "body too large"}, status=413)
+        problem = verify(secret, request.headers, body, clock())
+        if problem is not None:
+            log.warning("webhook refused: %s", problem)
+            return web.json_response({"error": problem}, status=401)
+        try:
+            reports = parse_body(body, utcnow())
+        except MalformedEvent as exc:
+            log.warning("webhook body malformed: %s", exc.reason)
+            await dead_letters.dead_letter("webhook", exc.reason, body)
+            return web.json_response({"error": exc.reason}, status=400)
+        cases = [
+            getattr(await sink.submit(report), "case_id", None) for report in reports
+        ]
+        return web.json_response({"accepted": len(reports), "cases": cases}, status=202)
+
+    app = web.Application(client_max_size=MAX_BODY + 1)
+    app.router.add_post(PATH, handle)
+    return app
+
+
+async def start_webhook(
+    app: web.Application, host: str, port: int
+) -> tuple[web.AppRunner, int]:
+    """Serve ``app``; returns the runner and the bound port (port 0 picks a free one)."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    server: Any = site._server  # aiohttp exposes the bound port only here
+    return runner, int(server.sockets[0].getsockname()[1])

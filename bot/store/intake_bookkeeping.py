@@ -1,0 +1,92 @@
+"""The intake's small records: channels, case state, dead letters, the poller watermark.
+
+A base of :class:`bot.store.intake_repo.IntakeRepo`, kept apart from the claim logic.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+
+from bot.store.intake_models import (
+    DeadLetterRow,
+    DedupeKeyRow,
+    IntakeCaseRow,
+    PollerWatermarkRow,
+)
+from bot.store.models import CaseRow
+from bot.store.repo import Store
+
+
+def aware(value: datetime) -> datetime:
+    """SQLite returns naive datetimes for timezone-aware columns; they were stored as UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class IntakeBookkeeping:
+    store: Store
+
+    async def set_channel(self, case_id: str, channel: str) -> None:
+        async with self.store.sessions.begin() as session:
+            await session.execute(
+                update(CaseRow).where(CaseRow.id == case_id).values(channel=channel)
+            )
+            await session.execute(
+                update(IntakeCaseRow)
+                .where(IntakeCaseRow.case_id == case_id)
+                .values(channel=channel)
+            )
+
+    async def case_state(self, case_id: str) -> tuple[str, list[str]]:
+        """The case's intake status and every key that leads to it (tests, history)."""
+        async with self.store.sessions() as session:
+            row = await session.get(IntakeCaseRow, case_id)
+            keys = await session.scalars(
+                select(DedupeKeyRow.key).where(DedupeKeyRow.case_id == case_id)
+            )
+            return (row.status if row else "missing", sorted(keys.all()))
+
+    async def count_cases(self, status: str | None = None) -> int:
+        async with self.store.sessions() as session:
+            query = select(IntakeCaseRow.case_id)
+            if status is not None:
+                query = query.where(IntakeCaseRow.status == status)
+            return len((await session.scalars(query)).all())
+
+    async def dead_letter(self, source: str, reason: str, body: bytes | str) -> None:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        async with self.store.sessions.begin() as session:
+            session.add(
+                DeadLetterRow(
+                    source=source,
+                    reason=reason,
+                    body=text[:65536],
+                    at=datetime.now(UTC),
+                )
+            )
+
+    async def dead_letters(self) -> list[tuple[str, str]]:
+        async with self.store.sessions() as session:
+            rows = await session.scalars(
+                select(DeadLetterRow).order_by(DeadLetterRow.id)
+            )
+            return [(r.source, r.reason) for r in rows.all()]
+
+    async def watermark(self, name: str) -> datetime | None:
+        async with self.store.sessions() as session:
+            row = await session.get(PollerWatermarkRow, name)
+            return aware(row.watermark) if row else None
+
+    async def set_watermark(self, name: str, value: datetime) -> None:
+        async with self.store.sessions.begin() as session:
+            row = await session.get(PollerWatermarkRow, name, with_for_update=True)
+            now = datetime.now(UTC)
+            if row is None:
+                session.add(
+                    PollerWatermarkRow(name=name, watermark=value, updated_at=now)
+                )
+            elif (
+                aware(row.watermark) < value
+            ):  # never move backwards (two replicas polling)
+                row.watermark, row.updated_at = value, now

@@ -1,0 +1,242 @@
+"""CaseManager: one case per migration, correlation across sources, storms, routing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.cases import CaseManager
+from bot.intake.events import FailureReport, ReportSource
+from bot.store.repo import Store
+from tests.intake.conftest import RecordingIncidents, RecordingPoster, bot_settings
+
+VM = "0b7d6a0e-1111-4c1e-8d55-5d1e2f3a4b5c"
+MIG = "6d9f4a1c-2222-4e77-9c1a-7f0b8e9d1a2b"
+
+
+def notification(**over: object) -> FailureReport:
+    values: dict[str, object] = {
+        "source": ReportSource.NOTIFICATION,
+        "instance_uuid": VM,
+        "request_id": "req-1",
+        "status": "failed",
+        "source_host": "cmp-a-01",
+        "event_type": "instance.live_migration_rollback.end",
+    }
+    values.update(over)
+    return FailureReport(**values)  # type: ignore[arg-type]
+
+
+def polled(**over: object) -> FailureReport:
+    values: dict[str, object] = {
+        "source": ReportSource.POLLER,
+        "instance_uuid": VM,
+        "migration_uuid": MIG,
+        "migration_id": "42",
+        "status": "failed",
+        "source_host": "cmp-a-01",
+        "dest_host": "cmp-a-02",
+    }
+    values.update(over)
+    return FailureReport(**values)  # type: ignore[arg-type]
+
+
+def manager(
+    store: Store, **intake: object
+) -> tuple[CaseManager, RecordingPoster, RecordingIncidents]:
+    poster, incidents = RecordingPoster(), RecordingIncidents()
+    return (
+        CaseManager(bot_settings(**intake), store, poster, incidents),
+        poster,
+        incidents,
+    )
+
+
+async def test_duplicate_reports_make_one_case(sqlite_store: Store) -> None:
+    """The same notification three times (redelivery, duplicate) is one case, posted once."""
+    cases, poster, _ = manager(sqlite_store)
+    claims = [await cases.submit(notification()) for _ in range(3)]
+    assert [c.new for c in claims] == [True, False, False]
+    assert len({c.case_id for c in claims}) == 1
+    assert await cases.dispatch_due() == 1
+    assert await cases.dispatch_due() == 0
+    assert poster.case_ids() == [claims[0].case_id]
+
+
+async def test_poller_and_bus_see_one_failure(sqlite_store: Store) -> None:
+    """A notification then the poller's migration record of the same VM join one case."""
+    cases, poster, _ = manager(sqlite_store)
+    first = await cases.submit(notification())
+    second = await cases.submit(polled())
+    assert second.case_id == first.case_id
+    assert not second.new
+    _, keys = await cases.intake.case_state(first.case_id)
+    assert set(keys) == {
+        f"instance:{VM}",
+        f"migration:{MIG}",
+        "migration-id:42",
+        "request:req-1",
+        f"request:req-1:instance:{VM}",
+    }
+    await cases.dispatch_due()
+    _, ref, channel, thread = poster.posts[0]
+    assert (ref.server, ref.migration_id, channel, thread) == (VM, MIG, "C-OPS", None)
+    # later sightings of either identity still land on the same case
+    assert (await cases.submit(polled(migration_uuid=None))).case_id == first.case_id
+    assert (await cases.submit(notification())).case_id == first.case_id
+    assert len(poster.posts) == 1
+
+
+async def test_poller_first_then_bus(sqlite_store: Store) -> None:
+    """The poller seeing it first and the bus second also gives one case."""
+    cases, _, _ = manager(sqlite_store)
+    first = await cases.submit(polled())
+    assert (await cases.submit(notification())).case_id == first.case_id
+
+
+async def test_another_migration_of_the_same_vm_is_another_case(
+    sqlite_store: Store,
+) -> None:
+    """A second failed migration of the VM (a retry) is a new case, not a duplicate."""
+    cases, _, _ = manager(sqlite_store)
+    first = await cases.submit(polled())
+    retry = await cases.submit(polled(migration_uuid="mig-2", migration_id="43"))
+    assert retry.new
+    assert retry.case_id != first.case_id
+
+
+async def test_old_instance_key_is_not_reused(sqlite_store: Store) -> None:
+    """After the correlation window the same VM failing again starts a new case."""
+    now = datetime(2026, 8, 21, 10, 0, tzinfo=UTC)
+    cases, _, _ = manager(sqlite_store, correlation_window_s=60)
+    cases.clock = lambda: now
+    first = await cases.submit(notification())
+    cases.clock = lambda: now + timedelta(minutes=5)
+    later = await cases.submit(notification(request_id="req-2"))
+    assert later.new
+    assert later.case_id != first.case_id
+
+
+async def test_compute_exception_waits_for_its_instance(sqlite_store: Store) -> None:
+    """compute.exception alone is not posted; the rollback with its request id completes it."""
+    cases, poster, _ = manager(sqlite_store)
+    orphan = FailureReport(
+        source=ReportSource.NOTIFICATION,
+        request_id="req-1",
+        event_type="compute.exception",
+        error="MigrationError: Migration error: libvirt TLS handshake failed",
+    )
+    first = await cases.submit(orphan)
+    assert await cases.dispatch_due() == 0
+    assert (await cases.intake.case_state(first.case_id))[0] == "waiting"
+    second = await cases.submit(notification())
+    assert second.case_id == first.case_id
+    assert await cases.dispatch_due() == 1
+    assert poster.posts[0][1].server == VM
+
+
+async def test_failed_post_is_retried(sqlite_store: Store) -> None:
+    """If posting fails the case stays pending and the next dispatch posts it."""
+    cases, poster, _ = manager(sqlite_store)
+    poster.fail_first = 1
+    claim = await cases.submit(notification())
+    assert await cases.dispatch_due() == 0
+    assert await cases.dispatch_due() == 1
+    assert poster.case_ids() == [claim.case_id]
+
+
+async def test_group_wait_holds_new_cases(sqlite_store: Store) -> None:
+    """A case is not posted before its group wait has passed."""
+    now = datetime(2026, 8, 21, 10, 0, tzinfo=UTC)
+    cases, _poster, _ = manager(sqlite_store, storms={"group_wait_s": 30})
+    cases.clock = lambda: now
+    await cases.submit(notification())
+    assert await cases.dispatch_due() == 0
+    cases.clock = lambda: now + timedelta(seconds=31)
+    assert await cases.dispatch_due() == 1
+
+
+async def test_one_request_for_several_servers_is_several_cases(
+    sqlite_store: Store,
+) -> None:
+    """Two servers failing under one request id (one API call) are two cases."""
+    cases, _, _ = manager(sqlite_store)
+    first = await cases.submit(notification(instance_uuid="vm-a"))
+    second = await cases.submit(notification(instance_uuid="vm-b"))
+    assert second.new
+    assert second.case_id != first.case_id
+
+
+async def test_routes_by_az_and_host_pattern(sqlite_store: Store) -> None:
+    """Routes match on AZ or host pattern, first match wins, else the default channel."""
+    routes = [
+        {"channel": "C-AZ2", "availability_zone": "az2"},
+        {"channel": "C-RACK-B", "host_pattern": "cmp-b-*"},
+    ]
+    cases, poster, _ = manager(sqlite_store, routes=routes)
+    await cases.submit(notification(instance_uuid="vm-1", availability_zone="az2"))
+    await cases.submit(
+        notification(instance_uuid="vm-2", request_id="r2", source_host="cmp-b-7")
+    )
+    await cases.submit(
+        notification(instance_uuid="vm-3", request_id="r3", source_host="cmp-c-1")
+    )
+    await cases.dispatch_due()
+    assert {ref.server: channel for _, ref, channel, _ in poster.posts} == {
+        "vm-1": "C-AZ2",
+        "vm-2": "C-RACK-B",
+        "vm-3": "C-OPS",
+    }
+
+
+async def test_storm_becomes_one_incident(sqlite_store: Store) -> None:
+    """Failures sharing a source host in the window: one parent, every VM in its thread."""
+    cases, poster, incidents = manager(sqlite_store, storms={"max_concurrent": 3})
+    for n in range(8):
+        await cases.submit(notification(instance_uuid=f"vm-{n}", request_id=f"req-{n}"))
+    assert await cases.dispatch_due() == 8
+    assert len(incidents.parents) == 1
+    parent_ts = "1700000000.000001"
+    assert {thread for *_, thread in poster.posts} == {parent_ts}
+    final = incidents.updates[-1]
+    assert final.count == 8
+    assert final.key == "host:cmp-a-01"
+    assert {m.status for m in final.members} == {"posted"}
+
+
+async def test_below_threshold_posts_alone(sqlite_store: Store) -> None:
+    """Two failures on one host (threshold 3) are two ordinary cases, no incident."""
+    cases, poster, incidents = manager(sqlite_store)
+    for n in range(2):
+        await cases.submit(notification(instance_uuid=f"vm-{n}", request_id=f"req-{n}"))
+    assert await cases.dispatch_due() == 2
+    assert incidents.parents == []
+    assert [thread for *_, thread in poster.posts] == [None, None]
+
+
+async def test_late_storm_lists_earlier_cases(sqlite_store: Store) -> None:
+    """Cases posted before the storm was recognised are listed in the incident, not re-posted."""
+    cases, poster, incidents = manager(sqlite_store)
+    for n in range(2):
+        await cases.submit(notification(instance_uuid=f"vm-{n}", request_id=f"req-{n}"))
+    await cases.dispatch_due()
+    await cases.submit(notification(instance_uuid="vm-2", request_id="req-2"))
+    await cases.dispatch_due()
+    assert len(poster.posts) == 3
+    assert poster.posts[-1][3] == "1700000000.000001"
+    assert incidents.updates[-1].count == 3
+
+
+async def test_older_failure_of_the_vm_is_not_merged_into_a_new_one(
+    sqlite_store: Store,
+) -> None:
+    """The poller's look-back finds an old failure of the VM: it does not join today's case."""
+    now = datetime(2026, 8, 21, 10, 0, tzinfo=UTC)
+    cases, _, _ = manager(sqlite_store)
+    fresh = await cases.submit(notification(occurred_at=now))
+    old = await cases.submit(polled(occurred_at=now - timedelta(minutes=40)))
+    same = await cases.submit(
+        polled(migration_uuid="mig-new", migration_id="44", occurred_at=now)
+    )
+    assert old.new
+    assert old.case_id != fresh.case_id
+    assert same.case_id == fresh.case_id

@@ -1,0 +1,138 @@
+"""POST /hooks/migration-failed over loopback HTTP: signature, generic and Alertmanager bodies."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import pytest
+
+from bot.cases import CaseManager
+from bot.intake.webhook import (
+    PATH,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    build_webhook_app,
+    sign,
+    start_webhook,
+)
+from bot.store.repo import Store
+from tests.intake.conftest import RecordingIncidents, RecordingPoster, bot_settings
+
+SECRET = "webhook-test-secret"
+
+
+@dataclass
+class Hook:
+    url: str
+    cases: CaseManager
+    session: aiohttp.ClientSession
+
+    async def post(
+        self, body: bytes, *, secret: str = SECRET, timestamp: int | None = None
+    ) -> tuple[int, dict[str, object]]:
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        headers = {
+            TIMESTAMP_HEADER: stamp,
+            SIGNATURE_HEADER: sign(secret, stamp, body),
+            "Content-Type": "application/json",
+        }
+        async with self.session.post(self.url, data=body, headers=headers) as resp:
+            return resp.status, await resp.json()
+
+
+@pytest.fixture
+async def hook(sqlite_store: Store) -> AsyncIterator[Hook]:
+    cases = CaseManager(
+        bot_settings(), sqlite_store, RecordingPoster(), RecordingIncidents()
+    )
+    runner, port = await start_webhook(
+        build_webhook_app(cases, cases.intake, SECRET), "127.0.0.1", 0
+    )
+    async with aiohttp.ClientSession() as session:
+        yield Hook(f"http://127.0.0.1:{port}{PATH}", cases, session)
+    await runner.cleanup()
+
+
+async def test_generic_body_makes_a_case(hook: Hook) -> None:
+    """A signed generic JSON report is accepted (202) and stored as one case."""
+    body = json.dumps(
+        {"instance_uuid": "vm-1", "migration_uuid": "mig-1", "source_host": "cmp-1",
+         "kind": "live-migration", "status": "failed"}
+    ).encode()  # fmt: skip
+    status, reply = await hook.post(body)
+    assert status == 202
+    assert reply["accepted"] == 1
+    again, second = await hook.post(body)
+    assert again == 202
+    assert second["cases"] == reply["cases"]
+    assert await hook.cases.intake.count_cases() == 1
+
+
+async def test_alertmanager_body_makes_one_case_per_firing_alert(hook: Hook) -> None:
+    """Alertmanager's webhook: firing alerts become cases from labels; resolved ones do not."""
+    alert = {
+        "version": "4",
+        "status": "firing",
+        "alerts": [
+            {"status": "firing", "labels": {"alertname": "MigrationFailed", "instance_uuid": "vm-a",
+             "host": "cmp-9"}, "annotations": {"description": "NoValidHost: no hosts"},
+             "startsAt": "2026-08-21T10:00:00Z"},
+            {"status": "firing", "labels": {"instance_uuid": "vm-b", "migration_id": "77"},
+             "annotations": {}},
+            {"status": "resolved", "labels": {"instance_uuid": "vm-c"}, "annotations": {}},
+        ],
+    }  # fmt: skip
+    status, reply = await hook.post(json.dumps(alert).encode())
+    assert status == 202
+    assert reply["accepted"] == 2
+    assert await hook.cases.intake.count_cases() == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"{not json", "body is not JSON"),
+        (b"[]", "body is not a JSON object"),
+        (b'{"source_host": "cmp-1"}', "names neither an instance"),
+        (b'{"instance_uuid": "vm-1", "kind": "teleport"}', "unknown migration kind"),
+        (b'{"alerts": "nope"}', "alerts is not a list"),
+    ],
+)
+async def test_malformed_body_is_400_with_reason(
+    hook: Hook, body: bytes, reason: str
+) -> None:
+    """A signed but malformed body is answered 400 with the reason, and dead-lettered."""
+    status, reply = await hook.post(body)
+    assert status == 400
+    assert reason in str(reply["error"])
+    assert [r for _, r in await hook.cases.intake.dead_letters() if reason in r]
+
+
+@pytest.mark.parametrize(
+    ("secret", "age_s", "reason"),
+    [
+        ("wrong-secret", 0, "signature does not match"),
+        (SECRET, 301, "timestamp outside the 300 s window"),
+        (SECRET, -301, "timestamp outside the 300 s window"),
+    ],
+)
+async def test_bad_signature_is_401(
+    hook: Hook, secret: str, age_s: int, reason: str
+) -> None:
+    """A wrong secret or a stale/future timestamp is refused with 401 and stores nothing."""
+    body = b'{"instance_uuid": "vm-1"}'
+    status, reply = await hook.post(
+        body, secret=secret, timestamp=int(time.time()) - age_s
+    )
+    assert (status, reply["error"]) == (401, reason)
+    assert await hook.cases.intake.count_cases() == 0
+
+
+async def test_missing_headers_is_401(hook: Hook) -> None:
+    """No signature headers at all: 401."""
+    async with hook.session.post(hook.url, data=b"{}") as resp:
+        assert resp.status == 401
