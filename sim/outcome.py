@@ -296,6 +296,12 @@ def apply_outcome(
 ) -> PlannedOutcome:
     """Apply a (history) outcome at once: rows, server fields, logs, leftovers, notifications."""
     plan = plan_outcome(state, server_id, outcome, now)
+    if outcome.api_error:
+        # Nova refused it at the API (400/409): no migration row, no instance action,
+        # the server unchanged; only the API's own log lines remain
+        for owner, path, lines in plan.logs:
+            add_log_lines(state, owner, path, lines)
+        return plan
     state.migrations.append(plan.migration)
     state.actions.append(plan.action)
     commit_outcome(state, plan)
