@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 from diagnostics.evidence.types import (
     DestHostLogs,
@@ -355,85 +354,13 @@ def classify_text(text: str) -> list[SignatureHit]:
     return hits
 
 
-# ---- log-line parsers (never raise) ---------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ParsedLine:
-    """A log line split into its parts; unknown formats keep only ``message``."""
-
-    timestamp: datetime | None
-    level: str | None
-    request_id: str | None
-    message: str
-    fmt: str  # oslo / libvirtd / qemu / unknown
-
-
-_GREP_PREFIX = re.compile(r"^/[^:\n]*:\d+:")
-_OSLO = re.compile(
-    r"^(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?) (?P<pid>\d+) (?P<level>[A-Z]+) "
-    r"(?P<logger>\S+) (?P<msg>.*)$",
-    _S,
-)
-_LIBVIRTD = re.compile(
-    r"^(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?)(?P<tz>[+-]\d{4}): (?P<thread>\d+): "
-    r"(?P<level>[a-z]+) : (?P<msg>.*)$",
-    _S,
-)
-_QEMU = re.compile(
-    r"^(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)Z (?P<msg>.*)$", _S
-)
-_REQ = re.compile(r"req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-def _timestamp(ts: str, tz: str = "+0000") -> datetime | None:
-    date, _, frac = ts.replace("T", " ").partition(".")
-    try:
-        when = datetime.strptime(date, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
-        micros = int((frac + "000000")[:6]) if frac else 0
-        offset = timedelta(hours=int(tz[1:3]), minutes=int(tz[3:5]))
-    except ValueError:
-        return None
-    when += timedelta(microseconds=micros)
-    return when - offset if tz[0] == "+" else when + offset
-
-
-def parse_log_line(text: str) -> ParsedLine:
-    """Parse an oslo.log (ostackhost.log), libvirtd or qemu log line; never raises.
-
-    Hosts log in UTC, so oslo timestamps (which carry no zone) are read as UTC. A grep
-    ``path:lineno:`` prefix is ignored.
-    """
-    body = _GREP_PREFIX.sub("", text, count=1)
-    req = _REQ.search(body)
-    request_id = req.group(0) if req else None
-    if m := _OSLO.match(body):
-        return ParsedLine(
-            timestamp=_timestamp(m["ts"]), level=m["level"], request_id=request_id,
-            message=m["msg"], fmt="oslo",
-        )  # fmt: skip
-    if m := _LIBVIRTD.match(body):
-        return ParsedLine(
-            timestamp=_timestamp(m["ts"], m["tz"]), level=m["level"].upper(),
-            request_id=request_id, message=m["msg"], fmt="libvirtd",
-        )  # fmt: skip
-    if m := _QEMU.match(body):
-        return ParsedLine(
-            timestamp=_timestamp(m["ts"]), level=None, request_id=request_id,
-            message=m["msg"], fmt="qemu",
-        )  # fmt: skip
-    return ParsedLine(
-        timestamp=None, level=None, request_id=request_id, message=body, fmt="unknown"
-    )
-
-
 # ---- raw failure lines for the `unknown` verdict ---------------------------------------------
 
 _MAX_LOG_CITES = 15
 
 
 def _is_error(line: LogLine) -> bool:
-    level = line.level or parse_log_line(line.text).level
+    level = line.level
     return level in {"ERROR", "CRITICAL"}
 
 

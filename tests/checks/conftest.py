@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from diagnostics.evidence.log_lines import parse_log_line
 from diagnostics.evidence.types import (
     ActionEvent,
     AgentInfo,
@@ -117,7 +118,8 @@ def actions(*events: ActionEvent, action: str = "live-migration") -> InstanceAct
 
 def _lines(host: str, texts: tuple[str, ...]) -> tuple[LogLine, ...]:
     return tuple(
-        LogLine(source=f"{host}:/var/log/pf9/ostackhost.log:{n}", text=t)
+        # the same parser the collectors use, so levels and timestamps are real
+        parse_log_line(f"{host}:/var/log/pf9/ostackhost.log:{n}", t)
         for n, t in enumerate(texts, 1)
     )
 
@@ -131,7 +133,7 @@ def dest_logs(*texts: str) -> DestHostLogs:
 
 
 def mgmt(*texts: str) -> ManagementPlane:
-    lines = tuple(LogLine(source="nova-scheduler-0", text=t) for t in texts)
+    lines = tuple(parse_log_line("nova-scheduler-0", t) for t in texts)
     return ManagementPlane(
         provenance="k8s", pods=(), logs=LogLines(provenance="k8s", lines=lines)
     )

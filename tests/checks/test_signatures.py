@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from diagnostics import signatures as sig
+from diagnostics.evidence.log_lines import parse_log_line
 from diagnostics.evidence.types import Fault, LogLine
 from tests.checks.conftest import (
     DST,
@@ -120,31 +121,28 @@ def test_classify_text_finds_nothing_in_healthy_lines() -> None:
                      "libvirtd", datetime(2026, 11, 25, 18, 2, 11, 498000, tzinfo=UTC), "ERROR", id="libvirtd-offset"),
         pytest.param("2026-11-25T19:02:11.498571Z qemu-kvm: terminating on signal 15",
                      "qemu", datetime(2026, 11, 25, 19, 2, 11, 498571, tzinfo=UTC), None, id="qemu"),
-        pytest.param("/var/log/pf9/ostackhost.log:12:2026-11-25 19:02:11 3521 INFO nova.compute.manager x",
-                     "oslo", datetime(2026, 11, 25, 19, 2, 11, tzinfo=UTC), "INFO", id="grep-prefix"),
     ],
 )  # fmt: skip
 def test_parse_log_line_formats(
     line: str, fmt: str, when: datetime, level: str | None
 ) -> None:
     """The three host formats parse to an aware UTC timestamp, level and request id."""
-    parsed = sig.parse_log_line(line)
-    assert (parsed.fmt, parsed.timestamp, parsed.level) == (fmt, when, level)
+    parsed = parse_log_line("cmp-a-01:/log:1", line)
+    assert (parsed.timestamp, parsed.level) == (when, level)
     if fmt == "oslo" and "req-" in line:
         assert parsed.request_id == "req-11111111-2222-4333-8444-555555555555"
 
 
 def test_impossible_dates_parse_without_timestamp() -> None:
     """A line shaped like a log line but with month 13 keeps no timestamp."""
-    parsed = sig.parse_log_line("2026-13-45 99:02:11.532 1 ERROR x y")
+    parsed = parse_log_line("h:/log:1", "2026-13-45 99:02:11.532 1 ERROR x y")
     assert parsed.timestamp is None
-    assert parsed.fmt == "oslo"
 
 
 @given(st.text())
 def test_parse_log_line_never_raises(text: str) -> None:
     """Arbitrary text parses; timestamps, when present, are timezone-aware."""
-    parsed = sig.parse_log_line(text)
+    parsed = parse_log_line("h:/log:1", text)
     assert parsed.timestamp is None or parsed.timestamp.tzinfo is not None
 
 
@@ -154,7 +152,7 @@ def test_parse_log_line_never_raises(text: str) -> None:
 )  # fmt: skip
 def test_parse_log_line_never_raises_on_near_misses(prefix: str, rest: str) -> None:
     """Timestamp-shaped prefixes with random digits never raise."""
-    parsed = sig.parse_log_line(prefix + rest)
+    parsed = parse_log_line("h:/log:1", prefix + rest)
     assert parsed.timestamp is None or parsed.timestamp.utcoffset() is not None
 
 
