@@ -22,13 +22,8 @@ from sim.scenario import Notification
 
 log = logging.getLogger(__name__)
 
-SAMPLES_DIR = (
-    Path(__file__).resolve().parent.parent.parent
-    / "shared"
-    / "reference"
-    / "nova"
-    / "notification_samples"
-)
+# vendored from Nova's doc/notification_samples (see sim/nova_samples/README.md)
+SAMPLES_DIR = Path(__file__).resolve().parent / "nova_samples" / "notification_samples"
 EXCHANGE = "nova"
 
 
