@@ -382,7 +382,7 @@ def raw_failure_lines(
         for event in action.failed_events:
             last = (event.traceback or "").strip().splitlines()
             body = event.details or (last[-1] if last else "Error")
-            where = f"{actions.provenance} event {event.event}"
+            where = f"{actions.call()} event {event.event}"
             cites.append(
                 Citation(
                     source=where + (f" on {event.host}" if event.host else ""),

@@ -103,7 +103,7 @@ def gather(
         for event in action.events:
             if event.result != "Error":
                 continue
-            where = f"{actions.provenance} event {event.event}"
+            where = f"{actions.call()} event {event.event}"
             for text in (event.details, event.traceback):
                 if text:
                     items.append(_Text(origin="event", source=where, text=text))

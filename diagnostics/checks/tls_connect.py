@@ -84,7 +84,7 @@ def tls_connect(
     probe_cites: tuple[Citation, ...] = ()
     if probe is not None and from_probe is not None:
         output = probe.connect_output.strip() or from_probe[0]
-        probe_cites = (Citation(source=probe.provenance, text=output),)
+        probe_cites = (Citation(source=probe.call(0), text=output),)
     return Concluded(
         facts={
             "source_host": move.source

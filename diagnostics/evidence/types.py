@@ -33,7 +33,12 @@ class Unavailable:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Evidence:
     STEP: ClassVar[int] = 0
-    provenance: str
+    provenance: str  # one call, or several joined with "; " in the order they ran
+
+    def call(self, index: int = -1) -> str:
+        """One call of the provenance, to cite the one a fact came from (default: last)."""
+        calls = self.provenance.split("; ")
+        return calls[index] if -len(calls) <= index < len(calls) else self.provenance
 
 
 # ---- step 1: the VM and its migration records ---------------------------------------------
