@@ -169,6 +169,7 @@ class CasePoster:
                 source=source,
                 migration_id=ref.migration_id,
                 target_host=ref.target_host,
+                kind=ref.kind.value if ref.kind else None,
             )
         if case_id in self._running:
             raise CaseAlreadyRunning(case_id)

@@ -13,7 +13,7 @@ from bot.authz import Action
 from bot.posting import CasePoster
 from bot.rendering import RERUN
 from bot.services import Services
-from diagnostics.model import DiagnosticsError, MigrationRef
+from diagnostics.model import DiagnosticsError, MigrationKind, MigrationRef
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ async def rerun_case(
         server=case.vm_id or case.vm_name,
         migration_id=case.migration_id,
         target_host=case.target_host,
+        kind=MigrationKind(case.kind) if case.kind else None,
     )
     try:
         await poster.post_case(

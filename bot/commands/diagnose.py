@@ -15,11 +15,18 @@ from bot.posting import CasePoster
 from bot.services import Services
 from bot.store.repo import new_id
 from bot.textsafe import code_span, escaped_within
-from diagnostics.model import AmbiguousVm, DiagnosticsError, MigrationRef, VmNotFound
+from diagnostics.model import (
+    AmbiguousVm,
+    DiagnosticsError,
+    MigrationKind,
+    MigrationRef,
+    VmNotFound,
+)
 
 log = logging.getLogger(__name__)
 
 MAX_ARGUMENT = 255
+KINDS = frozenset(k.value for k in MigrationKind)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,9 +41,12 @@ class UsageError:
 
 def usage(command: str) -> str:
     return (
-        f"*Usage:* `{command} <vm name or id> [--migration ID] [--target-host HOST]`\n"
+        f"*Usage:* `{command} <vm name or id> [--migration ID] [--target-host HOST]"
+        " [--kind evacuation|live-migration|migration|resize]`\n"
         "Finds out why the VM's last migration failed: a live checklist of the runbook's 8 steps,"
         " the failed steps in the thread, then the root cause with its evidence and the fix.\n"
+        "`--kind` names what was tried when Nova refused it before recording a migration"
+        " (e.g. an evacuation of a host that is still up).\n"
         f"`{command} help` shows this text."
     )
 
@@ -55,7 +65,7 @@ def parse_command(text: str) -> MigrationRef | Help | UsageError:
     while i < len(words):
         word = words[i]
         name, eq, inline = word.partition("=")
-        if name in {"--migration", "--target-host"}:
+        if name in {"--migration", "--target-host", "--kind"}:
             if eq:
                 value = inline
             elif i + 1 < len(words):
@@ -66,6 +76,10 @@ def parse_command(text: str) -> MigrationRef | Help | UsageError:
             if not value or len(value) > MAX_ARGUMENT:
                 return UsageError(
                     message=f"{name} needs a value of at most {MAX_ARGUMENT} characters."
+                )
+            if name == "--kind" and value not in KINDS:
+                return UsageError(
+                    message=f"--kind is one of {', '.join(sorted(KINDS))}."
                 )
             options[name] = value
         elif word.startswith("--"):
@@ -81,6 +95,7 @@ def parse_command(text: str) -> MigrationRef | Help | UsageError:
         server=server,
         migration_id=options.get("--migration"),
         target_host=options.get("--target-host"),
+        kind=MigrationKind(options["--kind"]) if "--kind" in options else None,
     )
 
 

@@ -23,6 +23,8 @@ class CaseRow(Base):
     vm_name: Mapped[str] = mapped_column(String(255))
     migration_id: Mapped[str | None] = mapped_column(String(64))
     target_host: Mapped[str | None] = mapped_column(String(255))
+    # what the operator said was tried (--kind), so a re-run repeats the same request
+    kind: Mapped[str | None] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(32))
     parent_ts: Mapped[str | None] = mapped_column(String(32))
     # set when the case lives as a reply inside another thread (an incident thread)

@@ -31,6 +31,7 @@ class CaseRecord:
     vm_name: str
     migration_id: str | None
     target_host: str | None
+    kind: str | None
     channel: str
     parent_ts: str | None
     thread_ts: str | None
@@ -80,6 +81,7 @@ def _case(row: CaseRow) -> CaseRecord:
         vm_name=row.vm_name,
         migration_id=row.migration_id,
         target_host=row.target_host,
+        kind=row.kind,
         channel=row.channel,
         parent_ts=row.parent_ts,
         thread_ts=row.thread_ts,
@@ -136,6 +138,7 @@ class Store:
         source: str,
         migration_id: str | None = None,
         target_host: str | None = None,
+        kind: str | None = None,
         case_id: str | None = None,
     ) -> CaseRecord:
         row = CaseRow(
@@ -143,6 +146,7 @@ class Store:
             vm_name=vm_name,
             migration_id=migration_id,
             target_host=target_host,
+            kind=kind,
             channel=channel,
             source=source,
             created_at=datetime.now(UTC),

@@ -8,7 +8,7 @@ import pytest
 
 from bot.commands.diagnose import Help, UsageError, parse_command
 from bot.store import Store
-from diagnostics.model import MigrationRef
+from diagnostics.model import MigrationKind, MigrationRef
 from tests.bot.support import scripted_diagnosis
 
 
@@ -21,10 +21,14 @@ from tests.bot.support import scripted_diagnosis
             "'my vm' --target-host=cmp-a-03",
             MigrationRef(server="my vm", target_host="cmp-a-03"),
         ),
+        (
+            "app-05 --kind evacuation",
+            MigrationRef(server="app-05", kind=MigrationKind.EVACUATION),
+        ),
         ("help", Help()),
         ("", Help()),
     ],
-    ids=["vm", "migration", "quoted-and-equals", "help", "empty"],
+    ids=["vm", "migration", "quoted-and-equals", "kind", "help", "empty"],
 )
 def test_parse_command_accepts_valid_forms(text: str, expected: object) -> None:
     """The documented forms parse to the right reference."""
@@ -32,7 +36,14 @@ def test_parse_command_accepts_valid_forms(text: str, expected: object) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["web-02 'unbalanced", "web-02 --bogus 1", "a b", "web-02 --migration"]
+    "text",
+    [
+        "web-02 'unbalanced",
+        "web-02 --bogus 1",
+        "a b",
+        "web-02 --migration",
+        "web-02 --kind teleport",
+    ],
 )
 def test_parse_command_rejects_bad_input_without_raising(text: str) -> None:
     """Bad input is a usage message, never an exception."""
@@ -43,7 +54,10 @@ async def test_store_migrates_and_round_trips_runs(tmp_path: Path) -> None:
     """A fresh SQLite store is migrated by Alembic and keeps whole diagnoses, claims and escalations."""
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 's.sqlite'}")
     try:
-        case = await store.create_case(vm_name="web-02", channel="C1", source="slash")
+        case = await store.create_case(
+            vm_name="web-02", channel="C1", source="slash", kind="evacuation"
+        )
+        assert (await store.get_case(case.id)).kind == "evacuation"  # type: ignore[union-attr]
         d = scripted_diagnosis("web-02")
         run = await store.record_run(case.id, d, "U1")
         assert (await store.get_run(run.id)).diagnosis == d  # type: ignore[union-attr]
