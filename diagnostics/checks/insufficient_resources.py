@@ -15,6 +15,7 @@ from diagnostics.evidence.types import (
 from diagnostics.model import (
     ALL_KINDS,
     CheckOutcome,
+    Citation,
     Concluded,
     Confidence,
     Inconclusive,
@@ -64,7 +65,8 @@ def insufficient_resources(
     is too large" in the pre-checks, a resource-tracker claim failure (NUMA, PCI,
     hugepages), or Placement refusing the allocation. Placement's free capacity on the
     destination (inventory minus reserved, times allocation ratio, minus usage) against
-    the flavor confirms; a shortage seen in Placement alone is "possible".
+    the flavor confirms; a shortage beside a generic "No valid host" is "likely"; a
+    shortage seen in Placement alone is "possible".
     """
     move = move_of(records, server)
     texts = gather(actions=actions, server=server, dest_logs=dest_logs, mgmt=mgmt)
@@ -88,10 +90,27 @@ def insufficient_resources(
             )
         return RuledOut(reason="no capacity refusal and the destination has room")
     shortage = "; ".join(short) or _describe(hit)
+    # Placement's numbers are a measurement, not a guess: with Nova's generic "No valid
+    # host" beside them, two independent sources point at capacity.
+    scheduling = (
+        texts.find(sig.NO_VALID_HOST, sig.NO_VALID_HOST_COLD) if hit is None else None
+    )
     if hit is not None and short:
         confidence = Confidence.CONFIRMED
+    elif hit is not None or scheduling is not None:
+        confidence = Confidence.LIKELY
     else:
-        confidence = Confidence.LIKELY if hit is not None else Confidence.POSSIBLE
+        confidence = Confidence.POSSIBLE
+    placement_cite = (
+        (
+            Citation(
+                source=placement.call_with(rp.uuid, "usages"),
+                text=f"{rp.name}: {shortage}",
+            ),
+        )
+        if short and placement is not None and rp is not None
+        else ()
+    )
     rp_uuid = rp.uuid if rp is not None else (hit.get("rp") if hit is not None else "")
     dest = (
         move.dest or (hit.get("host") if hit is not None else "") or "the destination"
@@ -109,7 +128,7 @@ def insufficient_resources(
             "ram_mb": str(need["MEMORY_MB"]),
             "disk_gb": str(need["DISK_GB"]),
         },
-        cites=cites(hit),
+        cites=cites(hit, scheduling) + placement_cite,
         confidence=confidence,
     )
 

@@ -40,6 +40,11 @@ class Evidence:
         calls = self.provenance.split("; ")
         return calls[index] if -len(calls) <= index < len(calls) else self.provenance
 
+    def call_with(self, *parts: str) -> str:
+        """The first call whose text contains every one of ``parts`` (else the last)."""
+        calls = self.provenance.split("; ")
+        return next((c for c in calls if all(p in c for p in parts)), calls[-1])
+
 
 # ---- step 1: the VM and its migration records ---------------------------------------------
 

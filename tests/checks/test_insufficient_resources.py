@@ -92,3 +92,16 @@ def test_respects_reserved_and_allocation_ratio():
 def test_inconclusive_without_placement_or_text():
     """No Placement view and no failure text is inconclusive."""
     assert isinstance(run(), Inconclusive)
+
+
+def test_no_valid_host_beside_a_placement_shortage_is_likely():
+    """Nova's generic 'No valid host' plus Placement's measured shortage: two sources."""
+    nvh = "No valid host was found. There are not enough hosts available."
+    outcome = run(
+        actions=actions(event("conductor_live_migrate_instance", nvh)),
+        placement=placement(provider(f"{SRC}.example"), FULL),
+    )
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.LIKELY
+    assert outcome.cites[0].text == nvh
+    assert "MEMORY_MB needs 4096, 2024 free" in outcome.cites[-1].text
