@@ -119,7 +119,10 @@ def build_services(
         diagnoser=diagnoser,
         store=store,
         pager=PagerDuty(settings.escalation.pagerduty_url, routing_key),
-        pacer=pacer or ChannelPacer(),
+        pacer=pacer
+        or ChannelPacer(
+            rate_per_s=settings.slack.post_rate_per_s, burst=settings.slack.post_burst
+        ),
         authz=Authorizer(settings.access, client),
         diagnosis_slots=asyncio.Semaphore(settings.slack.max_concurrent_diagnoses),
     )

@@ -29,6 +29,9 @@ class SlackSettings(Section):
         default=1.2, ge=0
     )  # chat.update pacing per message
     max_concurrent_diagnoses: int = Field(default=4, ge=1)
+    # chat.postMessage pacing per channel (Slack allows about 1/s with short bursts)
+    post_rate_per_s: float = Field(default=1.0, gt=0)
+    post_burst: int = Field(default=3, ge=1)
 
 
 class AccessSettings(Section):
