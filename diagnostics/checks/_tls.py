@@ -145,7 +145,11 @@ def probe_reason(
                     "Fix the clocks: run date -u on both hosts and repair NTP",
                     -1,
                 )
-            return problem, _RENEW.format(file=cert.path), -1
+            fix = (
+                f"On {host}: renew {cert.path} from the region CA, "
+                "then restart libvirtd on that host"
+            )
+            return problem, fix, -1
     if server_cert is not None and dest not in _names(server_cert):
         return (
             f"the server certificate on {dest} names {', '.join(sorted(_names(server_cert)))}, "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from diagnostics.checks import _tls
 from diagnostics.checks._common import cites, gather, move_of
 from diagnostics.evidence.types import (
@@ -85,6 +87,19 @@ def tls_connect(
     if probe is not None and from_probe is not None:
         output = probe.connect_output.strip() or from_probe[0]
         probe_cites = (Citation(source=probe.call(0), text=output),)
+        for cert, host in (
+            (probe.dest_server_cert, probe.dest),
+            (probe.source_client_cert, probe.source),
+        ):
+            if cert is not None and cert.path in from_probe[0]:
+                probe_cites += (
+                    Citation(
+                        source=probe.call_with(f"{host}$", cert.path),
+                        text=f"{cert.subject}; notBefore={_when(cert.not_before)} "
+                        f"notAfter={_when(cert.not_after)}; "
+                        f"SAN {', '.join(cert.sans) or '(none)'}",
+                    ),
+                )
     return Concluded(
         facts={
             "source_host": move.source
@@ -98,3 +113,7 @@ def tls_connect(
         if from_probe is not None
         else Confidence.LIKELY,
     )
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC" if moment is not None else "unknown"
