@@ -104,3 +104,22 @@ def test_logs_only_without_records_still_concludes():
     """Missing optional records: host names fall back to the server and the log."""
     outcome = run(records=None, source_logs=src_logs(URI_FAIL))
     rendered(ID, outcome)
+
+
+def test_expired_certificate_is_cited_with_its_dates_and_host_to_fix():
+    """The probe's certificate (subject, dates, SAN) is evidence; the fix names its host."""
+    expired = cert(not_after=NOW - timedelta(days=2))
+    probe = tls_probe(
+        connect_ok=False,
+        dest_server_cert=expired,
+        provenance=(
+            f"{SRC}$ virsh -r -c qemu+tls://{DST}/system version; "
+            f"{DST}$ openssl x509 -noout -in {expired.path}"
+        ),
+    )
+    outcome = run(probe=probe)
+    assert isinstance(outcome, Concluded)
+    cert_cite = outcome.cites[1]
+    assert cert_cite.source == f"{DST}$ openssl x509 -noout -in {expired.path}"
+    assert f"notAfter={(NOW - timedelta(days=2)):%Y-%m-%d}" in cert_cite.text
+    assert outcome.facts["fix"].startswith(f"On {DST}: renew {expired.path}")
