@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 CLIENT_KEY = "id_ed25519"
 K8S_TOKEN = "sim-kubernetes-token"
 SSH_USER = "pf9"
+CLOSED_PORT = 1  # tcpmux: nothing listens there, so a connect is refused at once
 
 
 def ensure_client_key(key_dir: Path) -> Path:
@@ -111,10 +112,16 @@ def migrate_diag_config(region: Region, paths: dict[str, Path]) -> dict[str, Any
             "user": SSH_USER,
             "known_hosts": str(paths["known_hosts"]),
             "key_file": str(paths["key"]),
+            # every host of the region is on loopback: a powered-off host gets a port where
+            # nothing listens (connection refused), so no probe ever leaves 127.0.0.1
             "hosts": {
-                host: {"address": "127.0.0.1", "port": port}
-                for host, (port, _key) in sorted(region.ssh_endpoints.items())
+                host: {
+                    "address": "127.0.0.1",
+                    "port": region.ssh_endpoints.get(host, (CLOSED_PORT, ""))[0],
+                }
+                for host in sorted(region.scenario.hosts)
             },
+            "use_hypervisor_host_ip": False,
         },
     }
     if "kubeconfig" in paths:
