@@ -23,7 +23,7 @@ from aiohttp import web
 
 from sim import keys, keystone, nova
 from sim.build import build_state
-from sim.errors import request_id
+from sim.errors import placement_error, request_id
 from sim.nova_run import MoveRunner
 from sim.scenario import Scenario, load_scenario
 from sim.state import RegionState
@@ -35,6 +35,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _UNAUTHENTICATED = {
     "/compute", "/compute/", "/compute/v2.1", "/compute/v2.1/",
     "/placement", "/placement/", "/network", "/network/", "/volume", "/volume/",
+    "/volume/v3", "/volume/v3/",
 }  # fmt: skip
 _SERVICE_PREFIXES = ("/compute", "/placement", "/network", "/volume")
 _OPTIONAL_SERVICES = ("sim.placement", "sim.neutron", "sim.cinder")
@@ -79,7 +80,22 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         if info is None:
             return keystone.unauthorized(f"{request.url.origin()}/identity")
         request[keys.AUTH] = info
+        if path.startswith("/placement") and "admin" not in info[2]:
+            # Placement's default policy is admin-only for every resource (rule:admin_api)
+            return placement_error(
+                request,
+                403,
+                f"Policy does not allow {_placement_rule(request)} to be performed.",
+                code="placement.undefined_code",
+            )
     return await handler(request)
+
+
+def _placement_rule(request: web.Request) -> str:
+    """The policy name Placement reports, e.g. placement:resource_providers:list."""
+    parts = [p for p in request.path.removeprefix("/placement").split("/") if p]
+    resource = parts[0] if parts else "root"
+    return f"placement:{resource}:{'list' if len(parts) <= 1 else 'show'}"
 
 
 def _mount_optional(app: web.Application, state: RegionState) -> list[str]:
