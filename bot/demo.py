@@ -111,16 +111,30 @@ class StreamingDiagnoser:
 
 @asynccontextmanager
 async def embedded_region(
-    scenario: Scenario, workdir: Path
-) -> AsyncIterator[BotSettings]:
-    """A running region and the settings that point migrate-diag at it."""
-    async with Region(scenario, key_dir=workdir / "keys") as region:
+    scenario: Scenario, workdir: Path, amqp_url: str | None = None
+) -> AsyncIterator[tuple[Region, BotSettings]]:
+    """A running region and the settings that point migrate-diag at it (SQLite store
+    in ``workdir``)."""
+    async with Region(scenario, key_dir=workdir / "keys", amqp_url=amqp_url) as region:
         paths = write_state_dir(region, workdir / "state")
         settings = load_settings(paths["config"], BotSettings)
         store_url = f"sqlite+aiosqlite:///{workdir / 'demo.sqlite'}"
-        yield settings.model_copy(
-            update={"store": settings.store.model_copy(update={"url": store_url})}
+        yield (
+            region,
+            settings.model_copy(
+                update={"store": settings.store.model_copy(update={"url": store_url})}
+            ),
         )
+
+
+async def write_preview(
+    recorder: SlackRecorder, html_path: Path, title: str, out: TextIO
+) -> None:
+    """The recorded thread as the HTML preview of what Slack would show."""
+    parent, replies = recorder.thread()
+    page = render_thread_html(parent, replies, title=title)
+    await asyncio.to_thread(html_path.write_text, page, encoding="utf-8")
+    out.write(f"\nSlack thread preview written to {html_path}\n")
 
 
 async def run_demo(scenario_name: str, html_path: Path, out: TextIO) -> int:
@@ -132,7 +146,7 @@ async def run_demo(scenario_name: str, html_path: Path, out: TextIO) -> int:
     )
     recorder = SlackRecorder()
     with tempfile.TemporaryDirectory(prefix="migrate-diag-demo-") as tmp:
-        async with embedded_region(scenario, Path(tmp)) as settings:
+        async with embedded_region(scenario, Path(tmp)) as (_, settings):
             store = await Store.open(settings.store.url)
             try:
                 async with open_engine(settings) as engine:
@@ -159,10 +173,7 @@ async def run_demo(scenario_name: str, html_path: Path, out: TextIO) -> int:
                     )
             finally:
                 await store.close()
-    parent, replies = recorder.thread()
-    page = render_thread_html(parent, replies, title=f"migrate-diag: {vm}")
-    await asyncio.to_thread(html_path.write_text, page, encoding="utf-8")
-    out.write(f"\nSlack thread preview written to {html_path}\n")
+    await write_preview(recorder, html_path, f"migrate-diag: {vm}", out)
     return 0
 
 

@@ -21,24 +21,27 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import build_services
 from bot.cases import CaseManager
-from bot.demo import DEMO_CHANNEL, SlackRecorder, StreamingDiagnoser
+from bot.demo import (
+    DEMO_CHANNEL,
+    SlackRecorder,
+    StreamingDiagnoser,
+    embedded_region,
+    write_preview,
+)
 from bot.incident_posts import SlackIncidentPoster
 from bot.intake.amqp import AmqpConfig, NotificationConsumer
 from bot.intake.poller import MigrationsPoller, SdkMigrationLister
 from bot.pacing import ChannelPacer
 from bot.posting import CasePoster
-from bot.preview import render_thread_html
 from bot.settings import BotSettings
 from bot.store import Store
 from diagnostics.evidence.openstack_api import OpenStackApi
 from diagnostics.model import MigrationRef
 from diagnostics.report import text
 from diagnostics.service import open_engine
-from diagnostics.settings import load_settings
 from sim.build import server_by_name
 from sim.region import Region
 from sim.scenario import Scenario, load_scenario
-from sim.statedir import write_state_dir
 from sim.testing import api_client
 
 log = logging.getLogger(__name__)
@@ -129,19 +132,10 @@ async def watch_demo(
     )
     recorder = SlackRecorder()
     with tempfile.TemporaryDirectory(prefix="migrate-diag-watch-") as tmp:
-        workdir = Path(tmp)
-        async with Region(
-            scenario, key_dir=workdir / "keys", amqp_url=url if use_bus else None
-        ) as region:
-            paths = write_state_dir(region, workdir / "state")
-            base = load_settings(paths["config"], BotSettings)
+        bus = url if use_bus else None
+        async with embedded_region(scenario, Path(tmp), bus) as (region, base):
             settings = base.model_copy(
                 update={
-                    "store": base.store.model_copy(
-                        update={
-                            "url": f"sqlite+aiosqlite:///{workdir / 'watch.sqlite'}"
-                        }
-                    ),
                     "slack": base.slack.model_copy(
                         update={"default_channel": DEMO_CHANNEL}
                     ),
@@ -171,10 +165,7 @@ async def watch_demo(
                 )
             finally:
                 await store.close()
-    parent, replies = recorder.thread()
-    page = render_thread_html(parent, replies, title=f"migrate-diag (automatic): {vm}")
-    await asyncio.to_thread(html_path.write_text, page, encoding="utf-8")
-    out.write(f"\nSlack thread preview written to {html_path}\n")
+    await write_preview(recorder, html_path, f"migrate-diag (automatic): {vm}", out)
     return 0
 
 

@@ -247,7 +247,7 @@ class Engine:
     ) -> tuple[StepResult, list[CheckResult]]:
         checks = [c for c in applicable if c.step == number]
         own = [t for t in plan if number == t.STEP]
-        wanted = set(own).union(*(c.needs for c in checks)) if checks else set(own)
+        wanted = set(own).union(*(c.needs for c in checks))
         got: dict[type[Evidence], Evidence | Unavailable] = dict(bootstrapped)
         for t in wanted - BOOTSTRAP_TYPES:
             got[t] = (
