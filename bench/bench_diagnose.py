@@ -22,7 +22,7 @@ from bot.settings import BotSettings
 from diagnostics.model import MigrationRef
 from diagnostics.service import open_engine
 from diagnostics.settings import load_settings
-from sim.scenario import load_scenario
+from sim.scenario.load import load_scenario
 from sim.testing import start_region
 
 

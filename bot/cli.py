@@ -95,7 +95,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
         settings = load_settings(args.config, BotSettings)
         return await cli_diagnose.run(args, settings)
     if args.command == "demo":
-        from bot.demo import run_demo, watch_demo
+        from sim.demo.demo import run_demo
+        from sim.demo.watch import watch_demo
 
         if args.watch:
             return await watch_demo(args.scenario, sys.stdout, html_path=args.html)
@@ -118,7 +119,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
 
 async def _sim(args: argparse.Namespace) -> int:
-    from sim.scenario import ScenarioError, list_scenarios, load_scenario
+    from sim.scenario.load import ScenarioError, list_scenarios, load_scenario
 
     if args.sim_command == "list":
         for name in list_scenarios():

@@ -9,8 +9,8 @@ import signal
 from pathlib import Path
 from typing import TextIO
 
-from sim.region import Region
-from sim.statedir import write_state_dir
+from sim.region.statedir import write_state_dir
+from sim.wiring import Region
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sim.region import Region
-from sim.scenario import Scenario
-from sim.statedir import write_state_dir
+import aiohttp
+
+from sim.region import identity
+from sim.region.statedir import write_state_dir
+from sim.scenario.model import Scenario
+from sim.wiring import Region
 
 
 @asynccontextmanager
@@ -64,14 +67,16 @@ class ApiClient:
 @asynccontextmanager
 async def api_client(region: Region, user: str = "admin") -> AsyncIterator[ApiClient]:
     """An ApiClient holding a project-scoped token for ``admin`` or ``demo``."""
-    import aiohttp
-
-    from sim import build
-
     password = (
-        build.ADMIN_PASSWORD if user == build.ADMIN_USER else build.MEMBER_PASSWORD
+        identity.ADMIN_PASSWORD
+        if user == identity.ADMIN_USER
+        else identity.MEMBER_PASSWORD
     )
-    project = build.ADMIN_PROJECT if user == build.ADMIN_USER else build.MEMBER_PROJECT
+    project = (
+        identity.ADMIN_PROJECT
+        if user == identity.ADMIN_USER
+        else identity.MEMBER_PROJECT
+    )
     body = {"auth": {
         "identity": {"methods": ["password"], "password": {"user": {
             "name": user, "domain": {"name": "Default"}, "password": password}}},

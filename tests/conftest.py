@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from sim.region import Region
 from sim.testing import start_region
+from sim.wiring import Region
 
 SimRegionFactory = Callable[..., AbstractAsyncContextManager[Region]]
 

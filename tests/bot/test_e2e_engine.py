@@ -10,7 +10,7 @@ import pytest
 from bot.settings import BotSettings
 from diagnostics.service import open_engine
 from diagnostics.settings import load_settings
-from sim.scenario import load_scenario
+from sim.scenario.load import load_scenario
 from sim.testing import start_region
 from tests.bot.conftest import OPS
 from tests.bot.support import PagerDutyEndpoint, bot_settings, launch

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.cards import render_root_cause
-from bot.preview import render_thread_html
 from bot.rendering import ParentState, fit, render_parent
+from sim.demo.preview import render_thread_html
 from tests.bot.support import scripted_diagnosis
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.demo import run_demo
+from sim.demo.demo import run_demo
 from sim.testing import start_region
 from tests.e2e.test_scenarios import SCHEMA, diagnose_json
 

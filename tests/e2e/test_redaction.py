@@ -15,7 +15,7 @@ from diagnostics.report import json as json_report
 from diagnostics.report import text
 from diagnostics.service import open_engine
 from diagnostics.settings import load_settings
-from sim.scenario import SCENARIO_DIR
+from sim.scenario.load import SCENARIO_DIR
 from sim.testing import start_region
 
 SECRETS = {

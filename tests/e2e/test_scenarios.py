@@ -14,7 +14,7 @@ from bot.cli import build_parser
 from bot.settings import BotSettings
 from diagnostics import cli_diagnose
 from diagnostics.settings import load_settings
-from sim.scenario import list_scenarios, load_scenario
+from sim.scenario.load import list_scenarios, load_scenario
 from sim.testing import start_region
 
 SCHEMA = json.loads(

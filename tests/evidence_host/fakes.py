@@ -1,6 +1,6 @@
 """A small asyncssh fleet answering the commands of docs/host-commands.md, for tests.
 
-Stands in for ``sim.hosts.HostFleet`` where a test needs precise control of one answer
+Stands in for ``sim.hosts.fleet.HostFleet`` where a test needs precise control of one answer
 (a silent server, a changed key, a tiny byte cap). It never runs a shell: it parses each
 command with ``shlex.split`` exactly as bash would split it and answers from memory.
 """

@@ -35,12 +35,12 @@ from diagnostics.evidence.types import (
     Unavailable,
 )
 from diagnostics.settings import HostAddress, ManagementPlaneSettings, SshSettings
-from sim.build import build_state
-from sim.hosts import HostFleet
-from sim.k8s import build_app
-from sim.scenario import load_scenario
-from sim.state import RegionState
-from sim.statedir import K8S_TOKEN
+from sim.api.k8s import build_app
+from sim.hosts.fleet import HostFleet
+from sim.region.build import build_state
+from sim.region.identity import K8S_TOKEN
+from sim.region.state import RegionState
+from sim.scenario.load import load_scenario
 from tests.evidence_host.fakes import clients, make_ctx
 
 pytestmark = pytest.mark.integration

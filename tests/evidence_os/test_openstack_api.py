@@ -43,9 +43,9 @@ from diagnostics.settings import OpenStackSettings
 testing = pytest.importorskip(
     "sim.testing", reason="sim.testing (the simulated region) is not importable"
 )
-from sim import region as sim_region  # noqa: E402
-from sim.scenario import Server as ScenarioServer  # noqa: E402
-from sim.scenario import load_scenario  # noqa: E402
+from sim import wiring as sim_region  # noqa: E402
+from sim.scenario.load import load_scenario  # noqa: E402
+from sim.scenario.model import Server as ScenarioServer  # noqa: E402
 
 pytestmark = [
     pytest.mark.integration,

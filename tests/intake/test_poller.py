@@ -15,7 +15,7 @@ from bot.cases import CaseManager
 from bot.intake.amqp import NotificationConsumer
 from bot.intake.poller import MigrationsPoller, SdkMigrationLister
 from bot.store.repo import Store
-from sim.build import server_by_name
+from sim.region.state import server_by_name
 from sim.testing import api_client, start_region
 from tests.intake.conftest import (
     RecordingIncidents,

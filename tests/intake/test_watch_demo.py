@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.watch_demo import watch_demo
+from sim.demo.watch import watch_demo
 
 pytestmark = pytest.mark.integration
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sim.build import build_state, provider_uuid, server_by_name
-from sim.scenario import load_scenario
-from sim.state import stable_uuid
+from sim.region.build import build_state
+from sim.region.identity import provider_uuid
+from sim.region.state import server_by_name, stable_uuid
+from sim.scenario.load import load_scenario
 
 SCENARIO = Path(__file__).parent / "data" / "live-web01.yaml"
 NOW = datetime(2026, 11, 25, 19, 0, 0, tzinfo=UTC)

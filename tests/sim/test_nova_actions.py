@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sim.build import server_by_name
+from sim.region.state import server_by_name
 from sim.testing import api_client
 from tests.conftest import SimRegionFactory
 

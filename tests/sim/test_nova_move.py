@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.build import server_by_name
+from sim.region.state import server_by_name
 from sim.testing import api_client
 from tests.conftest import SimRegionFactory
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.build import server_by_name
+from sim.region.state import server_by_name
 from tests.conftest import SimRegionFactory
 
 SCENARIO = Path(__file__).parent / "data" / "live-web01.yaml"

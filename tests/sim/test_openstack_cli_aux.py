@@ -6,8 +6,7 @@ import asyncio
 
 import pytest
 
-from sim.build import server_by_name
-from sim.state import stable_uuid
+from sim.region.state import server_by_name, stable_uuid
 from tests.conftest import SimRegionFactory
 from tests.sim.test_openstack_cli import OPENSTACK, _osc
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sim.build import build_state
-from sim.scenario import Scenario
-from sim.state import RegionState
+from sim.region.build import build_state
+from sim.region.state import RegionState
+from sim.scenario.model import Scenario
 
 NOW = datetime(2026, 11, 25, 19, 20, tzinfo=UTC)
 REQ = "req-3a38b5ee-968d-4331-87b3-a5674f296371"

@@ -11,8 +11,8 @@ import asyncssh
 import paramiko
 import pytest
 
-from sim.hosts import HostFleet
-from sim.state import RegionState
+from sim.hosts.fleet import HostFleet
+from sim.region.state import RegionState
 from tests.sim_aux import region_state
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,8 @@ from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
-from sim.k8s import build_app, pod_name
-from sim.statedir import K8S_TOKEN
+from sim.api.k8s import build_app, pod_name
+from sim.region.identity import K8S_TOKEN
 from tests.sim_aux import region_state
 
 pytestmark = pytest.mark.integration

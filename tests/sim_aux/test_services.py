@@ -8,8 +8,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from sim import cinder, neutron, placement
-from sim.state import RegionState, stable_uuid
+from sim.api import cinder, neutron
+from sim.api.placement import routes as placement
+from sim.region.state import RegionState, stable_uuid
 from tests.sim_aux import region_state
 
 pytestmark = pytest.mark.integration

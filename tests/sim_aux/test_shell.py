@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.shell import run
+from sim.hosts.shell import run
 from tests.sim_aux import NOW, REQ, region_state
 
 STATE = region_state()

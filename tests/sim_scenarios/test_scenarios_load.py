@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from sim.scenario import Outcome, Scenario, ScenarioError, list_scenarios, load_scenario
+from sim.scenario.load import ScenarioError, list_scenarios, load_scenario
+from sim.scenario.model import Outcome, Scenario
 
 ROOT_CAUSES = Path(__file__).resolve().parents[3] / "shared" / "root-causes.md"
 _ID_ROW = re.compile(r"^\| `(?P<id>[a-z_]+)` \|", re.MULTILINE)

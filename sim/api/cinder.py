@@ -1,0 +1,380 @@
+"""Cinder v3 API (read side) of the simulated region, mounted under ``/volume``.
+
+Volumes come from the scenario's servers (``Server.volumes``); each attachment is the
+server's, with the status the scenario gives (``Volume.attachment_status``).
+
+Service states: ``cinder-volume`` runs once per backend (``<host>@<backend>`` from the
+volumes' ``backend_host``). When the backend's host part is a scenario host with
+``cinder_volume: true``, the service is ``up`` only while that host is reachable and its
+systemd unit ``pf9-cindervolume-base`` is active (a missing entry in ``units`` counts as
+active on such a host). ``cinder-scheduler`` follows the ``cinder-scheduler`` pod when the
+scenario has one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+
+from sim.api.errors import (
+    cinder_error,
+    format_version,
+    iso_micro,
+    json_response,
+    parse_microversion,
+)
+from sim.region.state import RegionState, stable_uuid
+
+MIN_VERSION = (3, 0)
+MAX_VERSION = (3, 70)
+VOLUME_UNIT = "pf9-cindervolume-base"
+SCHEDULER_HOST = "ctl-01"  # where the management plane's services report from
+_DEFAULT_BACKEND = "cinder-lvm@lvm"
+
+Version = tuple[int, int]
+Endpoint = Callable[[web.Request, RegionState, Version], Awaitable[web.Response]]
+
+
+def add_routes(app: web.Application, state: RegionState) -> None:
+    """Mount the Cinder v3 API under ``/volume`` (with or without a project id)."""
+    app.router.add_get("/volume", _bind(_versions, state, MIN_VERSION))
+    app.router.add_get("/volume/", _bind(_versions, state, MIN_VERSION))
+    app.router.add_get("/volume/v3", _bind(_version_v3, state, MIN_VERSION))
+    app.router.add_get("/volume/v3/", _bind(_version_v3, state, MIN_VERSION))
+    routes: list[tuple[str, Endpoint, Version]] = [
+        ("/volumes", _list_volumes, MIN_VERSION),
+        ("/volumes/detail", _list_volumes_detail, MIN_VERSION),
+        ("/volumes/{id}", _show_volume, MIN_VERSION),
+        ("/attachments", _list_attachments, (3, 27)),
+        ("/attachments/detail", _list_attachments_detail, (3, 27)),
+        ("/attachments/{id}", _show_attachment, (3, 27)),
+        ("/os-services", _list_services, MIN_VERSION),
+    ]
+    # project-less URLs (3.67+) first, so ``/v3/volumes/x`` is never read as a project
+    for prefix in ("/volume/v3", "/volume/v3/{project_id}"):
+        for path, endpoint, since in routes:
+            app.router.add_get(prefix + path, _bind(endpoint, state, since))
+
+
+def _bind(endpoint: Endpoint, state: RegionState, since: Version):
+    async def handler(request: web.Request) -> web.Response:
+        version = parse_microversion(request, "volume", MIN_VERSION, MAX_VERSION)
+        if version is None:
+            raw = request.headers.get("OpenStack-API-Version", "")
+            message = (
+                f"Version {raw.split()[-1] if raw else ''} is not supported by the API. "
+                f"Minimum is {format_version(MIN_VERSION)} and maximum is "
+                f"{format_version(MAX_VERSION)}."
+            )
+            response = cinder_error(request, 406, message)
+        elif version < since:
+            response = cinder_error(request, 404, "The resource could not be found.")
+        else:
+            response = await endpoint(request, state, version)
+        chosen = version or MIN_VERSION
+        response.headers["OpenStack-API-Version"] = f"volume {format_version(chosen)}"
+        response.headers["Vary"] = "OpenStack-API-Version"
+        return response
+
+    return handler
+
+
+def _is_admin(request: web.Request, state: RegionState) -> bool:
+    """Admin unless the token belongs to a user without the admin role.
+
+    Unknown tokens never get here with the region's auth middleware in front; a bare
+    app in unit tests has no tokens and is treated as admin.
+    """
+    token = state.tokens.get(request.headers.get("X-Auth-Token", ""))
+    return token is None or "admin" in token[2]
+
+
+def _version_doc(request: web.Request) -> dict[str, Any]:
+    return {
+        "id": "v3.0",
+        "links": [
+            {
+                "href": "https://docs.openstack.org/",
+                "rel": "describedby",
+                "type": "text/html",
+            },
+            {"href": f"{request.scheme}://{request.host}/volume/v3/", "rel": "self"},
+        ],
+        "media-types": [
+            {
+                "base": "application/json",
+                "type": "application/vnd.openstack.volume+json;version=3",
+            }
+        ],
+        "min_version": format_version(MIN_VERSION),
+        "status": "CURRENT",
+        "updated": "2023-08-31T00:00:00Z",
+        "version": format_version(MAX_VERSION),
+    }
+
+
+async def _versions(request: web.Request, state: RegionState, version: Version):
+    # cinder answers the unversioned root with 300 Multiple Choices
+    return json_response(request, {"versions": [_version_doc(request)]}, status=300)
+
+
+async def _version_v3(request: web.Request, state: RegionState, version: Version):
+    return json_response(request, {"versions": [_version_doc(request)]})
+
+
+def _volumes(
+    state: RegionState,
+) -> Iterator[tuple[str, Any, list[tuple[dict[str, Any], Any]]]]:
+    """(volume id, spec, [(server runtime, spec)...]) per distinct volume."""
+    found: dict[str, tuple[Any, list[tuple[dict[str, Any], Any]]]] = {}
+    for server in state.servers.values():
+        for index, volume_id in enumerate(server["volume_ids"]):
+            spec = server["spec"].volumes[index]
+            found.setdefault(volume_id, (spec, []))[1].append((server, spec))
+    for volume_id, (spec, users) in found.items():
+        yield volume_id, spec, users
+
+
+def _attachment_id(state: RegionState, volume_id: str, server_id: str) -> str:
+    return stable_uuid(state.scenario.name, "attachment", volume_id, server_id)
+
+
+def _created(state: RegionState, *parts: str):
+    offset = int(stable_uuid(state.scenario.name, *parts)[:4], 16) % 3600
+    return state.now - timedelta(days=3, seconds=offset)
+
+
+def _volume_body(state, request, version, volume_id, spec, users) -> dict[str, Any]:
+    created = _created(state, "volume", volume_id)
+    attachments = []
+    for server, vol in users:
+        if vol.attachment_status != "attached":
+            continue
+        attachment_id = _attachment_id(state, volume_id, server["id"])
+        attachments.append(
+            {
+                "attached_at": iso_micro(created + timedelta(minutes=5)),
+                "attachment_id": attachment_id,
+                "device": "/dev/vda" if vol.boot else "/dev/vdb",
+                "host_name": server["host"],
+                "id": volume_id,
+                "server_id": server["id"],
+                "volume_id": volume_id,
+            }
+        )
+    first = users[0][0]
+    body: dict[str, Any] = {
+        "attachments": attachments,
+        "availability_zone": "nova",  # cinder's storage AZ, not the compute host's
+        "bootable": "true" if spec.boot else "false",
+        "consistencygroup_id": None,
+        "created_at": iso_micro(created),
+        "description": None,
+        "encrypted": False,
+        "id": volume_id,
+        "links": [
+            {
+                "href": f"{request.scheme}://{request.host}/volume/v3/"
+                f"{first['project_id']}/volumes/{volume_id}",
+                "rel": "self",
+            },
+        ],
+        "metadata": {},
+        "migration_status": None,
+        "multiattach": len(users) > 1,
+        "name": spec.name,
+        "os-vol-tenant-attr:tenant_id": first["project_id"],
+        "replication_status": None,
+        "size": spec.size,
+        "snapshot_id": None,
+        "source_volid": None,
+        "status": spec.status,
+        "updated_at": iso_micro(created + timedelta(minutes=5)),
+        "user_id": first["user_id"],
+        "volume_type": spec.volume_type,
+    }
+    if _is_admin(request, state):
+        body["os-vol-host-attr:host"] = spec.backend_host
+        body["os-vol-mig-status-attr:migstat"] = None
+        body["os-vol-mig-status-attr:name_id"] = None
+    if version >= (3, 13):
+        body["group_id"] = None
+    if version >= (3, 21):
+        body["provider_id"] = None
+    if version >= (3, 48):
+        body["service_uuid"] = stable_uuid(
+            state.scenario.name, "cinder-volume", spec.backend_host.partition("#")[0]
+        )
+        body["shared_targets"] = False
+    if version >= (3, 61) and _is_admin(request, state):
+        body["cluster_name"] = None
+    if version >= (3, 63):
+        body["volume_type_id"] = stable_uuid(
+            state.scenario.name, "vtype", spec.volume_type
+        )
+    if version >= (3, 65):
+        body["consumes_quota"] = True
+    return body
+
+
+def _filtered_volumes(request: web.Request, state: RegionState, version: Version):
+    bodies = [_volume_body(state, request, version, *v) for v in _volumes(state)]
+    for key in ("name", "status", "id"):
+        if key in request.query:
+            bodies = [b for b in bodies if b[key] == request.query[key]]
+    return bodies
+
+
+async def _list_volumes(request: web.Request, state: RegionState, version: Version):
+    bodies = _filtered_volumes(request, state, version)
+    brief = [{"id": b["id"], "links": b["links"], "name": b["name"]} for b in bodies]
+    return json_response(request, {"volumes": brief})
+
+
+async def _list_volumes_detail(
+    request: web.Request, state: RegionState, version: Version
+):
+    return json_response(
+        request, {"volumes": _filtered_volumes(request, state, version)}
+    )
+
+
+async def _show_volume(request: web.Request, state: RegionState, version: Version):
+    volume_id = request.match_info["id"]
+    for vid, spec, users in _volumes(state):
+        if vid == volume_id:
+            body = _volume_body(state, request, version, vid, spec, users)
+            return json_response(request, {"volume": body})
+    return cinder_error(request, 404, f"Volume {volume_id} could not be found.")
+
+
+def _attachments(state: RegionState) -> list[dict[str, Any]]:
+    found = []
+    for volume_id, _spec, users in _volumes(state):
+        created = _created(state, "volume", volume_id)
+        for server, vol in users:
+            status = vol.attachment_status
+            if status == "detached":
+                continue  # cinder deletes the attachment record on detach
+            attachment_id = _attachment_id(state, volume_id, server["id"])
+            connected = status == "attached"
+            found.append(
+                {
+                    "id": attachment_id,
+                    "status": status,
+                    "instance": server["id"],
+                    "volume_id": volume_id,
+                    "attached_at": iso_micro(created + timedelta(minutes=5))
+                    if connected
+                    else None,
+                    "detached_at": None,
+                    "attach_mode": "rw" if connected else "null",
+                    "connection_info": {
+                        "driver_volume_type": "iscsi",
+                        "target_iqn": f"iqn.2010-10.org.openstack:volume-{volume_id}",
+                        "target_portal": "10.0.0.50:3260",
+                        "target_lun": 1,
+                        "access_mode": "rw",
+                        "attachment_id": attachment_id,
+                        "encrypted": False,
+                        "discard": False,
+                    }
+                    if connected
+                    else {},
+                }
+            )
+    return found
+
+
+def _filtered_attachments(request: web.Request, state: RegionState):
+    items = _attachments(state)
+    for key, field in (
+        ("volume_id", "volume_id"),
+        ("instance_id", "instance"),
+        ("status", "status"),
+    ):
+        if key in request.query:
+            items = [i for i in items if i[field] == request.query[key]]
+    return items
+
+
+async def _list_attachments(request: web.Request, state: RegionState, version: Version):
+    keys = ("id", "status", "instance", "volume_id")
+    items = [{k: i[k] for k in keys} for i in _filtered_attachments(request, state)]
+    return json_response(request, {"attachments": items})
+
+
+async def _list_attachments_detail(request: web.Request, state: RegionState, version):
+    return json_response(
+        request, {"attachments": _filtered_attachments(request, state)}
+    )
+
+
+async def _show_attachment(request: web.Request, state: RegionState, version: Version):
+    attachment_id = request.match_info["id"]
+    for item in _attachments(state):
+        if item["id"] == attachment_id:
+            return json_response(request, {"attachment": item})
+    message = f"VolumeAttachment {attachment_id} could not be found."
+    return cinder_error(request, 404, message)
+
+
+def _services(state: RegionState, version: Version) -> list[dict[str, Any]]:
+    scenario = state.scenario
+    stamp = state.now - timedelta(seconds=8)
+    scheduler_pod = next(
+        (p for p in scenario.pods if p.deployment == "cinder-scheduler"), None
+    )
+    scheduler_up = scheduler_pod is None or (
+        scheduler_pod.phase == "Running" and scheduler_pod.ready
+    )
+    rows = [("cinder-scheduler", SCHEDULER_HOST, "nova", scheduler_up)]
+    backends = {spec.backend_host.partition("#")[0] for _, spec, _ in _volumes(state)}
+    for name, spec in scenario.hosts.items():
+        if spec.cinder_volume and not any(b.startswith(name + "@") for b in backends):
+            backends.add(f"{name}@lvm")
+    for backend in sorted(backends or {_DEFAULT_BACKEND}):
+        host = scenario.hosts.get(backend.partition("@")[0])
+        up = True
+        if host is not None and host.cinder_volume:
+            up = host.reachable and host.units.get(VOLUME_UNIT, "active") == "active"
+        rows.append(("cinder-volume", backend, host.az if host else "nova", up))
+    services = []
+    for binary, host_name, zone, up in rows:
+        row: dict[str, Any] = {
+            "binary": binary,
+            "disabled_reason": None,
+            "host": host_name,
+            "state": "up" if up else "down",
+            "status": "enabled",
+            "updated_at": iso_micro(stamp if up else stamp - timedelta(minutes=20)),
+            "zone": zone,
+        }
+        if binary == "cinder-volume":
+            row |= {
+                "replication_status": "disabled",
+                "active_backend_id": None,
+                "frozen": False,
+            }
+            if version >= (3, 49):
+                row["backend_state"] = "up" if up else "down"
+        if version >= (3, 7):
+            row["cluster"] = None
+        services.append(row)
+    return services
+
+
+async def _list_services(request: web.Request, state: RegionState, version: Version):
+    if not _is_admin(request, state):
+        message = (
+            "Policy doesn't allow volume_extension:services:index to be performed."
+        )
+        return cinder_error(request, 403, message)
+    services = _services(state, version)
+    for key in ("host", "binary"):
+        if key in request.query:
+            services = [s for s in services if s[key] == request.query[key]]
+    return json_response(request, {"services": services})

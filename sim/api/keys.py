@@ -1,0 +1,17 @@
+"""Typed keys for what the region stores on the aiohttp app and on each request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from sim.api.microversion import Microversion
+from sim.region.state import RegionState
+
+STATE = web.AppKey("state", RegionState)
+MOVE_RUNNER: web.AppKey[Any] = web.AppKey("move_runner")  # sim.region.moves.MoveRunner
+REQUEST_ID = web.RequestKey("request_id", str)
+# (user name, project id, roles) of the request's token
+AUTH: web.RequestKey[tuple[str, str, tuple[str, ...]]] = web.RequestKey("auth")
+MICROVERSION = web.RequestKey("microversion", Microversion)

@@ -1,0 +1,121 @@
+"""The simulated hypervisors as real SSH servers, one asyncssh listener per host.
+
+Each reachable host listens on its own 127.0.0.1 port with its own ed25519 host key
+(made at start), accepts public-key auth for the client key in ``key_dir`` (any user
+name), and answers ``exec`` requests through the interpreter in ``sim/hosts/shell.py``. Every
+command is recorded in ``state.ssh_commands`` before it is interpreted. No shell, no
+port forwarding, no SFTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import asyncssh
+
+from sim.hosts.shell import execute
+from sim.region.state import RegionState
+
+log = logging.getLogger(__name__)
+CLIENT_KEY_NAME = "id_ed25519"
+
+
+class _HostServer(asyncssh.SSHServer):
+    def __init__(self, authorized: asyncssh.SSHAuthorizedKeys) -> None:
+        self._authorized = authorized
+
+    def begin_auth(self, username: str) -> bool:
+        return True  # authentication is required for every user
+
+    def password_auth_supported(self) -> bool:
+        return False
+
+    def kbdint_auth_supported(self) -> bool:
+        return False
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        # validate() returns the key's options (an empty dict for a plain key) or None
+        return self._authorized.validate(key, "127.0.0.1", "127.0.0.1") is not None
+
+
+class HostFleet:
+    """SSH servers for every reachable host of the region."""
+
+    def __init__(self, state: RegionState, key_dir: Path, latency_ms: int = 0) -> None:
+        self.state = state
+        self.key_dir = Path(key_dir)
+        self.latency_ms = latency_ms
+        self.client_key_path = self.key_dir / CLIENT_KEY_NAME
+        self._servers: list[asyncssh.SSHAcceptor] = []
+
+    def _client_key(self) -> asyncssh.SSHKey:
+        """The client key authorized on every host (reused if the region made one)."""
+        self.key_dir.mkdir(parents=True, exist_ok=True)
+        if self.client_key_path.exists():
+            return asyncssh.read_private_key(str(self.client_key_path))
+        key = asyncssh.generate_private_key("ssh-ed25519", comment="migrate-diag-sim")
+        self.client_key_path.write_bytes(key.export_private_key("openssh"))
+        self.client_key_path.chmod(0o600)
+        key.write_public_key(str(self.client_key_path.with_suffix(".pub")))
+        return key
+
+    async def start(self) -> dict[str, tuple[int, str]]:
+        """Start the listeners: nova host name -> (port, ``ssh-ed25519 AAAA...`` host key)."""
+        client = self._client_key()
+        authorized = asyncssh.import_authorized_keys(
+            client.export_public_key("openssh").decode()
+        )
+        endpoints: dict[str, tuple[int, str]] = {}
+        for name, host in self.state.scenario.hosts.items():
+            if not host.reachable:
+                continue
+            host_key = asyncssh.generate_private_key("ssh-ed25519", comment=name)
+            server = await asyncssh.listen(
+                "127.0.0.1",
+                0,
+                server_host_keys=[host_key],
+                server_factory=lambda: _HostServer(authorized),
+                process_factory=self._handler(name),
+                allow_scp=False,
+                sftp_factory=None,
+                agent_forwarding=False,
+                x11_forwarding=False,
+                allow_pty=False,
+                encoding=None,  # bytes: the output is sent exactly as produced
+            )
+            self._servers.append(server)
+            port = server.sockets[0].getsockname()[1]
+            key_line = host_key.export_public_key("openssh").decode().strip()
+            endpoints[name] = (port, " ".join(key_line.split()[:2]))
+        return endpoints
+
+    async def stop(self) -> None:
+        """Close every listener and its open connections."""
+        for server in self._servers:
+            server.close()
+            await server.wait_closed()
+        self._servers.clear()
+
+    def _handler(self, host: str):
+        async def handle(process: asyncssh.SSHServerProcess[bytes]) -> None:
+            command = process.command
+            user = process.get_extra_info("username") or "pf9"
+            if command is None:
+                process.stderr.write(b"This host accepts commands only.\n")
+                process.exit(1)
+                return
+            self.state.ssh_commands.append((host, command))
+            if self.latency_ms:
+                await asyncio.sleep(self.latency_ms / 1000)
+            result = execute(self.state, host, command, user=user)
+            log.debug("ssh %s@%s %r -> %d", user, host, command, result.code)
+            process.stdout.write(result.out.encode())
+            process.stderr.write(result.err.encode())
+            process.exit(result.code)
+
+        return handle
