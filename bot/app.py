@@ -22,7 +22,7 @@ from bot import actions, commands
 from bot.authz import Authorizer
 from bot.escalation import PagerDuty
 from bot.pacing import ChannelPacer
-from bot.posting import CasePoster
+from bot.posting.case_poster import SlackCasePoster
 from bot.services import Diagnoser, Services
 from bot.settings import BotSettings
 from bot.store import Store
@@ -83,7 +83,7 @@ def build_client(settings: BotSettings, bot_token: SecretStr) -> AsyncWebClient:
 
 def build_app(
     services: Services, client: AsyncWebClient, signing_secret: SecretStr | None
-) -> tuple[AsyncApp, CasePoster]:
+) -> tuple[AsyncApp, SlackCasePoster]:
     http_mode = services.settings.slack.mode == "http"
     app = AsyncApp(
         client=client,
@@ -91,7 +91,7 @@ def build_app(
         signing_secret=signing_secret.get_secret_value() if signing_secret else "",
         request_verification_enabled=http_mode,
     )
-    poster = CasePoster(client, services)
+    poster = SlackCasePoster(client, services)
     commands.register(app, services, poster)
     actions.register(app, services, poster)
 
@@ -134,7 +134,7 @@ class RunningBot:
 
     app: AsyncApp
     services: Services
-    poster: CasePoster
+    poster: SlackCasePoster
     socket: AsyncSocketModeHandler | None = None
     runner: web.AppRunner | None = None
     http_port: int | None = None

@@ -7,6 +7,7 @@ import logging
 
 from bot.app import Secrets, build_client, build_services, start_bot
 from bot.intake.runner import run_intake
+from bot.posting.incidents import SlackIncidentPoster
 from bot.settings import BotSettings
 from bot.store import Store
 from diagnostics.service import open_engine
@@ -30,7 +31,12 @@ async def serve(settings: BotSettings) -> None:
             )
             bot = await start_bot(services, client, secrets)
             try:
-                intake = await run_intake(settings, bot.poster, store)
+                intake = await run_intake(
+                    settings,
+                    bot.poster,
+                    store,
+                    incident_poster=SlackIncidentPoster(client, services.pacer),
+                )
                 log.info("migrate-diag bot listening (%s mode)", settings.slack.mode)
                 try:
                     await asyncio.Event().wait()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.actions import claim, escalate, rerun, show_evidence
-from bot.posting import CasePoster
+from bot.posting.case_poster import SlackCasePoster
 from bot.services import Services
 
 
-def register(app: AsyncApp, services: Services, poster: CasePoster) -> None:
+def register(app: AsyncApp, services: Services, poster: SlackCasePoster) -> None:
     for module in (rerun, escalate, claim, show_evidence):
         module.register(app, services, poster)

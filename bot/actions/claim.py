@@ -9,14 +9,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions.common import Click, allowed_case
 from bot.authz import Action
-from bot.posting import CasePoster
+from bot.posting.case_poster import SlackCasePoster
 from bot.rendering import CLAIM
 from bot.services import Services
 from bot.textsafe import user_mention
 
 
 async def claim_case(
-    services: Services, poster: CasePoster, client: AsyncWebClient, click: Click
+    services: Services, poster: SlackCasePoster, client: AsyncWebClient, click: Click
 ) -> None:
     case = await allowed_case(services, client, click, Action.CLAIM)
     if case is None:
@@ -31,7 +31,7 @@ async def claim_case(
     )
 
 
-def register(app: AsyncApp, services: Services, poster: CasePoster) -> None:
+def register(app: AsyncApp, services: Services, poster: SlackCasePoster) -> None:
     @app.action(CLAIM)
     async def on_claim(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient

@@ -11,7 +11,7 @@ from bot.actions.common import Click, allowed_case
 from bot.authz import Action
 from bot.cards import handoff_summary, render_handoff
 from bot.escalation import dedup_key_for
-from bot.posting import CasePoster
+from bot.posting.case_poster import SlackCasePoster
 from bot.rendering import ESCALATE, fit
 from bot.services import Services
 
@@ -66,7 +66,7 @@ async def escalate_case(
     )
 
 
-def register(app: AsyncApp, services: Services, poster: CasePoster) -> None:
+def register(app: AsyncApp, services: Services, poster: SlackCasePoster) -> None:
     @app.action(ESCALATE)
     async def on_escalate(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient

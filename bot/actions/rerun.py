@@ -10,16 +10,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions.common import Click, allowed_case, tell
 from bot.authz import Action
-from bot.posting import CasePoster
+from bot.posting.case_poster import SlackCasePoster
 from bot.rendering import RERUN
 from bot.services import Services
-from diagnostics.model import DiagnosticsError, MigrationKind, MigrationRef
+from diagnostics.model import DiagnosticsError, MigrationRef
 
 log = logging.getLogger(__name__)
 
 
 async def rerun_case(
-    services: Services, poster: CasePoster, client: AsyncWebClient, click: Click
+    services: Services, poster: SlackCasePoster, client: AsyncWebClient, click: Click
 ) -> None:
     case = await allowed_case(services, client, click, Action.RERUN)
     if case is None:
@@ -35,7 +35,7 @@ async def rerun_case(
         server=case.vm_id or case.vm_name,
         migration_id=case.migration_id,
         target_host=case.target_host,
-        kind=MigrationKind(case.kind) if case.kind else None,
+        kind=case.kind,
     )
     try:
         await poster.post_case(
@@ -45,7 +45,7 @@ async def rerun_case(
         await tell(client, click, f"Re-run failed before it started: {exc}")
 
 
-def register(app: AsyncApp, services: Services, poster: CasePoster) -> None:
+def register(app: AsyncApp, services: Services, poster: SlackCasePoster) -> None:
     @app.action(RERUN)
     async def on_rerun(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient

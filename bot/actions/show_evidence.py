@@ -9,7 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions.common import Click, tell
 from bot.authz import Action
-from bot.posting import CasePoster
+from bot.posting.case_poster import SlackCasePoster
 from bot.rendering import SHOW_EVIDENCE
 from bot.services import Services
 from diagnostics.model import Diagnosis
@@ -48,7 +48,7 @@ async def show_evidence(
     )
 
 
-def register(app: AsyncApp, services: Services, poster: CasePoster) -> None:
+def register(app: AsyncApp, services: Services, poster: SlackCasePoster) -> None:
     @app.action(SHOW_EVIDENCE)
     async def on_show_evidence(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient

@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
 from bot.authz import Action
-from bot.posting import CasePoster
+from bot.posting.case_poster import SlackCasePoster
 from bot.services import Services
 from bot.store.repo import new_id
 from bot.textsafe import code_span, escaped_within
@@ -113,7 +113,7 @@ def ambiguous_text(exc: AmbiguousVm) -> str:
 
 async def run_case(
     services: Services,
-    poster: CasePoster,
+    poster: SlackCasePoster,
     respond: AsyncRespond,
     *,
     ref: MigrationRef,
@@ -156,7 +156,7 @@ async def run_case(
         )
 
 
-def register(app: AsyncApp, services: Services, poster: CasePoster) -> None:
+def register(app: AsyncApp, services: Services, poster: SlackCasePoster) -> None:
     command_name = services.settings.slack.command
 
     @app.command(command_name)

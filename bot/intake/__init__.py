@@ -1,11 +1,6 @@
 """Intake of automatic failure reports: Nova notifications, the migrations poller, a webhook.
 
-Every source turns what it sees into a :class:`bot.intake.events.FailureReport`; the case
-manager (``bot.cases``) deduplicates, groups storms and hands cases to the poster.
+Every source turns what it sees into a :class:`bot.cases.report.FailureReport` and submits
+it to the case runner (:class:`bot.cases.manager.CaseManager`), which deduplicates, groups
+storms and hands cases to the poster. ``runner.run_intake`` starts the enabled sources.
 """
-
-from __future__ import annotations
-
-from bot.intake.events import FailureReport, MalformedEvent, ReportSource
-
-__all__ = ["FailureReport", "MalformedEvent", "ReportSource"]

@@ -20,7 +20,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from bot.intake.events import FailureReport, MalformedEvent
+from bot.cases.report import FailureReport, MalformedEvent
 from bot.intake.oslo import report_from_body
 
 log = logging.getLogger(__name__)

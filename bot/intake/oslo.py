@@ -11,10 +11,11 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from bot.intake.events import FailureReport, MalformedEvent, ReportSource, utcnow
+from bot.cases.report import FailureReport, MalformedEvent, ReportSource
+from bot.times import parse_time, utcnow
 from diagnostics.model import MigrationKind
 
 log = logging.getLogger(__name__)
@@ -30,17 +31,6 @@ class Notification:
     timestamp: datetime | None
     request_id: str | None  # the flattened context's _context_request_id
     message: Mapping[str, Any]
-
-
-def _timestamp(text: object) -> datetime | None:
-    """oslo writes ``str(utcnow())``: ``2026-08-21 10:00:00.123456`` (naive, UTC)."""
-    if not isinstance(text, str):
-        return None
-    try:
-        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 def parse_envelope(body: bytes | str) -> Notification:
@@ -78,7 +68,7 @@ def parse_envelope(body: bytes | str) -> Notification:
         message_id=message.get("message_id")
         if isinstance(message.get("message_id"), str)
         else None,
-        timestamp=_timestamp(message.get("timestamp")),
+        timestamp=parse_time(message.get("timestamp")),
         request_id=request_id if isinstance(request_id, str) else None,
         message=message,
     )

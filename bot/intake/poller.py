@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from bot.intake.events import FailureReport, ReportSource, parse_time, utcnow
+from bot.cases.report import FailureReport, ReportSource
+from bot.times import parse_time, utcnow
 from diagnostics.model import MigrationKind
 
 log = logging.getLogger(__name__)

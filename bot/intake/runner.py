@@ -6,11 +6,10 @@ import asyncio
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiohttp import web
 
-from bot.cases import CaseManager, CasePoster, IncidentPoster
+from bot.cases.manager import CaseManager, CasePoster, IncidentPoster
 from bot.intake.amqp import AmqpConfig, NotificationConsumer
 from bot.intake.poller import MigrationLister, MigrationsPoller, SdkMigrationLister
 from bot.intake.webhook import build_webhook_app, start_webhook
@@ -42,19 +41,6 @@ class RunningIntake:
             await self.webhook.cleanup()
 
 
-def _default_incident_poster(poster: CasePoster) -> IncidentPoster:
-    """The Slack incident poster over the case poster's own client and pacer."""
-    from bot.incident_posts import SlackIncidentPoster
-
-    client: Any = getattr(poster, "client", None)
-    services: Any = getattr(poster, "services", None)
-    if client is None or services is None:
-        raise ConfigError(
-            "run_intake needs incident_poster= when the poster is not CasePoster"
-        )
-    return SlackIncidentPoster(client, services.pacer)
-
-
 def _sdk_lister(settings: BotSettings) -> MigrationLister:
     from diagnostics.evidence.openstack_api import OpenStackApi
 
@@ -66,7 +52,7 @@ async def run_intake(
     poster: CasePoster,
     store: Store,
     *,
-    incident_poster: IncidentPoster | None = None,
+    incident_poster: IncidentPoster,
     lister: MigrationLister | None = None,
     owner: str | None = None,
 ) -> RunningIntake:
@@ -82,7 +68,7 @@ async def run_intake(
         settings,
         store,
         poster,
-        incident_poster or _default_incident_poster(poster),
+        incident_poster,
         owner=owner,
     )
     running = RunningIntake(cases=cases, stop=asyncio.Event())

@@ -19,13 +19,8 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from bot.intake.events import (
-    FailureReport,
-    MalformedEvent,
-    ReportSource,
-    parse_time,
-    utcnow,
-)
+from bot.cases.report import FailureReport, MalformedEvent, ReportSource
+from bot.times import parse_time, utcnow
 from diagnostics.model import MigrationKind
 
 log = logging.getLogger(__name__)

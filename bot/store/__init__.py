@@ -1,7 +1,16 @@
-"""Persistent state of the bot: cases, runs and escalations (SQLAlchemy 2, async)."""
+"""Persistent state of the bot, SQL only (SQLAlchemy 2, async; Alembic migrations).
+
+- ``models.py``, ``intake_models.py`` — the tables.
+- ``repo.py`` — ``Store``: cases, runs, claims and escalations.
+- ``intake_repo.py`` (+ ``intake_bookkeeping.py``) — dedupe claims, posting leases.
+- ``incident_repo.py`` — storm incidents and their members.
+- ``history.py`` — the audit-trail query (``migrate-diag history``).
+
+The rules these run (dedupe, storms, routing) are in :mod:`bot.cases`.
+"""
 
 from __future__ import annotations
 
-from bot.store.repo import CaseRecord, EscalationRecord, HistoryEntry, RunRecord, Store
+from bot.store.repo import CaseRecord, EscalationRecord, RunRecord, Store
 
-__all__ = ["CaseRecord", "EscalationRecord", "HistoryEntry", "RunRecord", "Store"]
+__all__ = ["CaseRecord", "EscalationRecord", "RunRecord", "Store"]

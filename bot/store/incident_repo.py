@@ -1,7 +1,8 @@
-"""Storm incidents: failures sharing a host (or cause) inside a window, under one parent.
+"""Storm incidents in the database: failures sharing a storm key, under one parent.
 
 An open incident per key is unique in the database (a partial unique index), so two
-replicas that see the same storm join one incident instead of opening two.
+replicas that see the same storm join one incident instead of opening two. Which keys a
+case has is a rule of :mod:`bot.cases.storms`; this module stores and matches them.
 """
 
 from __future__ import annotations
@@ -10,18 +11,45 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.store.intake_bookkeeping import aware
 from bot.store.intake_models import IncidentMemberRow, IncidentRow, IntakeCaseRow
-from bot.store.intake_repo import POSTED, WAITING, IntakeRepo, LeasedCase
+from bot.store.intake_repo import POSTED, WAITING, IntakeRepo
 from bot.store.repo import new_id
+from bot.times import as_utc
 
 log = logging.getLogger(__name__)
+
+
+class StormAxis(StrEnum):
+    """What the failures of one storm share; the value is the stored key's prefix."""
+
+    SOURCE_HOST = "host"
+    DEST_HOST = "dest"
+    CAUSE = "cause"  # the exception class of the error
+
+
+@dataclass(frozen=True, slots=True)
+class StormKey:
+    """What one incident groups by: ``StormKey(StormAxis.SOURCE_HOST, "cmp-a-01")``."""
+
+    axis: StormAxis
+    value: str
+
+    def __str__(self) -> str:
+        """The stored form (``incidents.key``), e.g. ``host:cmp-a-01``."""
+        return f"{self.axis.value}:{self.value}"
+
+    @classmethod
+    def stored(cls, text: str) -> StormKey:
+        """The key of an ``incidents.key`` column, written by ``str(key)``."""
+        axis, _, value = text.partition(":")
+        return cls(StormAxis(axis), value)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,7 +57,7 @@ class IncidentSlot:
     """Where a case goes: the incident, and whether this call opened it (and must post it)."""
 
     incident_id: str
-    key: str
+    key: StormKey
     channel: str
     parent_ts: str | None
     opened: bool
@@ -51,7 +79,7 @@ class IncidentView:
     """The incident row and its members: what the parent message shows."""
 
     id: str
-    key: str
+    key: StormKey
     channel: str
     parent_ts: str | None
     count: int
@@ -59,25 +87,12 @@ class IncidentView:
     members: tuple[IncidentMember, ...]
 
 
-def storm_keys(case: LeasedCase) -> list[str]:
-    """The keys a case may share with others, most specific grouping first."""
-    keys = []
-    if case.source_host:
-        keys.append(f"host:{case.source_host}")
-    if case.dest_host:
-        keys.append(f"dest:{case.dest_host}")
-    if case.error and ":" in case.error:
-        keys.append(f"cause:{case.error.split(':', 1)[0]}")
-    return keys
-
-
-def _matches(key: str) -> ColumnElement[bool]:
-    kind, _, value = key.partition(":")
-    if kind == "host":
-        return IntakeCaseRow.source_host == value
-    if kind == "dest":
-        return IntakeCaseRow.dest_host == value
-    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _matches(key: StormKey) -> ColumnElement[bool]:
+    if key.axis is StormAxis.SOURCE_HOST:
+        return IntakeCaseRow.source_host == key.value
+    if key.axis is StormAxis.DEST_HOST:
+        return IntakeCaseRow.dest_host == key.value
+    escaped = key.value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return IntakeCaseRow.error.like(f"{escaped}:%", escape="\\")
 
 
@@ -88,35 +103,30 @@ class IncidentRepo:
 
     async def assign(
         self,
-        case: LeasedCase,
+        case_id: str,
+        key: StormKey,
         *,
         channel: str,
         threshold: int,
         window_s: float,
         now: datetime,
     ) -> IncidentSlot | None:
-        """Put the case into an open incident, opening one when the threshold is reached."""
-        for key in storm_keys(case):
-            for _ in range(3):
-                try:
-                    async with self.sessions.begin() as session:
-                        slot = await self._assign(
-                            session, case, key, channel, threshold, window_s, now
-                        )
-                except IntegrityError:
-                    continue  # another replica opened the incident between our read and insert
-                break
-            else:
-                slot = None
-            if slot is not None:
-                return slot
+        """Put the case into the key's open incident, opening one at the threshold."""
+        for _ in range(3):
+            try:
+                async with self.sessions.begin() as session:
+                    return await self._assign(
+                        session, case_id, key, channel, threshold, window_s, now
+                    )
+            except IntegrityError:
+                continue  # another replica opened the incident between our read and insert
         return None
 
     async def _assign(
         self,
         session: AsyncSession,
-        case: LeasedCase,
-        key: str,
+        case_id: str,
+        key: StormKey,
         channel: str,
         threshold: int,
         window_s: float,
@@ -125,10 +135,10 @@ class IncidentRepo:
         since = now - timedelta(seconds=window_s)
         incident = await session.scalar(
             select(IncidentRow)
-            .where(IncidentRow.key == key, IncidentRow.closed_at.is_(None))
+            .where(IncidentRow.key == str(key), IncidentRow.closed_at.is_(None))
             .with_for_update()
         )
-        if incident is not None and aware(incident.last_at) < since:
+        if incident is not None and as_utc(incident.last_at) < since:
             incident.closed_at = now  # the storm is over; a new one gets a new parent
             await session.flush()
             incident = None
@@ -144,7 +154,7 @@ class IncidentRepo:
                 return None
             incident = IncidentRow(
                 id=new_id("inc"),
-                key=key,
+                key=str(key),
                 channel=channel,
                 count=0,
                 opened_at=now,
@@ -157,7 +167,7 @@ class IncidentRepo:
             for row in rows:
                 if row.status == POSTED and row.incident_id is None:
                     await self._add_member(session, incident, row.case_id, now)
-        await self._add_member(session, incident, case.case_id, now)
+        await self._add_member(session, incident, case_id, now)
         return IncidentSlot(
             incident_id=incident.id,
             key=key,
@@ -227,11 +237,11 @@ class IncidentRepo:
             )
             return IncidentView(
                 id=incident.id,
-                key=incident.key,
+                key=StormKey.stored(incident.key),
                 channel=incident.channel,
                 parent_ts=incident.parent_ts,
                 count=incident.count,
-                opened_at=aware(incident.opened_at),
+                opened_at=as_utc(incident.opened_at),
                 members=members,
             )
 

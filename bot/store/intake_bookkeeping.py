@@ -17,11 +17,7 @@ from bot.store.intake_models import (
 )
 from bot.store.models import CaseRow
 from bot.store.repo import Store
-
-
-def aware(value: datetime) -> datetime:
-    """SQLite returns naive datetimes for timezone-aware columns; they were stored as UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+from bot.times import as_utc
 
 
 class IntakeBookkeeping:
@@ -76,7 +72,7 @@ class IntakeBookkeeping:
     async def watermark(self, name: str) -> datetime | None:
         async with self.store.sessions() as session:
             row = await session.get(PollerWatermarkRow, name)
-            return aware(row.watermark) if row else None
+            return as_utc(row.watermark) if row else None
 
     async def set_watermark(self, name: str, value: datetime) -> None:
         async with self.store.sessions.begin() as session:
@@ -87,6 +83,6 @@ class IntakeBookkeeping:
                     PollerWatermarkRow(name=name, watermark=value, updated_at=now)
                 )
             elif (
-                aware(row.watermark) < value
+                as_utc(row.watermark) < value
             ):  # never move backwards (two replicas polling)
                 row.watermark, row.updated_at = value, now

@@ -1,35 +1,78 @@
 """The intake's persistence: durable dedupe claims and the posting lease of each case.
 
-Composes :class:`bot.store.Store` (its engine and session factory); ``repo.py`` is not
-touched. Every claim is one transaction whose exclusivity comes from the primary key of
-``dedupe_keys``: an ``INSERT … ON CONFLICT DO NOTHING`` either wins or finds the winner,
-so it holds across restarts and across replicas sharing one PostgreSQL database.
+Composes :class:`bot.store.Store` (its engine and session factory). Every claim is one
+transaction whose exclusivity comes from the primary key of ``dedupe_keys``: an
+``INSERT … ON CONFLICT DO NOTHING`` either wins or finds the winner, so it holds across
+restarts and across replicas sharing one PostgreSQL database. Which keys a report has and
+when a weak key joins are rules of :mod:`bot.cases.dedupe`, passed in as values.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.intake.events import FailureReport
-from bot.store.intake_bookkeeping import IntakeBookkeeping, aware
+from bot.store.intake_bookkeeping import IntakeBookkeeping
 from bot.store.intake_models import DedupeKeyRow, IntakeCaseRow
 from bot.store.models import CaseRow
 from bot.store.repo import Store, new_id
+from bot.times import as_utc
+from diagnostics.model import MigrationKind
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 WAITING, PENDING, POSTING, POSTED = "waiting", "pending", "posting", "posted"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sighting:
+    """One report as the store writes it: its facts and the keys the dedupe rules derived."""
+
+    source: str
+    primary_key: str
+    strong_keys: tuple[str, ...]  # permanent identities of this failure, sorted
+    request_key: str | None  # shared by every report of one API call
+    instance_key: str | None  # serialises claimers of one VM across replicas
+    instance_uuid: str | None
+    migration: str | None
+    request_id: str | None
+    kind: MigrationKind | None
+    source_host: str | None
+    dest_host: str | None
+    availability_zone: str | None
+    aggregate: str | None
+    error: str | None
+    occurred_at: datetime | None
+    report: Mapping[str, Any]  # what is kept of the report itself (JSON)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KnownCase:
+    """What the join rules may look at of a case that already exists."""
+
+    case_id: str
+    instance_uuid: str | None
+    migration: str | None
+    request_id: str | None
+    occurred_at: datetime | None
+
+
+class JoinRules(Protocol):
+    """When a sighting that shares only a weak key joins an existing case."""
+
+    def same_call(self, case: KnownCase) -> bool: ...
+
+    def same_failure(self, case: KnownCase) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,7 +88,7 @@ class LeasedCase:
     case_id: str
     instance_uuid: str
     migration: str | None
-    kind: str | None
+    kind: MigrationKind | None
     source_host: str | None
     dest_host: str | None
     availability_zone: str | None
@@ -60,29 +103,24 @@ def _leased(row: IntakeCaseRow) -> LeasedCase:
         case_id=row.case_id,
         instance_uuid=row.instance_uuid or "",
         migration=row.migration,
-        kind=row.kind,
+        kind=MigrationKind(row.kind) if row.kind else None,
         source_host=row.source_host,
         dest_host=row.dest_host,
         availability_zone=row.availability_zone,
         aggregate=row.aggregate,
         error=row.error,
         channel=row.channel,
-        created_at=aware(row.created_at),
+        created_at=as_utc(row.created_at),
     )
 
 
-def _compatible(row: IntakeCaseRow, report: FailureReport, window: timedelta) -> bool:
-    """Could ``report`` describe the same failure as the case ``row``? Unknowns match."""
-    migration = report.migration_uuid or report.migration_id
-    if migration and row.migration and migration != row.migration:
-        return False
-    if report.request_id and row.request_id and report.request_id != row.request_id:
-        return False
-    # an older failure of the same VM (the poller's look-back) is another case
-    return not (
-        report.occurred_at
-        and row.occurred_at
-        and abs(aware(row.occurred_at) - report.occurred_at) > window
+def _known(row: IntakeCaseRow) -> KnownCase:
+    return KnownCase(
+        case_id=row.case_id,
+        instance_uuid=row.instance_uuid,
+        migration=row.migration,
+        request_id=row.request_id,
+        occurred_at=as_utc(row.occurred_at) if row.occurred_at else None,
     )
 
 
@@ -92,9 +130,8 @@ def _is_retryable(exc: DBAPIError) -> bool:
 
 
 class IntakeRepo(IntakeBookkeeping):
-    def __init__(self, store: Store, *, correlation_window_s: float = 900.0) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
-        self.correlation_window = timedelta(seconds=correlation_window_s)
 
     async def _transaction(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run ``work`` in one transaction, retried when the database reports a lock conflict."""
@@ -132,36 +169,44 @@ class IntakeRepo(IntakeBookkeeping):
 
     async def claim(
         self,
-        report: FailureReport,
+        sighting: Sighting,
+        rules: JoinRules,
         *,
+        correlate_since: datetime,
         channel: str | None,
         due_at: datetime,
         now: datetime,
     ) -> Claim:
-        """Store the report as a new case, or join it to the case that already owns it."""
+        """Store the sighting as a new case, or join it to the case that already owns it.
+
+        A strong key joins at once; the bare request key joins when ``rules.same_call``;
+        the instance key joins the newest case of the VM created since
+        ``correlate_since`` that ``rules.same_failure`` accepts.
+        """
         return await self._transaction(
-            lambda s: self._claim(s, report, channel, due_at, now)
+            lambda s: self._claim(
+                s, sighting, rules, correlate_since, channel, due_at, now
+            )
         )
 
     async def _claim(
         self,
         session: AsyncSession,
-        report: FailureReport,
+        sighting: Sighting,
+        rules: JoinRules,
+        correlate_since: datetime,
         channel: str | None,
         due_at: datetime,
         now: datetime,
     ) -> Claim:
         fresh_id = new_id("case")
-        permanent = report.dedupe_keys()
-        instance_key = (
-            f"instance:{report.instance_uuid}" if report.instance_uuid else None
-        )
+        weak = [k for k in (sighting.request_key, sighting.instance_key) if k]
         # one global key order: concurrent claims lock shared keys in the same sequence
-        keys = sorted([*permanent, *([instance_key] if instance_key else [])])
+        keys = sorted([*sighting.strong_keys, *weak])
         inserted: list[str] = []
         existing: dict[str, DedupeKeyRow] = {}
         for key in keys:
-            if await self._insert_key(session, key, fresh_id, now, report.source.value):
+            if await self._insert_key(session, key, fresh_id, now, sighting.source):
                 inserted.append(key)
                 continue
             row = await session.scalar(
@@ -169,53 +214,45 @@ class IntakeRepo(IntakeBookkeeping):
             )
             if row is not None:
                 existing[key] = row
-        strong = [k for k in permanent if k != report.request_key]
-        target = next((existing[k].case_id for k in strong if k in existing), None)
-        if target is None and report.request_key in existing:
-            target = await self._same_request(
-                session, existing[report.request_key], report
-            )
-        if target is None and instance_key in existing:
+        target = next(
+            (existing[k].case_id for k in sighting.strong_keys if k in existing), None
+        )
+        request = existing.get(sighting.request_key or "")
+        if target is None and request is not None:
+            case = await session.get(IntakeCaseRow, request.case_id)
+            if case is not None and rules.same_call(_known(case)):
+                target = case.case_id
+        instance = existing.get(sighting.instance_key or "")
+        if target is None and instance is not None:
             # the locked instance key serialises claimers of this VM across replicas
-            target = await self._correlate(session, report, now)
+            target = await self._correlate(session, sighting, rules, correlate_since)
         if target is None:
-            await self._create(session, fresh_id, report, channel, due_at, now)
-            if instance_key in existing:
-                existing[instance_key].case_id = fresh_id
-                existing[instance_key].last_seen = now
+            await self._create(session, fresh_id, sighting, channel, due_at, now)
+            if instance is not None:
+                instance.case_id = fresh_id
+                instance.last_seen = now
             return Claim(case_id=fresh_id, new=True)
-        await self._join(session, target, report, inserted, existing.values(), now)
+        await self._join(session, target, sighting, inserted, existing.values(), now)
         return Claim(case_id=target, new=False)
 
-    async def _same_request(
-        self, session: AsyncSession, key_row: DedupeKeyRow, report: FailureReport
-    ) -> str | None:
-        """The bare request key joins only when the instances cannot differ."""
-        case = await session.get(IntakeCaseRow, key_row.case_id)
-        if case is None:
-            return None
-        if (
-            case.instance_uuid
-            and report.instance_uuid
-            and case.instance_uuid != report.instance_uuid
-        ):
-            return None  # one API call, several servers: separate cases
-        return key_row.case_id
-
     async def _correlate(
-        self, session: AsyncSession, report: FailureReport, now: datetime
+        self,
+        session: AsyncSession,
+        sighting: Sighting,
+        rules: JoinRules,
+        since: datetime,
     ) -> str | None:
-        """A recent case of the same VM that this report could describe, newest first."""
+        """A recent case of the same VM that the rules accept, newest first."""
         query = (
             select(IntakeCaseRow)
             .where(
-                IntakeCaseRow.instance_uuid == report.instance_uuid,
-                IntakeCaseRow.created_at >= now - self.correlation_window,
+                IntakeCaseRow.instance_uuid == sighting.instance_uuid,
+                IntakeCaseRow.created_at >= since,
             )
             .order_by(IntakeCaseRow.created_at.desc())
         )
         for case in (await session.scalars(query)).all():
-            if _compatible(case, report, self.correlation_window):
+            if rules.same_failure(_known(case)):
                 return case.case_id
         return None
 
@@ -223,21 +260,20 @@ class IntakeRepo(IntakeBookkeeping):
         self,
         session: AsyncSession,
         case_id: str,
-        report: FailureReport,
+        sighting: Sighting,
         channel: str | None,
         due_at: datetime,
         now: datetime,
     ) -> None:
-        migration = report.migration_uuid or report.migration_id
         session.add(
             CaseRow(
                 id=case_id,
-                vm_name=report.instance_uuid or "?",
-                vm_id=report.instance_uuid,
-                migration_id=migration,
-                target_host=report.dest_host,
+                vm_name=sighting.instance_uuid or "?",
+                vm_id=sighting.instance_uuid,
+                migration_id=sighting.migration,
+                target_host=sighting.dest_host,
                 channel=channel or "",
-                source=report.source.value,
+                source=sighting.source,
                 created_at=now,
             )
         )
@@ -245,21 +281,21 @@ class IntakeRepo(IntakeBookkeeping):
         session.add(
             IntakeCaseRow(
                 case_id=case_id,
-                primary_key=report.primary_key,
-                instance_uuid=report.instance_uuid,
-                migration=migration,
-                request_id=report.request_id,
-                kind=report.kind.value if report.kind else None,
-                source_host=report.source_host,
-                dest_host=report.dest_host,
-                availability_zone=report.availability_zone,
-                aggregate=report.aggregate,
-                error=report.error,
-                occurred_at=report.occurred_at,
-                status=PENDING if report.instance_uuid else WAITING,
+                primary_key=sighting.primary_key,
+                instance_uuid=sighting.instance_uuid,
+                migration=sighting.migration,
+                request_id=sighting.request_id,
+                kind=sighting.kind,
+                source_host=sighting.source_host,
+                dest_host=sighting.dest_host,
+                availability_zone=sighting.availability_zone,
+                aggregate=sighting.aggregate,
+                error=sighting.error,
+                occurred_at=sighting.occurred_at,
+                status=PENDING if sighting.instance_uuid else WAITING,
                 due_at=due_at,
                 channel=channel,
-                report=_jsonable(report),
+                report=dict(sighting.report),
                 created_at=now,
             )
         )
@@ -268,9 +304,9 @@ class IntakeRepo(IntakeBookkeeping):
         self,
         session: AsyncSession,
         case_id: str,
-        report: FailureReport,
+        sighting: Sighting,
         inserted: Sequence[str],
-        existing: Any,
+        existing: Iterable[DedupeKeyRow],
         now: datetime,
     ) -> None:
         if inserted:
@@ -283,23 +319,23 @@ class IntakeRepo(IntakeBookkeeping):
             if row.case_id != case_id:
                 continue  # a bare request key owned by another server's case
             row.last_seen = now
-            if report.source.value not in row.sources:
-                row.sources = [*row.sources, report.source.value]
+            if sighting.source not in row.sources:
+                row.sources = [*row.sources, sighting.source]
         case = await session.get(IntakeCaseRow, case_id, with_for_update=True)
         if case is None:
             return
         # what this source knows and the first one did not (a migration id, a host, the error)
         for attr, value in (
-            ("instance_uuid", report.instance_uuid),
-            ("migration", report.migration_uuid or report.migration_id),
-            ("request_id", report.request_id),
-            ("kind", report.kind.value if report.kind else None),
-            ("source_host", report.source_host),
-            ("dest_host", report.dest_host),
-            ("availability_zone", report.availability_zone),
-            ("aggregate", report.aggregate),
-            ("error", report.error),
-            ("occurred_at", report.occurred_at),
+            ("instance_uuid", sighting.instance_uuid),
+            ("migration", sighting.migration),
+            ("request_id", sighting.request_id),
+            ("kind", sighting.kind),
+            ("source_host", sighting.source_host),
+            ("dest_host", sighting.dest_host),
+            ("availability_zone", sighting.availability_zone),
+            ("aggregate", sighting.aggregate),
+            ("error", sighting.error),
+            ("occurred_at", sighting.occurred_at),
         ):
             if value and not getattr(case, attr):
                 setattr(case, attr, value)
@@ -352,13 +388,3 @@ class IntakeRepo(IntakeBookkeeping):
                 .where(IntakeCaseRow.case_id == case_id, IntakeCaseRow.owner == owner)
                 .values(**values)
             )
-
-
-def _jsonable(report: FailureReport) -> dict[str, Any]:
-    return {
-        "source": report.source.value,
-        "event_type": report.event_type,
-        "status": report.status,
-        "received_at": report.received_at.isoformat(),
-        "raw": dict(report.raw),
-    }

@@ -14,11 +14,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from bot.store.models import CaseRow, EscalationRow, RunRow
-from diagnostics.model import Diagnosis
+from bot.times import as_utc
+from diagnostics.model import Diagnosis, MigrationKind
 from diagnostics.report.json import from_dict, to_dict
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -31,7 +32,9 @@ class CaseRecord:
     vm_name: str
     migration_id: str | None
     target_host: str | None
-    kind: str | None
+    kind: (
+        MigrationKind | None
+    )  # what the operator named (--kind), so a re-run repeats it
     channel: str
     parent_ts: str | None
     thread_ts: str | None
@@ -60,20 +63,6 @@ class EscalationRecord:
     status: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HistoryEntry:
-    case: CaseRecord
-    runs: int
-    verdict: str | None
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes even for timezone=True columns; they were stored as UTC
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 def _case(row: CaseRow) -> CaseRecord:
     return CaseRecord(
         id=row.id,
@@ -81,14 +70,14 @@ def _case(row: CaseRow) -> CaseRecord:
         vm_name=row.vm_name,
         migration_id=row.migration_id,
         target_host=row.target_host,
-        kind=row.kind,
+        kind=MigrationKind(row.kind) if row.kind else None,
         channel=row.channel,
         parent_ts=row.parent_ts,
         thread_ts=row.thread_ts,
         source=row.source,
-        created_at=_aware(row.created_at) or row.created_at,
+        created_at=as_utc(row.created_at),
         claimed_by=row.claimed_by,
-        claimed_at=_aware(row.claimed_at),
+        claimed_at=as_utc(row.claimed_at) if row.claimed_at else None,
     )
 
 
@@ -99,7 +88,7 @@ def _run(row: RunRow) -> RunRecord:
         diagnosis=from_dict(row.diagnosis),
         verdict=row.verdict,
         requested_by=row.requested_by,
-        created_at=_aware(row.created_at) or row.created_at,
+        created_at=as_utc(row.created_at),
     )
 
 
@@ -138,7 +127,7 @@ class Store:
         source: str,
         migration_id: str | None = None,
         target_host: str | None = None,
-        kind: str | None = None,
+        kind: MigrationKind | None = None,
         case_id: str | None = None,
     ) -> CaseRecord:
         row = CaseRow(
@@ -252,34 +241,8 @@ class Store:
                     case_id=r.case_id,
                     user_id=r.user_id,
                     dedup_key=r.dedup_key,
-                    at=_aware(r.at) or r.at,
+                    at=as_utc(r.at),
                     status=r.status,
                 )
                 for r in (await session.scalars(query)).all()
             ]
-
-    async def history(
-        self, limit: int = 20, vm: str | None = None
-    ) -> list[HistoryEntry]:
-        """Recent cases, newest first, with their run count and latest verdict."""
-        query = select(CaseRow).order_by(CaseRow.created_at.desc()).limit(limit)
-        if vm is not None:
-            query = query.where((CaseRow.vm_name == vm) | (CaseRow.vm_id == vm))
-        entries = []
-        async with self.sessions() as session:
-            for row in (await session.scalars(query)).all():
-                count = await session.scalar(
-                    select(func.count())
-                    .select_from(RunRow)
-                    .where(RunRow.case_id == row.id)
-                )
-                verdict = await session.scalar(
-                    select(RunRow.verdict)
-                    .where(RunRow.case_id == row.id)
-                    .order_by(RunRow.created_at.desc())
-                    .limit(1)
-                )
-                entries.append(
-                    HistoryEntry(case=_case(row), runs=count or 0, verdict=verdict)
-                )
-        return entries

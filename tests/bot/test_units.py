@@ -8,6 +8,7 @@ import pytest
 
 from bot.commands.diagnose import Help, UsageError, parse_command
 from bot.store import Store
+from bot.store.history import history
 from diagnostics.model import MigrationKind, MigrationRef
 from tests.bot.support import scripted_diagnosis
 
@@ -66,8 +67,8 @@ async def test_store_migrates_and_round_trips_runs(tmp_path: Path) -> None:
         await store.record_escalation(
             case.id, user_id="U2", dedup_key="k", status="accepted"
         )
-        history = await store.history()
-        assert (history[0].runs, history[0].verdict) == (1, "libvirt_tls")
+        rows = await history(store)
+        assert (rows[0].runs, rows[0].verdict) == (1, "libvirt_tls")
     finally:
         await store.close()
     reopened = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 's.sqlite'}")

@@ -48,7 +48,7 @@ def bot_settings(**intake: Any) -> BotSettings:
 
 @dataclass
 class RecordingPoster:
-    """Stands in for bot.posting.CasePoster: records every post."""
+    """Stands in for bot.posting.case_poster.SlackCasePoster: records every post."""
 
     posts: list[tuple[str, MigrationRef, str, str | None]] = field(default_factory=list)
     fail_first: int = 0

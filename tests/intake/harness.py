@@ -15,7 +15,7 @@ import aio_pika
 import oslo_messaging
 from oslo_config import cfg
 
-from bot.cases import CaseManager, CasePoster, IncidentPoster
+from bot.cases.manager import CaseManager, CasePoster, IncidentPoster
 from bot.intake.amqp import AmqpConfig, NotificationConsumer
 from bot.settings import BotSettings
 from bot.store.repo import Store

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.cases import CaseManager
-from bot.intake.events import FailureReport, ReportSource
+from bot.cases.manager import CaseManager
+from bot.cases.report import FailureReport, ReportSource
 from bot.store.repo import Store
 from tests.intake.conftest import RecordingIncidents, RecordingPoster, bot_settings
 
@@ -199,7 +199,7 @@ async def test_storm_becomes_one_incident(sqlite_store: Store) -> None:
     assert {thread for *_, thread in poster.posts} == {parent_ts}
     final = incidents.updates[-1]
     assert final.count == 8
-    assert final.key == "host:cmp-a-01"
+    assert str(final.key) == "host:cmp-a-01"
     assert {m.status for m in final.members} == {"posted"}
 
 

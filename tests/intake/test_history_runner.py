@@ -8,12 +8,13 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import pytest
 
-from bot.cases import CaseManager
-from bot.history import format_rows, history, parse_since
-from bot.intake.events import FailureReport, ReportSource
+from bot.cases.manager import CaseManager
+from bot.cases.report import FailureReport, ReportSource
+from bot.history import format_rows, parse_since
 from bot.intake.runner import run_intake
 from bot.intake.webhook import PATH, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from bot.settings import BotSettings
+from bot.store.history import history
 from bot.store.repo import Store
 from diagnostics.model import ConfigError
 from tests.intake.conftest import (

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from bot.intake.events import MalformedEvent, ReportSource
+from bot.cases.dedupe import dedupe_keys
+from bot.cases.report import MalformedEvent, ReportSource
 from bot.intake.oslo import parse_envelope, report_from_body
 from diagnostics.model import MigrationKind
 from tests.intake.samples import envelope, sample
@@ -76,7 +77,7 @@ def test_compute_exception_is_a_report_keyed_by_request_only() -> None:
     report = report_from_body(envelope(sample("compute.exception"), request_id="req-x"))
     assert report is not None
     assert report.instance_uuid is None
-    assert report.dedupe_keys() == ("request:req-x",)
+    assert dedupe_keys(report) == ("request:req-x",)
     assert (
         report.error
         == "AggregateNameExists: Aggregate versioned_exc_aggregate already exists."

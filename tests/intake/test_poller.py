@@ -11,7 +11,7 @@ import openstack.connection
 import pytest
 from openstack.config.loader import OpenStackConfig
 
-from bot.cases import CaseManager
+from bot.cases.manager import CaseManager
 from bot.intake.amqp import NotificationConsumer
 from bot.intake.poller import MigrationsPoller, SdkMigrationLister
 from bot.store.repo import Store

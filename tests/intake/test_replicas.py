@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from bot.cases import CaseManager
-from bot.intake.events import FailureReport, ReportSource
+from bot.cases.manager import CaseManager
+from bot.cases.report import FailureReport, ReportSource
 from bot.store.repo import Store
 from tests.intake.conftest import (
     RecordingIncidents,

@@ -1,5 +1,5 @@
 """A storm of 50 failures from one host, end to end: Nova's Notifier → RabbitMQ → cases →
-the real CasePoster against the local Slack stand-in (with its rate limiter)."""
+the real SlackCasePoster against the local Slack stand-in (with its rate limiter)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from datetime import timedelta
 import pytest
 
 from bot.app import build_client, build_services
-from bot.cases import CaseManager
-from bot.incident_posts import SlackIncidentPoster
+from bot.cases.manager import CaseManager
 from bot.intake.amqp import NotificationConsumer
-from bot.intake.events import utcnow
 from bot.pacing import ChannelPacer
-from bot.posting import CasePoster
+from bot.posting.case_poster import SlackCasePoster
+from bot.posting.incidents import SlackIncidentPoster
 from bot.settings import BotSettings
 from bot.store.repo import Store
+from bot.times import utcnow
 from tests.bot.support import SECRETS, ScriptedDiagnoser
 from tests.fakeslack import FakeSlack
 from tests.intake.conftest import wait_for
@@ -69,7 +69,7 @@ async def test_storm_of_fifty_is_one_incident(
     cases = CaseManager(
         settings,
         store,
-        CasePoster(client, services),
+        SlackCasePoster(client, services),
         SlackIncidentPoster(client, pacer),
     )
     async with broker() as names:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 
-from bot.cases import CaseManager
+from bot.cases.manager import CaseManager
 from bot.intake.webhook import (
     PATH,
     SIGNATURE_HEADER,

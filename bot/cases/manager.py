@@ -1,15 +1,14 @@
-"""Cases: one per failed migration, whatever reports it; storms grouped under one incident.
+"""The case runner: one case per failed migration, whatever reports it, posted once.
 
 Flow: an intake source calls :meth:`CaseManager.submit` (durable claim; the source acks
 its message only after this returns), then :meth:`CaseManager.dispatch_due` leases the
 cases whose group wait has passed, routes them to a channel, groups storms into incidents
-and posts through the Slack side's ``CasePoster``.
+and hands them to a :class:`CasePoster` (the Slack side's ``SlackCasePoster``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import logging
 import uuid
 from collections.abc import Callable
@@ -17,18 +16,22 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.intake.events import FailureReport, utcnow
-from bot.settings import BotSettings, Route
+from bot.cases.dedupe import JoinRules, sighting
+from bot.cases.report import FailureReport
+from bot.cases.routing import route_channel
+from bot.cases.storms import join_storm
+from bot.settings import BotSettings
 from bot.store.incident_repo import IncidentRepo, IncidentSlot, IncidentView
 from bot.store.intake_repo import Claim, IntakeRepo, LeasedCase
 from bot.store.repo import Store
-from diagnostics.model import MigrationKind, MigrationRef
+from bot.times import utcnow
+from diagnostics.model import MigrationRef
 
 log = logging.getLogger(__name__)
 
 
 class CasePoster(Protocol):
-    """The Slack side (``bot.posting.CasePoster``): diagnose and post one case."""
+    """Diagnose and post one case (``bot.posting.SlackCasePoster``; tests record)."""
 
     async def post_case(
         self,
@@ -40,34 +43,13 @@ class CasePoster(Protocol):
 
 
 class IncidentPoster(Protocol):
-    """Posts and refreshes an incident's parent message (live count and member table)."""
+    """Posts and refreshes an incident's parent (``bot.posting.SlackIncidentPoster``)."""
 
     async def post_incident(
         self, view: IncidentView
     ) -> str: ...  # returns the parent ts
 
     async def update_incident(self, view: IncidentView) -> None: ...
-
-
-def route_channel(
-    case: LeasedCase, routes: tuple[Route, ...], default: str | None
-) -> str | None:
-    """First route whose every given criterion matches; else the default channel."""
-    for route in routes:
-        if (
-            route.availability_zone
-            and route.availability_zone != case.availability_zone
-        ):
-            continue
-        if route.aggregate and route.aggregate != case.aggregate:
-            continue
-        if route.host_pattern and not any(
-            host and fnmatch.fnmatchcase(host, route.host_pattern)
-            for host in (case.source_host, case.dest_host)
-        ):
-            continue
-        return route.channel
-    return default
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,8 +74,9 @@ class CaseManager:
         lease_s: float = 600.0,
     ) -> None:
         self.settings = settings
-        self.intake = IntakeRepo(
-            store, correlation_window_s=settings.intake.correlation_window_s
+        self.intake = IntakeRepo(store)
+        self.correlation_window = timedelta(
+            seconds=settings.intake.correlation_window_s
         )
         self.incidents = IncidentRepo(self.intake)
         self.poster = poster
@@ -110,7 +93,14 @@ class CaseManager:
         """Store the report durably (new case or joined to its case). Ack after this."""
         now = self.clock()
         due = now + timedelta(seconds=self.settings.intake.storms.group_wait_s)
-        claim = await self.intake.claim(report, channel=None, due_at=due, now=now)
+        claim = await self.intake.claim(
+            sighting(report),
+            JoinRules(report, self.correlation_window),
+            correlate_since=now - self.correlation_window,
+            channel=None,
+            due_at=due,
+            now=now,
+        )
         log.info(
             "%s report %s: %s case %s",
             report.source.value,
@@ -142,12 +132,8 @@ class CaseManager:
                 )
                 continue
             await self.intake.set_channel(case.case_id, channel)
-            slot = await self.incidents.assign(
-                case,
-                channel=channel,
-                threshold=storms.threshold,
-                window_s=storms.window_s,
-                now=now,
+            slot = await join_storm(
+                self.incidents, case, channel=channel, storms=storms, now=now
             )
             if slot is not None and slot.opened:
                 view = await self.incidents.view(slot.incident_id)
@@ -167,7 +153,7 @@ class CaseManager:
         ref = MigrationRef(
             server=case.instance_uuid,
             migration_id=case.migration,
-            kind=MigrationKind(case.kind) if case.kind else None,
+            kind=case.kind,
         )
         async with self._slots:  # bounded concurrency of diagnoses
             try:

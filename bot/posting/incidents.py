@@ -1,6 +1,6 @@
 """The parent message of a storm incident: live count and a table of the failed migrations.
 
-Each VM's own diagnosis is posted in this parent's thread by the case poster; this module
+Each VM's own diagnosis is posted in this parent's thread by ``SlackCasePoster``; this module
 only writes and refreshes the parent (chat.postMessage once, then chat.update).
 """
 
@@ -11,18 +11,22 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.pacing import ChannelPacer
 from bot.rendering import fit, md
-from bot.store.incident_repo import IncidentMember, IncidentView
+from bot.store.incident_repo import IncidentMember, IncidentView, StormAxis
 from bot.textsafe import code_block, code_span, plain
 
 TABLE_ROWS = 20  # rows shown in the parent; the thread has every VM
-_KIND_LABEL = {"host": "source host", "dest": "destination host", "cause": "cause"}
+_AXIS_LABEL = {
+    StormAxis.SOURCE_HOST: "source host",
+    StormAxis.DEST_HOST: "destination host",
+    StormAxis.CAUSE: "cause",
+}
 _STATUS = {"posted": "diagnosed", "posting": "diagnosing", "pending": "queued"}
 
 
 def incident_title(view: IncidentView) -> str:
-    kind, _, value = view.key.partition(":")
     noun = "migration" if view.count == 1 else "migrations"
-    return f"{view.count} failed {noun} sharing {_KIND_LABEL.get(kind, kind)} {value}"
+    key = view.key
+    return f"{view.count} failed {noun} sharing {_AXIS_LABEL[key.axis]} {key.value}"
 
 
 def _row(member: IncidentMember) -> str:

@@ -1,0 +1,7 @@
+"""The Slack side of cases: post a case's live parent and thread, and storm incident parents.
+
+- :mod:`bot.posting.case_poster` — ``SlackCasePoster``: diagnose one case and show it.
+- :mod:`bot.posting.session` — ``CaseSession``: one run; drains the engine's event queue.
+- :mod:`bot.posting.live` — ``LiveMessage`` (coalesced chat.update), ``ThreadWriter``.
+- :mod:`bot.posting.incidents` — ``SlackIncidentPoster``: a storm's parent and its table.
+"""

@@ -1,0 +1,145 @@
+"""Run a diagnosis for a case and show it in Slack: one live parent, details in its thread.
+
+Used by the slash command, the Re-run button and automatic posts (the case runner). A
+case whose parent already exists (a re-run) is updated in place and gets a "what changed"
+reply. Each run is a :class:`bot.posting.session.CaseSession`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.posting.session import CaseSession, SlackOutput
+from bot.rendering import ParentState, fit, parent_text, render_parent
+from bot.services import Services
+from diagnostics.model import Diagnosis, DiagnosticsError, MigrationRef
+
+log = logging.getLogger(__name__)
+
+
+class CaseAlreadyRunning(Exception):
+    """A diagnosis of this case is in progress; a second one would fight over the parent."""
+
+
+class SlackCasePoster:
+    """Posts and updates cases. ``post_case`` satisfies ``bot.cases.manager.CasePoster``."""
+
+    def __init__(self, client: AsyncWebClient, services: Services) -> None:
+        self.client = client
+        self.services = services
+        self._out = SlackOutput(
+            client=client,
+            pacer=services.pacer,
+            store=services.store,
+            update_interval_s=services.settings.slack.update_interval_s,
+            runbook_url=services.settings.deployment.runbook_url,
+        )
+        self._running: dict[str, CaseSession] = {}
+
+    def is_running(self, case_id: str) -> bool:
+        return case_id in self._running
+
+    async def post_case(
+        self,
+        case_id: str,
+        ref: MigrationRef,
+        channel: str,
+        thread_ts: str | None = None,
+        *,
+        requested_by: str | None = None,
+        source: str = "auto",
+    ) -> None:
+        """Diagnose ``ref`` for the case (created if new) and show it in ``channel``.
+
+        With ``thread_ts`` the parent is posted as a reply in that (incident) thread and
+        the details follow it there. Raises ``DiagnosticsError`` (``VmNotFound``,
+        ``AmbiguousVm``, ...) only when it failed before anything was posted; later
+        failures are shown on the parent and in the thread.
+        """
+        store = self.services.store
+        case = await store.get_case(case_id)
+        if case is None:
+            case = await store.create_case(
+                case_id=case_id,
+                vm_name=ref.server,
+                channel=channel,
+                source=source,
+                migration_id=ref.migration_id,
+                target_host=ref.target_host,
+                kind=ref.kind,
+            )
+        if case_id in self._running:
+            raise CaseAlreadyRunning(case_id)
+        previous = await store.latest_runs(case_id, limit=1)
+        session = CaseSession(
+            self._out, case, incident_ts=thread_ts, requested_by=requested_by
+        )
+        self._running[case_id] = session
+        try:
+            async with self.services.diagnosis_slots:
+                await self._diagnose(
+                    session,
+                    case_id,
+                    ref,
+                    requested_by,
+                    previous[0].diagnosis if previous else None,
+                )
+        finally:
+            del self._running[case_id]
+            await session.close()
+
+    async def _diagnose(
+        self,
+        session: CaseSession,
+        case_id: str,
+        ref: MigrationRef,
+        requested_by: str | None,
+        previous: Diagnosis | None,
+    ) -> None:
+        try:
+            diagnosis = await self.services.diagnoser.diagnose(
+                ref, on_event=session.on_event
+            )
+        except Exception as exc:
+            await session.settle()
+            if not session.has_parent:
+                raise
+            if isinstance(exc, DiagnosticsError):
+                reason = str(exc)
+            else:
+                log.exception("diagnosis of case %s failed", case_id)
+                reason = f"internal error ({type(exc).__name__}); see the bot's log"
+            await session.failed(reason)
+            return
+        await session.settle()
+        run = await self.services.store.record_run(case_id, diagnosis, requested_by)
+        await session.finished(diagnosis, run.id, previous)
+
+    async def refresh_parent(self, case_id: str) -> None:
+        """Re-render a case's parent from the store (after a claim, say)."""
+        store = self.services.store
+        case = await store.get_case(case_id)
+        if case is None or case.parent_ts is None:
+            return
+        running = self._running.get(case_id)
+        if running is not None:
+            running.claimed(case.claimed_by, case.claimed_at)
+            return
+        runs = await store.latest_runs(case_id, limit=1)
+        state = ParentState(
+            case_id=case.id,
+            vm_name=case.vm_name,
+            diagnosis=runs[0].diagnosis if runs else None,
+            run_id=runs[0].id if runs else None,
+            claimed_by=case.claimed_by,
+            claimed_at=case.claimed_at,
+            error=None if runs else "no completed run",
+        )
+        await self.client.chat_update(
+            channel=case.channel,
+            ts=case.parent_ts,
+            blocks=fit(render_parent(state)),
+            text=parent_text(state),
+        )

@@ -1,0 +1,202 @@
+"""One running diagnosis of a case in Slack: its parent, its thread, the engine's events.
+
+The engine's progress callback is :meth:`CaseSession.on_event`: it only puts the event on
+the session's queue and returns, so collection never waits on Slack (the per-channel
+pacer, rate limits, a slow API). One drainer task per session applies the events in order:
+it posts the parent on ``DiagnosisStarted`` and the details of each failed step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.cards import render_changes, render_root_cause, root_cause_text
+from bot.pacing import ChannelPacer
+from bot.posting.live import LiveMessage, Rendered, ThreadWriter
+from bot.rendering import (
+    ParentState,
+    fit,
+    parent_text,
+    render_parent,
+    render_step,
+    step_text,
+)
+from bot.store import CaseRecord, Store
+from diagnostics.model import (
+    Diagnosis,
+    DiagnosisStarted,
+    ProgressEvent,
+    StepFinished,
+    StepResult,
+    StepStatus,
+)
+
+DETAILED = frozenset({StepStatus.FAILED, StepStatus.WARNING, StepStatus.ERROR})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlackOutput:
+    """Where a session posts; shared read-only by every session of one poster."""
+
+    client: AsyncWebClient
+    pacer: ChannelPacer
+    store: Store
+    update_interval_s: float
+    runbook_url: str
+
+
+class CaseSession:
+    """The mutable state of one diagnosis of one case; only its own methods change it."""
+
+    def __init__(
+        self,
+        out: SlackOutput,
+        case: CaseRecord,
+        *,
+        incident_ts: str | None,
+        requested_by: str | None,
+    ) -> None:
+        self._out = out
+        self._case = case
+        self._incident_ts = (
+            incident_ts  # set: the parent is itself a reply in this thread
+        )
+        self._state = ParentState(
+            case_id=case.id,
+            vm_name=case.vm_name,
+            requested_by=requested_by,
+            claimed_by=case.claimed_by,
+            claimed_at=case.claimed_at,
+        )
+        self._live: LiveMessage | None = None
+        self._thread: ThreadWriter | None = None
+        self._posted_steps: set[int] = set()
+        self._events: asyncio.Queue[ProgressEvent | None] = asyncio.Queue()
+        self._drainer = asyncio.create_task(self._drain(), name=f"events-{case.id}")
+
+    @property
+    def has_parent(self) -> bool:
+        """Something of this case is in Slack already (this run's or an earlier parent)."""
+        return self._live is not None or self._case.parent_ts is not None
+
+    async def on_event(self, event: ProgressEvent) -> None:
+        """The engine's progress callback: queue the event and return at once."""
+        self._events.put_nowait(event)
+
+    async def settle(self) -> None:
+        """Wait until every queued event is in Slack; re-raises what the drainer hit."""
+        if not self._drainer.done():
+            self._events.put_nowait(None)
+        await self._drainer
+
+    async def _drain(self) -> None:
+        while (event := await self._events.get()) is not None:
+            await self._apply(event)
+
+    async def _apply(self, event: ProgressEvent) -> None:
+        if isinstance(event, DiagnosisStarted):
+            self._state = replace(
+                self._state,
+                vm_name=event.vm.name,
+                migration=event.migration,
+                steps=event.steps,
+                results={},
+            )
+            await self._ensure_parent()
+        elif isinstance(event, StepFinished):
+            self._step_done(event.step)
+        if self._live is not None:
+            self._live.changed()
+
+    def _rendered(self) -> Rendered:
+        return fit(render_parent(self._state)), parent_text(self._state)
+
+    async def _ensure_parent(self) -> None:
+        if self._live is not None:
+            return
+        out, case = self._out, self._case
+        parent_ts = case.parent_ts
+        thread_root = case.thread_ts or self._incident_ts
+        if parent_ts is None:
+            blocks, text = self._rendered()
+            await out.pacer.wait(case.channel)
+            resp = await out.client.chat_postMessage(
+                channel=case.channel, blocks=blocks, text=text, thread_ts=thread_root
+            )
+            parent_ts = str(resp["ts"])
+            self._case = await out.store.set_parent(
+                case.id,
+                channel=case.channel,
+                parent_ts=parent_ts,
+                thread_ts=thread_root,
+            )
+        self._live = LiveMessage(
+            out.client, case.channel, parent_ts, self._rendered, out.update_interval_s
+        )
+        self._thread = ThreadWriter(
+            out.client, out.pacer, case.channel, thread_root or parent_ts
+        )
+        self._live.changed()
+
+    def _step_done(self, step: StepResult) -> None:
+        self._state = replace(
+            self._state, results={**self._state.results, step.number: step}
+        )
+        if (
+            step.status in DETAILED
+            and step.number not in self._posted_steps
+            and self._thread
+        ):
+            self._posted_steps.add(step.number)
+            self._thread.post(fit(render_step(step)), step_text(step))
+
+    def claimed(self, by: str | None, at: datetime | None) -> None:
+        """Show a claim made while the diagnosis runs."""
+        self._state = replace(self._state, claimed_by=by, claimed_at=at)
+        if self._live is not None:
+            self._live.changed()
+
+    async def failed(self, reason: str) -> None:
+        """The diagnosis could not finish: say why on the parent."""
+        self._state = replace(self._state, error=reason, diagnosis=None)
+        await self._ensure_parent()
+
+    async def finished(
+        self, diagnosis: Diagnosis, run_id: str, previous: Diagnosis | None
+    ) -> None:
+        """The parent ends on the verdict; the thread gets the card (and what changed)."""
+        self._state = replace(
+            self._state,
+            diagnosis=diagnosis,
+            run_id=run_id,
+            migration=diagnosis.migration,
+            error=None,
+        )
+        await self._ensure_parent()
+        for (
+            step
+        ) in diagnosis.steps:  # the authoritative result, whatever the events said
+            self._step_done(step)
+        assert self._thread is not None
+        self._thread.post(
+            fit(render_root_cause(diagnosis, run_id, self._out.runbook_url)),
+            root_cause_text(diagnosis),
+        )
+        if previous is not None:
+            self._thread.post(
+                fit(render_changes(previous, diagnosis)), "Re-run finished"
+            )
+
+    async def close(self) -> None:
+        """Stop the drainer, send the parent's final state, post every queued reply."""
+        if not self._drainer.done():
+            self._events.put_nowait(None)
+        await asyncio.gather(self._drainer, return_exceptions=True)
+        if self._live is not None:
+            await self._live.finish()
+        if self._thread is not None:
+            await self._thread.close()
