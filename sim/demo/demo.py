@@ -2,7 +2,7 @@
 
 The region runs in this process (OpenStack APIs over HTTP on 127.0.0.1, hypervisors as SSH
 servers, a Kubernetes API). The diagnosis goes through the same engine and collectors as a
-real cloud, streams to the terminal, and is posted by the bot's own ``CasePoster`` into an
+real cloud, streams to the terminal, and is posted by the bot's own ``SlackCasePoster`` into an
 in-memory Slack recorder; ``demo-thread.html`` is drawn from exactly those messages.
 """
 
@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import build_services
 from bot.pacing import ChannelPacer
-from bot.posting import CasePoster
+from bot.posting.case_poster import SlackCasePoster
 from bot.settings import BotSettings
 from bot.store import Store
 from diagnostics.engine import Engine
@@ -162,7 +162,7 @@ async def run_demo(scenario_name: str, html_path: Path, out: TextIO) -> int:
                         routing_key=None,
                         pacer=ChannelPacer(rate_per_s=50, burst=50),
                     )
-                    poster = CasePoster(cast(AsyncWebClient, recorder), services)
+                    poster = SlackCasePoster(cast(AsyncWebClient, recorder), services)
                     ref = MigrationRef(
                         server=vm,
                         target_host=scenario.expect.target_host

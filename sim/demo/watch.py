@@ -2,7 +2,7 @@
 
 A simulated region runs in this process and publishes Nova's versioned notifications to
 RabbitMQ (``$MIGRATE_DIAG_AMQP_URL``, default the local broker). The bot's intake consumes
-them, the case manager opens a case and the real ``CasePoster`` diagnoses and posts it into
+them, the case manager opens a case and the real ``SlackCasePoster`` diagnoses and posts it into
 an in-memory Slack recorder, drawn as an HTML thread preview. Without a reachable broker
 the /os-migrations poller is the source instead (it works with no message bus at all).
 """
@@ -20,12 +20,12 @@ from typing import Any, TextIO, cast
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import build_services
-from bot.cases import CaseManager
-from bot.incident_posts import SlackIncidentPoster
+from bot.cases.manager import CaseManager
 from bot.intake.amqp import AmqpConfig, NotificationConsumer
 from bot.intake.poller import MigrationsPoller, SdkMigrationLister
 from bot.pacing import ChannelPacer
-from bot.posting import CasePoster
+from bot.posting.case_poster import SlackCasePoster
+from bot.posting.incidents import SlackIncidentPoster
 from bot.settings import BotSettings
 from bot.store import Store
 from diagnostics.evidence.openstack_api import OpenStackApi
@@ -82,7 +82,7 @@ def _action_body(kind: str, dest: str | None) -> dict[str, Any]:
 class _SignallingPoster:
     """The real poster, plus an event set once the first case has been posted."""
 
-    def __init__(self, poster: CasePoster) -> None:
+    def __init__(self, poster: SlackCasePoster) -> None:
         self.poster = poster
         self.posted = asyncio.Event()
 
@@ -194,7 +194,7 @@ async def _watch(
             routing_key=None,
             pacer=pacer,
         )
-        poster = _SignallingPoster(CasePoster(client, services))
+        poster = _SignallingPoster(SlackCasePoster(client, services))
         cases = CaseManager(settings, store, poster, SlackIncidentPoster(client, pacer))
         consumer: NotificationConsumer | None = None
         if use_bus:
