@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+from diagnostics.evidence.redact import redact
 from diagnostics.evidence.types import (
     Evidence,
     InstanceActions,
@@ -27,6 +28,8 @@ class CollectorError(DiagnosticsError):
     """Internal: raised inside a collector, converted to ``Unavailable`` by the engine."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
+        # redacted at once: the text may come from a server and is logged as well as shown
+        reason, detail = redact(reason), redact(detail)
         super().__init__(reason)
         self.reason = reason
         self.detail = detail

@@ -4,7 +4,8 @@ Two greps run on each host: fixed strings (the failed action's request id and th
 over the configured logs plus the instance's qemu log, and the TLS failure signatures over
 libvirtd.log (libvirtd logs no request id). Both are capped on the host (``-m`` matches
 per file, ``head -c`` bytes) so a multi-GB log never crosses the wire. Lines are parsed,
-redacted, and kept only inside the failed action's time window when they carry a stamp.
+redacted (each file's lines together, so a key logged over several lines is masked whole),
+and kept only inside the failed action's time window when they carry a stamp.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TypeVar
 from diagnostics.evidence import host_commands as cmd
 from diagnostics.evidence.base import CollectContext, collector
 from diagnostics.evidence.host_common import guarded
-from diagnostics.evidence.log_lines import parse_log_line, within
+from diagnostics.evidence.log_lines import parse_log_lines, within
 from diagnostics.evidence.redact import redact
 from diagnostics.evidence.ssh import CommandResult, HostShell
 from diagnostics.evidence.types import (
@@ -57,9 +58,12 @@ def _hits(
     for hit in hits:
         per_file[hit.path] = per_file.get(hit.path, 0) + 1
     capped = cut or any(n >= match_cap for n in per_file.values())
-    lines = [
-        parse_log_line(f"{host}:{hit.path}:{hit.lineno}", hit.text) for hit in hits
-    ]
+    by_file: dict[str, list[tuple[str, str]]] = {}
+    for hit in hits:  # grep -H prints each file's hits together, in file order
+        by_file.setdefault(hit.path, []).append(
+            (f"{host}:{hit.path}:{hit.lineno}", hit.text)
+        )
+    lines = [line for group in by_file.values() for line in parse_log_lines(group)]
     return lines, capped
 
 

@@ -13,10 +13,10 @@ with ``timestamp=None`` rather than an exception.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 
-from diagnostics.evidence.redact import redact
+from diagnostics.evidence.redact import redact, redact_lines
 from diagnostics.evidence.types import LogLine
 
 _OSLO = re.compile(
@@ -59,7 +59,23 @@ def _offset(text: str) -> timezone:
 
 def parse_log_line(source: str, text: str) -> LogLine:
     """A redacted ``LogLine`` with timestamp (aware UTC), level and request id when found."""
-    clean = redact(text)
+    return _parsed(source, text, redact(text))
+
+
+def parse_log_lines(lines: Sequence[tuple[str, str]]) -> list[LogLine]:
+    """``(source, text)`` of consecutive lines of ONE log, redacted together and parsed.
+
+    Together, because a key a logger wrote over several lines (a PEM body, each line with
+    its own prefix) is only recognisable from the line that opened it.
+    """
+    clean = redact_lines(text for _, text in lines)
+    return [
+        _parsed(source, text, masked)
+        for (source, text), masked in zip(lines, clean, strict=True)
+    ]
+
+
+def _parsed(source: str, text: str, clean: str) -> LogLine:
     timestamp: datetime | None = None
     level: str | None = None
     if m := _OSLO.match(text):

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from diagnostics.evidence.base import CollectContext, CollectorError, collector
 from diagnostics.evidence.host_logs import request_ids
-from diagnostics.evidence.log_lines import parse_log_line, within
+from diagnostics.evidence.log_lines import parse_log_lines, within
 from diagnostics.evidence.mgmt_plane import ManagementPlaneApi, PodStatus
 from diagnostics.evidence.redact import redact
 from diagnostics.evidence.types import (
@@ -50,8 +50,8 @@ async def _pod_lines(
         return err
     raw = text.splitlines()
     source = f"{pod.name} ({pod.container})" if pod.container else pod.name
-    lines = [parse_log_line(source, ln) for ln in raw if any(w in ln for w in wanted)]
-    return lines, len(raw) >= api.settings.tail_lines
+    matched = [(source, ln) for ln in raw if any(w in ln for w in wanted)]
+    return parse_log_lines(matched), len(raw) >= api.settings.tail_lines
 
 
 @collector(ManagementPlane)

@@ -7,6 +7,11 @@ values that mypy can check downstream. Placement and the Neutron bindings arrive
 dicts (fetched with the proxy's ``get``), so their converters take mappings.
 
 Times are normalised to aware UTC: Nova and Cinder write naive ISO strings that are UTC.
+
+Free text the services write (a server fault's message and details, an event's traceback
+and details, an action's message, a service's disabled reason, aggregate metadata) is
+redacted here, where it enters the model: a Nova traceback can carry a ``transport_url``
+with its password or a token.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from diagnostics.evidence.redact import redact
 from diagnostics.evidence.types import (
     ActionEvent,
     AgentInfo,
@@ -60,6 +66,12 @@ def _str(value: object) -> str | None:
         return None
     text = str(value)
     return text or None
+
+
+def _text(value: object) -> str | None:
+    """Free text written by a service: a non-empty, redacted string or None."""
+    text = _str(value)
+    return redact(text) if text else None
 
 
 def _int(value: object) -> int | None:
@@ -119,8 +131,8 @@ def _fault(fault: object) -> Fault | None:
         return None
     return Fault(
         code=_int(fault.get("code")) or 0,
-        message=str(fault.get("message") or ""),
-        details=str(fault.get("details") or ""),
+        message=_text(fault.get("message")) or "",
+        details=_text(fault.get("details")) or "",
         created=parse_time(fault.get("created")),
     )
 
@@ -201,9 +213,9 @@ def action_event_from_sdk(event: Any) -> ActionEvent:
         result=_str(_get(event, "result")),
         start_time=parse_time(_get(event, "start_time")),
         finish_time=parse_time(_get(event, "finish_time")),
-        traceback=_str(_get(event, "traceback")),
+        traceback=_text(_get(event, "traceback")),
         host=_str(_get(event, "host")),
-        details=_str(_get(event, "details")),
+        details=_text(_get(event, "details")),
     )
 
 
@@ -213,7 +225,7 @@ def instance_action_from_sdk(action: Any) -> InstanceAction:
         action=str(_get(action, "action") or ""),
         request_id=str(_get(action, "request_id") or ""),
         start_time=parse_time(_get(action, "start_time")),
-        message=_str(_get(action, "message")),
+        message=_text(_get(action, "message")),
         user_id=_str(_get(action, "user_id")),
         events=tuple(action_event_from_sdk(e) for e in (_get(action, "events") or ())),
     )
@@ -228,7 +240,7 @@ def service_from_sdk(service: Any) -> ServiceInfo:
         status=str(_get(service, "status") or ""),
         state=str(_get(service, "state") or ""),
         forced_down=bool(_get(service, "is_forced_down")),
-        disabled_reason=_str(_get(service, "disabled_reason")),
+        disabled_reason=_text(_get(service, "disabled_reason")),
         updated_at=parse_time(_get(service, "updated_at")),
     )
 
@@ -256,7 +268,9 @@ def aggregate_from_sdk(aggregate: Any) -> AggregateInfo:
         name=str(_get(aggregate, "name") or ""),
         availability_zone=_str(_get(aggregate, "availability_zone")),
         hosts=tuple(str(h) for h in (_get(aggregate, "hosts") or ())),
-        metadata=_str_map(_get(aggregate, "metadata")),
+        metadata={
+            k: redact(v) for k, v in _str_map(_get(aggregate, "metadata")).items()
+        },
     )
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
 
+from diagnostics.evidence.redact import redact
 from diagnostics.model import Citation
 
 
@@ -28,6 +29,12 @@ class Unavailable:
 
     reason: str
     detail: str = ""
+
+    def __post_init__(self) -> None:
+        # the detail is often a library's or a server's error text (an HTTP body, an SSH
+        # error, a traceback): redacted here, whichever collector built it
+        object.__setattr__(self, "reason", redact(self.reason))
+        object.__setattr__(self, "detail", redact(self.detail))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

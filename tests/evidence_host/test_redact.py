@@ -6,49 +6,26 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from diagnostics.evidence.redact import redact
+from diagnostics.evidence.redact import (
+    MASK,
+    is_secret_key,
+    redact,
+    redact_json,
+    redact_lines,
+)
+from tests.redaction_corpus import (
+    KEYRING_LINES,
+    MULTI_LINE,
+    ORPHAN_BODY_LINE,
+    ORPHAN_SECRETS,
+    PEM_LINES,
+    SECRETS,
+    SINGLE_LINE,
+    leaks,
+    traceback_text,
+)
 
-# (text, the secret that must disappear)
-CORPUS = [
-    ("transport_url = rabbit://nova:Sup3rS3cret@10.0.0.5:5672//", "Sup3rS3cret"),
-    (
-        "transport_url=rabbit://nova:p1@mq-0:5672,nova:Second-Pass@mq-1:5672/nova",
-        "Second-Pass",
-    ),
-    (
-        "connection = mysql+pymysql://nova:dbPa55@db.internal/nova?charset=utf8",
-        "dbPa55",
-    ),
-    ("password = hunter2", "hunter2"),
-    ("admin_password=AdminPw!", "AdminPw!"),
-    ("metadata_proxy_shared_secret = mdsecret", "mdsecret"),
-    ("neutron.metadata_secret: 's3cr3t-v'", "s3cr3t-v"),
-    (
-        "auth_token = gAAAAABlfernettoken1234567890abcdefghijklmnopqrstuvwxyz",
-        "gAAAAABlfernet",
-    ),
-    ("GET /v2.1/servers -H 'X-Auth-Token: {SHA256}deadbeefcafe'", "deadbeefcafe"),
-    ('"X-Auth-Token": "abcdef0123456789"', "abcdef0123456789"),
-    ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig", "eyJhbGciOiJIUzI1NiJ9"),
-    ("{'Authorization': 'Basic dXNlcjpwYXNz'}", "dXNlcjpwYXNz"),
-    ("posting with xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOp", "AbCdEfGhIjKlMnOp"),
-    ("app token xapp-1-A0123-456789-abcdef0123", "abcdef0123"),
-    ("user token xoxp-11-22-33-aabbccddeeff", "aabbccddeeff"),
-    ("node.session.auth.password = chapSecret1", "chapSecret1"),
-    ("node.session.auth.password_in = mutualChap", "mutualChap"),
-    (
-        "connection_info {'auth_method': 'CHAP', 'auth_username': 'u', 'auth_password': 'Chap0"
-        "Pass', 'target_iqn': 'iqn.2010-10.org.openstack:volume-1'}",
-        "Chap0Pass",
-    ),
-    ('{"auth_password": "jsonChap"}', "jsonChap"),
-    ("discovery_auth_password=discChap", "discChap"),
-    ("GET https://swift/v1/obj?temp_url_sig=abcd1234&temp_url_expires=1", "abcd1234"),
-    ("redirect to https://h/cb?token=tok-123&state=x", "tok-123"),
-    ("https://h/x?X-Amz-Signature=aws4sig&y=1", "aws4sig"),
-    ("rbd_secret_uuid = 457eb676-33da-42ec-9a8c-9293d545c337", "457eb676"),
-    ("api_key: live-key-123", "live-key-123"),
-]
+OSLO = "2026-11-25 19:02:11.532 3521 ERROR nova.compute.manager [req-1 u p - - default default] "
 
 PEM = """some text before
 -----BEGIN RSA PRIVATE KEY-----
@@ -58,12 +35,110 @@ abcdefghijklmnop
 after"""
 
 
-@pytest.mark.parametrize(("text", "secret"), CORPUS, ids=[c[1] for c in CORPUS])
+@pytest.mark.parametrize(
+    ("text", "secret"), SINGLE_LINE, ids=[c[1] for c in SINGLE_LINE]
+)
 def test_secret_is_masked(text, secret):
-    """The secret is gone and the mask is there."""
-    out = redact(text)
-    assert secret not in out
-    assert "***" in out
+    """The secret is gone and the mask is there, alone and inside an oslo.log line."""
+    for line in (text, OSLO + text):
+        out = redact(line)
+        assert secret not in out
+        assert MASK in out
+
+
+@pytest.mark.parametrize(
+    ("lines", "secrets"), MULTI_LINE, ids=["pem", "openssh", "keyring"]
+)
+def test_blocks_logged_over_several_lines_are_masked(lines, secrets):
+    """A key whose body spans log records loses it; each record keeps its oslo prefix."""
+    logged = [OSLO + line for line in lines]
+    out = redact_lines(logged)
+    assert leaks(out) == []
+    assert len(out) == len(logged)
+    assert all(line.startswith(OSLO) for line in out)
+    assert leaks([redact("\n".join(lines))]) == []  # and as one multi-line string
+
+
+def test_text_after_a_logged_key_is_kept():
+    """The block ends at END: the lines after it are shown (redacted) as usual."""
+    out = redact_lines(
+        [*(OSLO + line for line in PEM_LINES), OSLO + "Migration failed"]
+    )
+    assert out[-1] == OSLO + "Migration failed"
+    assert out[-2].endswith("-----END RSA PRIVATE KEY-----")
+
+
+def test_a_cut_key_stops_masking_at_the_first_line_that_is_not_key_material():
+    """A byte cap or filter that drops END does not hide the failure line after it."""
+    out = redact_lines([PEM_LINES[0], PEM_LINES[1], "Live Migration failure: boom"])
+    assert out[-1] == "Live Migration failure: boom"
+    assert leaks(out) == []
+
+
+def test_a_key_body_line_without_its_begin_is_masked_by_its_shape():
+    """A lone base64 body line (its BEGIN fell outside the window) is masked."""
+    out = redact_lines([OSLO + ORPHAN_BODY_LINE])
+    assert out == [OSLO + MASK]
+    assert not any(s in out[0] for s in ORPHAN_SECRETS)
+
+
+def test_ceph_keyring_keeps_its_structure():
+    """Section and caps stay readable; the key goes."""
+    out = redact("\n".join(KEYRING_LINES))
+    assert "[client.cinder]" in out
+    assert 'caps mon = "profile rbd"' in out
+    assert "key = ***" in out
+
+
+def test_a_traceback_holding_the_corpus_is_clean():
+    """A traceback (one string, many lines) loses every secret and keeps its frames."""
+    out = redact(traceback_text())
+    assert leaks([out]) == []
+    assert out.startswith("Traceback (most recent call last):")
+    assert out.endswith("MessagingTimeout: Timed out waiting for a reply")
+
+
+def test_json_bodies_mask_secret_fields_by_name():
+    """A notification's _context_auth_token goes whatever its shape; other fields stay."""
+    body = {
+        "_context_auth_token": "opaque",
+        "_context_request_id": "req-1",
+        "payload": {"exception_message": SINGLE_LINE[0][0], "key": "k", "n": 3},
+        "list": [{"password": None}, "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOp"],
+    }
+    out = redact_json(body)
+    assert out == {
+        "_context_auth_token": MASK,
+        "_context_request_id": "req-1",
+        "payload": {
+            "exception_message": redact(SINGLE_LINE[0][0]),
+            "key": MASK,
+            "n": 3,
+        },
+        "list": [{"password": None}, MASK],
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("_context_auth_token", True),
+        ("password", True),
+        ("key", True),
+        ("auth_password", True),
+        ("key_name", False),
+        ("request_id", False),
+        ("public_key", False),
+    ],
+)
+def test_secret_field_names(name, secret):
+    """Field names that hold secrets (and ones that do not, like Nova's key_name)."""
+    assert is_secret_key(name) is secret
+
+
+def test_corpus_secrets_are_distinct_from_their_masks():
+    """The scan is meaningful: no secret is a substring of the mask or of another's mask."""
+    assert all(MASK not in s and s not in MASK for s in SECRETS)
 
 
 @pytest.mark.parametrize(
@@ -115,6 +190,19 @@ def test_redact_never_raises_and_is_idempotent(text):
     """Any text redacts, and redacting twice changes nothing more."""
     once = redact(text)
     assert redact(once) == once
+
+
+_PIECES = st.sampled_from(
+    [*PEM_LINES, *KEYRING_LINES, ORPHAN_BODY_LINE, OSLO, "", " ", "x: y", "plain text"]
+)
+
+
+@given(st.lists(_PIECES | st.text(max_size=20), max_size=12))
+def test_redact_lines_is_idempotent_and_keeps_the_line_count(lines):
+    """Mixed key blocks and text: same number of lines, and a second pass changes nothing."""
+    once = redact_lines(lines)
+    assert len(once) == len(lines)
+    assert redact_lines(once) == once
 
 
 @given(st.text(alphabet=st.characters(categories=["L", "N"]), min_size=6, max_size=30))
