@@ -1,63 +1,154 @@
-"""Secrets in hypervisor logs never reach any rendered output (text, JSON, Slack blocks)."""
+"""The redaction corpus planted across a simulated region never reaches an output.
+
+Planted in the server fault (message, details), the failed event (details, traceback),
+the source and destination hypervisor logs (single lines, keys logged over several lines,
+a lone key body line) and the management-plane pod logs; the diagnosis runs through the
+real engine over HTTP and SSH, and every rendering (text, JSON, Slack blocks, the evidence
+file) is scanned for every secret of the corpus.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import yaml
 
+from bot.actions.show_evidence import evidence_report
 from bot.cards import render_root_cause
 from bot.rendering import ParentState, fit, render_parent, render_step
 from bot.settings import BotSettings
-from diagnostics.model import MigrationRef
+from diagnostics.engine import Engine
+from diagnostics.evidence.base import CollectContext, Collector
+from diagnostics.evidence.types import Evidence, Unavailable
+from diagnostics.model import Diagnosis, MigrationRef
 from diagnostics.report import json as json_report
 from diagnostics.report import text
 from diagnostics.service import open_engine
 from diagnostics.settings import load_settings
 from sim.scenario.load import SCENARIO_DIR
 from sim.testing import start_region
+from tests.redaction_corpus import (
+    MULTI_LINE,
+    ORPHAN_BODY_LINE,
+    SINGLE_LINE,
+    leaks,
+    traceback_text,
+)
 
-SECRETS = {
-    "transport_url = rabbit://nova:Rabb1tPassw0rd@10.0.0.5:5672/nova": "Rabb1tPassw0rd",
-    "X-Auth-Token: gAAAAABnSecretFernetTokenValue1234567890abcdefghij": "gAAAAABnSecretFernetTokenValue1234567890abcdefghij",
-    "iscsiadm -m node -T iqn.2010-10.org.openstack:vol -o update -n node.session.auth.password -v Chap5ecretXYZ": "Chap5ecretXYZ",
-    "connection_info {'auth_password': 'Chap5ecretABC', 'target_portal': '10.0.0.50:3260'}": "Chap5ecretABC",
-    "slack token xoxb-1111111111-2222222222-SecretSlackTokenValue": "SecretSlackTokenValue",
-    "-----BEGIN RSA PRIVATE KEY----- MIIEowIBAAKCAQEAsecretkeymaterial -----END RSA PRIVATE KEY-----": "secretkeymaterial",
-}
+BASE = "unknown-failure"
+ALL_ON_ONE_LINE = " | ".join(t for t, _ in SINGLE_LINE)
 
 
-def _scenario_with_secrets(tmp_path: Path) -> Path:
-    data = yaml.safe_load((SCENARIO_DIR / "unknown-failure.yaml").read_text())
+def _log(at: str, text: str, logger: str = "nova.compute.manager") -> dict[str, Any]:
+    return {
+        "at": at,
+        "level": "ERROR",
+        "logger": logger,
+        "request_id": "{request_id}",
+        "text": text,
+    }
+
+
+def _planted_logs(
+    tag: str, logger: str = "nova.compute.manager"
+) -> list[dict[str, Any]]:
+    """Every corpus entry as log records: one line each, blocks as consecutive records."""
+    lines = [_log("-837s", f"{tag} single: {t}", logger) for t, _ in SINGLE_LINE]
+    for block, _ in MULTI_LINE:
+        lines += [_log("-836s", line, logger) for line in block]
+    lines.append(_log("-835s", ORPHAN_BODY_LINE, logger))
+    return lines
+
+
+def planted_scenario(tmp_path: Path) -> tuple[Path, str]:
+    """``unknown-failure`` with the corpus in the API's fault and events and in every log."""
+    data = yaml.safe_load((SCENARIO_DIR / f"{BASE}.yaml").read_text())
     server = next(s for s in data["servers"] if s["name"] == data["expect"]["vm"])
-    logs = server["history"][-1]["logs"]["{source}"]["/var/log/pf9/ostackhost.log"]
-    template = logs[0]
-    for line in SECRETS:
-        logs.append({**template, "text": f"Live Migration failure: {line}"})
-    path = tmp_path / "secrets.yaml"
+    attempt = server["history"][-1]
+    attempt.update(
+        message="Error",
+        server_status="ERROR",
+        vm_state="error",
+        fault={
+            "code": 500,
+            "message": f"PLANTED-FAULT {ALL_ON_ONE_LINE}",
+            "details": traceback_text(),
+        },
+    )
+    failed = next(
+        e for e in attempt["events"] if e["event"] == "compute_live_migration"
+    )
+    failed.update(
+        result="Error",
+        traceback=traceback_text(),
+        details=f"PLANTED-EVENT {ALL_ON_ONE_LINE}",
+    )
+    logs = attempt["logs"]
+    logs["{source}"]["/var/log/pf9/ostackhost.log"] += _planted_logs("PLANTED-SRC")
+    logs["{dest}"]["/var/log/pf9/ostackhost.log"] = _planted_logs("PLANTED-DST")
+    logs["mgmt:nova-conductor"] = {
+        "nova-conductor": _planted_logs("PLANTED-POD", "nova.conductor.manager")
+    }
+    path = tmp_path / "planted.yaml"
     path.write_text(yaml.safe_dump(data))
-    return path
+    return path, data["expect"]["vm"]
 
 
-async def test_secrets_in_logs_are_redacted_everywhere(tmp_path: Path) -> None:
-    """Passwords in URLs, tokens, CHAP secrets and PEM keys are masked before rendering."""
-    scenario = _scenario_with_secrets(tmp_path)
-    vm = yaml.safe_load(scenario.read_text())["expect"]["vm"]
+def every_output(diagnosis: Diagnosis) -> dict[str, str]:
+    """Each way a diagnosis leaves the process (the Slack blocks as posted JSON)."""
+    state = ParentState(case_id="c1", vm_name="vm", diagnosis=diagnosis, run_id="r1")
+    slack = [fit(render_parent(state)), fit(render_root_cause(diagnosis, "r1", None))]
+    slack += [fit(render_step(s)) for s in diagnosis.steps]
+    return {
+        "text": text.render(diagnosis),
+        "json": json_report.dumps(diagnosis),
+        "slack": json.dumps(slack, ensure_ascii=False),
+        "evidence file": evidence_report(diagnosis),
+    }
+
+
+def record_evidence(engine: Engine, seen: list[object]) -> None:
+    """Keep every evidence value the engine collects (bootstrap included) in ``seen``."""
+
+    def recording(collect: Collector) -> Collector:
+        async def run(ctx: CollectContext) -> Evidence | Unavailable:
+            value = await collect(ctx)
+            seen.append(value)
+            return value
+
+        return run
+
+    engine.collectors = {t: recording(c) for t, c in engine.collectors.items()}
+    bootstrap = engine._bootstrap
+
+    async def recording_bootstrap(*args: Any) -> Any:
+        ctx, got = await bootstrap(*args)
+        seen.extend(got.values())
+        return ctx, got
+
+    engine._bootstrap = recording_bootstrap  # type: ignore[method-assign]
+
+
+async def test_planted_secrets_never_reach_any_output(tmp_path: Path) -> None:
+    """0 corpus secrets in the evidence, text, JSON, Slack blocks and the evidence file."""
+    scenario, vm = planted_scenario(tmp_path)
+    seen: list[object] = []
     async with start_region(scenario, tmp_path) as region:
         settings = load_settings(region.paths["config"], BotSettings)  # type: ignore[attr-defined]
         async with open_engine(settings) as engine:
+            record_evidence(engine, seen)
             diagnosis = await engine.diagnose(MigrationRef(server=vm))
-    state = ParentState(case_id="c1", vm_name=vm, diagnosis=diagnosis, run_id="r1")
-    slack = [fit(render_parent(state)), fit(render_root_cause(diagnosis, "r1", None))]
-    slack += [fit(render_step(s)) for s in diagnosis.steps]
-    outputs = {
-        "text": text.render(diagnosis),
-        "json": json_report.dumps(diagnosis),
-        "slack": json.dumps(slack),
-    }
-    cited = [c.text for c in diagnosis.root_cause.evidence]  # type: ignore[union-attr]
-    assert any("Live Migration failure" in c for c in cited)  # the lines did arrive
+    evidence = "\n".join(repr(value) for value in seen)
+    # the plants did reach the model, from the API, both hosts and the pods
+    for tag in ("PLANTED-FAULT", "PLANTED-EVENT", "PLANTED-SRC", "PLANTED-DST"):
+        assert tag in evidence, f"{tag} never reached the evidence"
+    assert "PLANTED-POD" in evidence
+    assert "MessagingTimeout" in evidence  # the traceback's last line
+    assert "Loaded migration key: -----BEGIN RSA PRIVATE KEY-----***" in evidence
+    assert leaks([evidence]) == []
+    outputs = every_output(diagnosis)
     for name, rendered in outputs.items():
-        for secret in SECRETS.values():
-            assert secret not in rendered, f"{secret!r} leaked into {name}"
+        assert leaks([rendered]) == [], f"leaked into {name}"
+    assert "PLANTED-FAULT" in outputs["evidence file"]
