@@ -21,9 +21,9 @@ from openstack.network.v2 import agent as sdk_agent
 from openstack.network.v2 import port as sdk_port
 
 from diagnostics.evidence import openstack_convert as convert
+from tests import reference
 
-LIVE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "nova" / "live"
-SAMPLES = LIVE.parent / "api_samples"
+LIVE, SAMPLES = reference.NOVA_LIVE, reference.NOVA_API_SAMPLES
 # The SDK warns about the 2.87 capacity fields and its own internals; neither is ours.
 pytestmark = pytest.mark.filterwarnings(
     "ignore::openstack.warnings.OpenStackDeprecationWarning"

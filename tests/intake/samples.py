@@ -8,9 +8,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-SAMPLES = (
-    Path(__file__).resolve().parents[3] / "shared/reference/nova/notification_samples"
-)
+from tests import reference
+
+SAMPLES = reference.NOVA_NOTIFICATION_SAMPLES
 
 
 def _merge(base: Any, over: Any) -> Any:

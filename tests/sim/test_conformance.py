@@ -10,11 +10,11 @@ import pytest
 
 from sim.region.state import server_by_name
 from sim.testing import api_client
+from tests import reference
 from tests.conftest import SimRegionFactory
 
 SCENARIO = Path(__file__).parent / "data" / "live-web01.yaml"
-REF = Path(__file__).resolve().parents[3] / "shared" / "reference" / "nova"
-LIVE, SAMPLES = REF / "live", REF / "api_samples"
+LIVE, SAMPLES = reference.NOVA_LIVE, reference.NOVA_API_SAMPLES
 WEB_ACTION = "live-migration.req-a6cb938a-ff3b-4938-afe3-2d31cdc6a424"
 
 

@@ -12,8 +12,9 @@ import yaml
 
 from sim.scenario.load import ScenarioError, list_scenarios, load_scenario
 from sim.scenario.model import Outcome, Scenario
+from tests import reference
 
-ROOT_CAUSES = Path(__file__).resolve().parents[3] / "shared" / "root-causes.md"
+ROOT_CAUSES = reference.ROOT_CAUSES
 _ID_ROW = re.compile(r"^\| `(?P<id>[a-z_]+)` \|", re.MULTILINE)
 
 
