@@ -87,6 +87,14 @@ class SshSettings(Section):
         "iscsid",
         "multipathd",
     )
+    # Storage nodes (cinder-volume of the VM's volumes, runbook steps 7-8): the units and
+    # logs there. PCD's Block Storage role first, then upstream Cinder's defaults; a log
+    # that does not exist on a node is skipped, one it cannot read is reported.
+    cinder_volume_units: tuple[str, ...] = ("pf9-cindervolume-base",)
+    cinder_volume_logs: tuple[str, ...] = (
+        "/var/log/pf9/cindervolume-base.log",
+        "/var/log/cinder/cinder-volume.log",
+    )
 
 
 class ManagementPlaneSettings(Section):

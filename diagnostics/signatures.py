@@ -165,6 +165,20 @@ ATTACHMENT_FAILED = re.compile(
     r"(?P<id>[0-9a-f-]{36})\. Error: (?P<msg>.+) Code: (?P<code>\d+)"
     r"|Unable to update (?:the )?attachment"
 )
+# cinder-volume on the storage node, when the attachment update reaches the backend
+# (cinder/volume/manager.py::_connection_create; targets/lio.py; exception.py): the driver
+# could not validate the connector, export the volume or add the initiator to the target.
+# ``err`` is the driver's reason (the closing ")." may be cut off with it).
+CINDER_BACKEND = re.compile(
+    r"(?:Driver initialize connection failed|Validate volume connection failed) "
+    r"\(error: (?P<err>(?:(?!\)\.)[^\n])+)"
+    r"|Create export for volume failed \((?P<export>(?:(?!\)\.)[^\n])+)"
+    r"|Failed to export for volume: (?P<reason>[^\n]+)"
+    r"|Failed to add initiator iqn (?P<iqn>\S+) to target"
+    r"|Failed to (?:create|attach) iscsi target for volume(?: id:)? ?(?P<vol>[0-9a-f-]{36})"
+    r"|RtstoolError: (?P<rtstool>[^\n]+)",
+    _M | re.I,
+)
 
 # F6 network
 BINDING_FAILED = re.compile(
@@ -321,6 +335,7 @@ CATALOG: tuple[tuple[str, RootCauseId, re.Pattern[str]], ...] = (
     ("iscsi-login", _R.STORAGE_VOLUME, ISCSI_LOGIN),
     ("iscsiadm-error", _R.STORAGE_VOLUME, ISCSIADM_ERROR),
     ("attachment-failed", _R.STORAGE_VOLUME, ATTACHMENT_FAILED),
+    ("cinder-backend", _R.STORAGE_VOLUME, CINDER_BACKEND),
     ("binding-failed", _R.PORT_BINDING, BINDING_FAILED),
     ("binding-not-created", _R.PORT_BINDING, BINDING_NOT_CREATED),
     ("failed-to-bind", _R.PORT_BINDING, FAILED_TO_BIND),

@@ -10,6 +10,7 @@ from typing import TypeVar
 from diagnostics.evidence import types as ev
 from diagnostics.evidence.types import Evidence, Unavailable
 from diagnostics.model import MigrationSummary
+from diagnostics.storage_facts import storage_logs, storage_probes
 
 EvidenceMap = Mapping[type[Evidence], Evidence | Unavailable]
 Hosts = Sequence[str | None]
@@ -119,12 +120,17 @@ def _probes(got: EvidenceMap, m: MigrationSummary | None, hosts: Hosts) -> str |
         parts.append(
             f"libvirt TLS {tls.source} → {tls.dest} {'ok' if tls.connect_ok else 'FAILED'}"
         )
+    storage = storage_probes(got)
+    parts += [*storage.parts, *storage.could_not_check]
     return "; ".join(parts) or None
 
 
 def _logs(got: EvidenceMap, m: MigrationSummary | None, hosts: Hosts) -> str | None:
     logs = [v for v in got.values() if isinstance(v, ev.HostLogs)]
-    return "; ".join(f"{log.host}: {len(log.lines)} lines" for log in logs) or None
+    parts = [f"{log.host}: {len(log.lines)} lines" for log in logs]
+    storage = storage_logs(got)
+    parts += [*storage.parts, *storage.could_not_check]
+    return "; ".join(parts) or None
 
 
 _DESCRIBE: dict[

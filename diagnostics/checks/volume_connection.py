@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from diagnostics import signatures as sig
-from diagnostics.checks._common import cites, gather, move_of
+from diagnostics.checks._common import Hit, cites, gather, move_of
+from diagnostics.checks._storage import (
+    DownBackend,
+    NodeHit,
+    backend_hits,
+    backends_of,
+    down_backends,
+    storage_caveats,
+)
 from diagnostics.evidence.types import (
     DestHostLogs,
     DestStorage,
     InstanceActions,
     MigrationRecords,
     Server,
+    StorageNodeLogs,
+    StorageNodes,
     Volumes,
     VolumeServices,
 )
@@ -24,15 +34,20 @@ from diagnostics.model import (
 )
 from diagnostics.registry import check
 
+# os-brick on the destination first (specific), then what Cinder answered Nova
 _PATTERNS = (
     sig.ISCSIADM_ERROR,
     sig.ISCSI_LOGIN,
     sig.LUN_NOT_FOUND,
     sig.PORTAL_NOT_FOUND,
     sig.DEVICE_NOT_FOUND,
+    sig.CINDER_BACKEND,
     sig.ATTACHMENT_FAILED,
 )
+# Cinder refused or failed the attachment: the cause is on the cinder-volume side
+_CINDER_SIDE = (sig.CINDER_BACKEND, sig.ATTACHMENT_FAILED)
 _STUCK = frozenset({"attaching", "reserved", "error_attaching"})
+_REASON_MAX = 600
 
 
 @check(
@@ -61,21 +76,31 @@ def volume_connection(
     dest_storage: DestStorage | None,
     actions: InstanceActions | None,
     dest_logs: DestHostLogs | None,
+    storage_nodes: StorageNodes | None = None,
+    storage_logs: StorageNodeLogs | None = None,
 ) -> CheckOutcome:
-    """During pre_live_migration (or finish_resize) the destination logs in to the
-    volume's iSCSI target and os-brick waits for the device; Cinder updates the
-    attachment. An iSCSI login error, a missing device, a down cinder-volume or an
-    attachment stuck in attaching/reserved stops the move. Two of these agreeing is
-    "confirmed".
+    """During pre_live_migration (or finish_resize) the destination asks Cinder to update
+    the volume's attachment with its connector; cinder-volume on the storage node exports
+    the volume and adds the destination's initiator to the target, then the destination
+    logs in and os-brick waits for the device. An iSCSI login error, a missing device, a
+    backend error in the storage node's cinder-volume log, a down cinder-volume for the
+    volume's backend or an attachment stuck in attaching/reserved stops the move.
+
+    A down cinder-volume explains Cinder's generic "Unable to update the attachment":
+    then it is the cause, the attachment failure its consequence. A backend error logged
+    by cinder-volume for this request proves the service ran, so the error is the cause.
+    Two independent sources agreeing (Nova's failure text, the storage node's log, the
+    service state, the attachment state) is "confirmed"; what could not be looked at is
+    named, never taken as healthy.
     """
     move = move_of(records, server)
+    dest = move.dest or "the destination host"
     texts = gather(actions=actions, dest_logs=dest_logs)
     hit = texts.find(*_PATTERNS)
-    down = [
-        s.host
-        for s in (volume_services.services if volume_services is not None else ())
-        if s.binary == "cinder-volume" and s.state != "up"
-    ]
+    cinder_side = hit is not None and hit.match.re in _CINDER_SIDE
+    mine = backends_of(server, volumes, storage_nodes)
+    down = down_backends(mine, volume_services, storage_nodes)
+    node_hits = backend_hits(storage_logs)
     stuck = [
         (v.id, a.status)
         for v in (volumes.volumes if volumes is not None else ())
@@ -83,35 +108,116 @@ def volume_connection(
         if a.status in _STUCK and a.server_id == server.id
     ]
     has_volumes = bool(server.volume_ids) or bool(volumes and volumes.volumes)
-    signs = sum(map(bool, (hit, down and has_volumes, stuck)))
-    if not signs:
-        if not (texts.available or volumes or volume_services):
+    if not has_volumes:
+        down = []  # a down cinder-volume cannot hold up a VM without volumes
+    if not (hit or node_hits or down or stuck):
+        if not (texts.available or volumes or volume_services or storage_logs):
             return Inconclusive(reason="no storage evidence and no failure text")
         return RuledOut(reason="no os-brick or Cinder failure and services are up")
+    volume_id = stuck[0][0] if stuck else next(iter(server.volume_ids), "VOLUME_ID")
+    facts = {"server_name": server.name, "dest_host": dest, "volume_id": volume_id}
+    if node_hits:
+        return _backend_error(facts, node_hits, hit, bool(stuck))
+    if down and (cinder_side or stuck or hit is None):
+        return _cinder_volume_down(facts, down, hit, bool(stuck), attributed=bool(mine))
+    return _connection_error(
+        facts,
+        hit,
+        stuck,
+        dest_storage,
+        down=down if has_volumes else [],
+        caveats=storage_caveats(mine, storage_nodes, storage_logs),
+    )
+
+
+def _backend_error(
+    facts: dict[str, str], node_hits: list[NodeHit], hit: Hit | None, stuck: bool
+) -> Concluded:
+    """The storage node's cinder-volume log holds the backend's own error."""
+    first = node_hits[0]
+    detail = "; ".join(dict.fromkeys(h.text for h in node_hits[:3]))
+    reason = f"cinder-volume on {first.node} failed for this request: {detail}"
+    fix = (
+        f"On {first.node}: fix the backend's export of volume {facts['volume_id']} "
+        f"(the cinder-volume error in {first.path}), then retry the migration."
+    )
+    return Concluded(
+        facts=facts | {"reason": reason[:_REASON_MAX], "fix": fix},
+        cites=(*(h.line.cite() for h in node_hits[:3]), *cites(hit)),
+        # Nova's failure text (or the attachment's state) and the node's log agree
+        confidence=Confidence.CONFIRMED if (hit or stuck) else Confidence.LIKELY,
+    )
+
+
+def _cinder_volume_down(
+    facts: dict[str, str],
+    down: list[DownBackend],
+    hit: Hit | None,
+    stuck: bool,
+    *,
+    attributed: bool,
+) -> Concluded:
+    """cinder-volume of the volume's backend is down: the deeper cause of a failed update."""
+    first = down[0]
+    reason = first.describe()
+    if hit is not None:
+        reason += (
+            f", so Cinder failed the attachment ({hit.match.group(0).strip()[:160]})"
+        )
+    if not attributed:
+        reason += "; which backend holds the VM's volumes is unknown"
+    if (hit or stuck) and attributed:
+        confidence = Confidence.CONFIRMED
+    elif hit or stuck:
+        confidence = Confidence.LIKELY
+    else:  # down, but nothing says this move failed for it
+        confidence = Confidence.POSSIBLE
+    fix = (
+        f"Restore cinder-volume for {first.backend} on {first.node} "
+        "(systemctl status pf9-cindervolume-base; journalctl -u pf9-cindervolume-base), "
+        "then retry the migration."
+    )
+    return Concluded(
+        facts=facts | {"reason": reason[:_REASON_MAX], "fix": fix},
+        cites=(*(d.cite for d in down[:2]), *cites(hit)),
+        confidence=confidence,
+    )
+
+
+def _connection_error(
+    facts: dict[str, str],
+    hit: Hit | None,
+    stuck: list[tuple[str, str]],
+    dest_storage: DestStorage | None,
+    *,
+    down: list[DownBackend],
+    caveats: list[str],
+) -> Concluded:
+    """os-brick on the destination, or Cinder's answer to Nova, without a deeper cause."""
     if hit is not None:
         reason = hit.match.group(0).strip()[:200]
-    elif down and has_volumes:
-        reason = f"cinder-volume is down on {', '.join(down)}"
     else:
         reason = f"volume {stuck[0][0]} attachment is stuck in {stuck[0][1]}"
     if dest_storage is not None and not dest_storage.iscsi_sessions:
         reason += f"; {dest_storage.host} has no iSCSI session"
-    if down and has_volumes:
-        fix = f"Restore cinder-volume on {down[0]} (openstack volume service list)."
+    cinder_side = hit is None or hit.match.re in _CINDER_SIDE
+    if down:  # an iSCSI login error means cinder-volume did answer this request
+        reason += f"; {down[0].describe()} now"
+    if cinder_side and caveats:
+        reason += "; not checked: " + "; ".join(caveats)
+    if cinder_side:
+        fix = (
+            "Find cinder-volume's error for the volume on its storage node (openstack "
+            "volume show VOLUME -c os-vol-host-attr:host) and fix the backend's export."
+        )
     else:
         fix = (
             "Allow the destination's initiator (cat /etc/iscsi/initiatorname.iscsi) on "
             "the storage array and check TCP 3260 from the destination to the portal."
         )
-    volume_id = stuck[0][0] if stuck else next(iter(server.volume_ids), "VOLUME_ID")
+    signs = sum(map(bool, (hit, stuck)))
     return Concluded(
-        facts={
-            "server_name": server.name,
-            "dest_host": move.dest or "the destination host",
-            "reason": reason,
-            "volume_id": volume_id,
-            "fix": fix,
-        },
+        facts=facts | {"reason": reason[:_REASON_MAX], "fix": fix},
         cites=cites(hit),
         confidence=Confidence.CONFIRMED if signs > 1 else Confidence.LIKELY,
     )

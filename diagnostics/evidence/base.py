@@ -8,8 +8,9 @@ letting library exceptions into the engine.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -55,9 +56,31 @@ class CollectContext:
     window: tuple[datetime, datetime] | None  # failed action's time window, with margin
     self_hosted: bool
     clients: Any
+    # per-diagnosis results shared between collectors (see ``once``)
+    shared: dict[str, asyncio.Future[Any]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 E = TypeVar("E", bound=Evidence)
+T = TypeVar("T")
+
+
+async def once(ctx: CollectContext, key: str, make: Callable[[], Awaitable[T]]) -> T:
+    """Run ``make`` once per diagnosis for ``key``; every caller awaits the same result.
+
+    For lookups several collectors need (the storage nodes of the VM's volumes), so each
+    is made once. A caller that is cancelled (its collector timed out) leaves the shared
+    work running for the others.
+    """
+    future = ctx.shared.get(key)
+    if future is None:
+        future = asyncio.ensure_future(make())
+        ctx.shared[key] = future
+    result: T = await asyncio.shield(future)
+    return result
+
+
 Collector = Callable[[CollectContext], Awaitable[Evidence | Unavailable]]
 
 _COLLECTORS: dict[type[Evidence], Collector] = {}

@@ -4,4 +4,5 @@ from diagnostics.evidence import (  # noqa: F401 - registration side effects
     host_collectors,
     mgmt_collectors,
     openstack_collectors,
+    storage_collectors,
 )

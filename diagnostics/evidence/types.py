@@ -550,6 +550,42 @@ class DestLeftovers(Evidence):
     instance_dir: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StorageNode:
+    """One cinder-volume backend holding volumes of the VM, and the node it runs on.
+
+    ``backend`` is Cinder's service host (``storage-01@lvm``, the volume's
+    ``os-vol-host-attr:host`` without ``#pool``); ``node`` its host part, the machine
+    reached over SSH. ``service`` is that backend's cinder-volume row of Cinder's
+    os-services (None: Cinder lists none). ``units`` is ``systemctl is-active`` of the
+    cinder-volume units on the node, or None with ``unchecked`` saying why not.
+    """
+
+    backend: str
+    node: str
+    volume_ids: tuple[str, ...]
+    service: ServiceInfo | None
+    units: Mapping[str, str] | None = None
+    unchecked: str | None = None  # "could not check: <why>; needs <access>"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StorageNodes(Evidence):
+    """The storage nodes of the VM's volumes: GET /volumes/{id} (host attribute, admin),
+    Cinder's os-services, and the cinder-volume units on each node over SSH.
+
+    ``unmapped`` maps a volume id to why its backend is unknown (the host attribute is
+    admin-only, or empty for a volume never scheduled).
+    """
+
+    STEP: ClassVar[int] = 7
+    nodes: tuple[StorageNode, ...]
+    unmapped: Mapping[str, str] = field(default_factory=dict)
+
+    def of_volume(self, volume_id: str) -> StorageNode | None:
+        return next((n for n in self.nodes if volume_id in n.volume_ids), None)
+
+
 # ---- step 8: logs on the hypervisors -------------------------------------------------------
 
 
@@ -570,6 +606,17 @@ class SourceHostLogs(HostLogs):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DestHostLogs(HostLogs):
     pass
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StorageNodeLogs(LogLines):
+    """cinder-volume log lines on the storage nodes, by request id and volume id, within
+    the failed action's window. ``unchecked`` maps a node whose log could not be read to
+    "could not check: <why>; needs <access>" (the lines of the others are still here)."""
+
+    STEP: ClassVar[int] = 8
+    nodes: tuple[str, ...]  # the nodes whose logs were read
+    unchecked: Mapping[str, str] = field(default_factory=dict)
 
 
 EVIDENCE_TYPES: tuple[type[Evidence], ...] = (
@@ -595,6 +642,8 @@ EVIDENCE_TYPES: tuple[type[Evidence], ...] = (
     ColdMigrationSshProbe,
     DestStorage,
     DestLeftovers,
+    StorageNodes,
     SourceHostLogs,
     DestHostLogs,
+    StorageNodeLogs,
 )

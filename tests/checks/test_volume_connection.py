@@ -1,12 +1,20 @@
-"""cinder.volume-connection: the VM's volumes cannot be connected on the destination."""
+"""cinder.volume-connection: the VM's volumes cannot be connected on the destination.
+
+Rival explanations of an attachment failure: a down cinder-volume for the volume's
+backend (the deeper cause), a backend error in the storage node's cinder-volume log (the
+cause, proven by the node having logged it), and an iSCSI login on the destination.
+"""
 
 from __future__ import annotations
 
 import pytest
 
 from diagnostics.checks.volume_connection import volume_connection
+from diagnostics.evidence.log_lines import parse_log_line
+from diagnostics.evidence.types import StorageNode, StorageNodeLogs, StorageNodes
 from diagnostics.model import Concluded, Confidence, Inconclusive, RuledOut
 from tests.checks.conftest import (
+    REQ,
     VOL_ID,
     actions,
     dest_logs,
@@ -15,35 +23,182 @@ from tests.checks.conftest import (
     records,
     rendered,
     server,
+    svc,
     volume_services,
     volumes,
 )
 
 ID = "cinder.volume-connection"
 WITH_VOLUME = server(volume_ids=(VOL_ID,))
+NODE, BACKEND = "storage-01", "storage-01@lvm"
+LOG = "/var/log/pf9/cindervolume-base.log"
 ISCSI = (
     "Failed to login iSCSI target iqn.2010-10.org.openstack:volume-x on portal "
     "10.0.0.50:3260 (exit code 24)."
 )
+UPDATE_FAILED = (
+    f"Update attachment failed for attachment {VOL_ID}. Error: Unable to update the "
+    "attachment. (HTTP 500) Code: 500"
+)
+BACKEND_ERROR = (
+    f"2026-11-25 18:55:10.812 2471 ERROR cinder.volume.targets.lio [{REQ} req-c - - -] "
+    "Failed to add initiator iqn iqn.1994-05.com.redhat:ab12 to target"
+)
+
+
+def nodes(state: str = "up", units: dict[str, str] | None = None, **kw) -> StorageNodes:
+    node = StorageNode(
+        backend=BACKEND, node=NODE, volume_ids=(VOL_ID,),
+        service=svc(BACKEND, binary="cinder-volume", state=state),
+        units=units if units is not None else {"pf9-cindervolume-base": "active"}, **kw,
+    )  # fmt: skip
+    return StorageNodes(
+        provenance=f"GET /volumes/{VOL_ID}; GET /os-services; {NODE}$ systemctl is-active",
+        nodes=(node,),
+    )
+
+
+def node_logs(*texts: str, unchecked: dict[str, str] | None = None) -> StorageNodeLogs:
+    lines = tuple(
+        parse_log_line(f"{NODE}:{LOG}:{40 + i}", t) for i, t in enumerate(texts)
+    )
+    return StorageNodeLogs(provenance=f"{NODE}$ grep", lines=lines, nodes=(NODE,),
+                           unchecked=unchecked or {})  # fmt: skip
 
 
 def run(**kw):
     base = {"server": WITH_VOLUME, "records": records(), "volumes": None, "volume_services": None,
-                "dest_storage": None, "actions": None, "dest_logs": None}  # fmt: skip
+            "dest_storage": None, "actions": None, "dest_logs": None, "storage_nodes": None,
+            "storage_logs": None}  # fmt: skip
     return volume_connection(**(base | kw))
 
 
-def test_confirmed_by_log_and_down_cinder_volume():
-    """os-brick's device error plus cinder-volume down is confirmed."""
-    acts = actions(event("compute_pre_live_migration", "Volume device not found at ."))
-    outcome = run(actions=acts, volume_services=volume_services("down"),
+def test_storage_node_log_and_novas_failure_confirm_the_backend_error():
+    """The cinder-volume line on the storage node plus Nova's failed update: confirmed."""
+    outcome = run(
+        actions=actions(event("compute_pre_live_migration", UPDATE_FAILED)),
+        storage_nodes=nodes(),
+        storage_logs=node_logs(BACKEND_ERROR),
+    )
+    text = rendered(ID, outcome)
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.CONFIRMED
+    assert (
+        "cinder-volume on storage-01 failed for this request" in outcome.facts["reason"]
+    )
+    assert "Failed to add initiator iqn iqn.1994-05.com.redhat:ab12" in text
+    assert outcome.cites[0].source == f"{NODE}:{LOG}:40"
+    assert outcome.cites[0].text == BACKEND_ERROR
+    assert "On storage-01: fix the backend's export" in text
+
+
+def test_storage_node_log_alone_is_likely():
+    """Only the storage node's log, nothing from Nova: one source, likely."""
+    outcome = run(storage_nodes=nodes(), storage_logs=node_logs(BACKEND_ERROR))
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.LIKELY
+
+
+def test_down_cinder_volume_of_the_backend_explains_the_failed_update():
+    """The volume's cinder-volume down + Cinder's 500: down is the cause, confirmed."""
+    outcome = run(
+        actions=actions(event("compute_pre_live_migration", UPDATE_FAILED)),
+        storage_nodes=nodes("down"),
+    )
+    text = rendered(ID, outcome)
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.CONFIRMED
+    assert outcome.facts["reason"].startswith(
+        "cinder-volume for storage-01@lvm is down"
+    )
+    assert "so Cinder failed the attachment" in outcome.facts["reason"]
+    assert "Restore cinder-volume for storage-01@lvm on storage-01" in text
+    assert outcome.cites[0].text.startswith("cinder-volume storage-01@lvm: state down")
+
+
+def test_stopped_unit_on_the_node_counts_as_down():
+    """Cinder still says up, but the unit on the node is failed: the same deeper cause."""
+    outcome = run(
+        actions=actions(event("compute_pre_live_migration", UPDATE_FAILED)),
+        storage_nodes=nodes("up", {"pf9-cindervolume-base": "failed"}),
+    )
+    assert isinstance(outcome, Concluded)
+    assert "pf9-cindervolume-base failed" in outcome.facts["reason"]
+    assert outcome.confidence is Confidence.CONFIRMED
+
+
+def test_down_service_of_another_backend_is_not_this_vms_cause():
+    """A down cinder-volume elsewhere does not explain this VM's failure."""
+    other = volume_services("down")  # cinder-lvm@lvm, not the VM's storage-01@lvm
+    outcome = run(
+        actions=actions(event("compute_pre_live_migration", UPDATE_FAILED)),
+        storage_nodes=nodes(),
+        volume_services=other,
+    )
+    assert isinstance(outcome, Concluded)
+    assert "down" not in outcome.facts["reason"]
+    assert outcome.confidence is Confidence.LIKELY
+
+
+def test_down_with_unknown_backends_is_not_confirmed():
+    """Which backend holds the volume is unknown: a down service is only likely."""
+    outcome = run(
+        actions=actions(event("compute_pre_live_migration", UPDATE_FAILED)),
+        volume_services=volume_services("down"),
+    )
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.LIKELY
+    assert "which backend holds the VM's volumes is unknown" in outcome.facts["reason"]
+
+
+def test_down_alone_is_circumstantial():
+    """cinder-volume down, but nothing says the move failed for it: possible."""
+    outcome = run(storage_nodes=nodes("down"), actions=actions())
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.POSSIBLE
+
+
+def test_iscsi_login_error_is_not_blamed_on_a_down_service():
+    """os-brick logged in (so cinder-volume answered): the login error is the cause."""
+    outcome = run(dest_logs=dest_logs(ISCSI), storage_nodes=nodes("down"),
                   dest_storage=dest_storage())  # fmt: skip
+    text = rendered(ID, outcome)
+    assert isinstance(outcome, Concluded)
+    assert outcome.facts["reason"].startswith("Failed to login iSCSI target")
+    assert "is down (" in outcome.facts["reason"]
+    assert "has no iSCSI session" in outcome.facts["reason"]
+    assert "initiatorname.iscsi" in text
+    assert outcome.confidence is Confidence.LIKELY
+
+
+def test_unread_storage_log_is_named_and_not_confirmed():
+    """Cinder's generic 500 with the storage node's log unread: likely, and says so."""
+    why = "could not check: storage-01: SSH connection refused; needs SSH as pf9-diag"
+    for logs, expected in (
+        (None, "the cinder-volume log on storage-01 was not read"),
+        (node_logs(unchecked={NODE: why}), why),
+    ):
+        outcome = run(
+            actions=actions(event("compute_pre_live_migration", UPDATE_FAILED)),
+            storage_nodes=nodes(),
+            storage_logs=logs,
+        )
+        assert isinstance(outcome, Concluded)
+        assert outcome.confidence is Confidence.LIKELY
+        assert expected in outcome.facts["reason"]
+
+
+def test_confirmed_by_os_brick_log_and_stuck_attachment():
+    """os-brick's device error plus an attachment stuck attaching is confirmed."""
+    acts = actions(event("compute_pre_live_migration", "Volume device not found at ."))
+    outcome = run(
+        actions=acts, volumes=volumes("attaching"), dest_storage=dest_storage()
+    )
     text = rendered(ID, outcome)
     assert isinstance(outcome, Concluded)
     assert outcome.confidence is Confidence.CONFIRMED
     assert "has no iSCSI session" in outcome.facts["reason"]
     assert f"--volume-id {VOL_ID}" in text
-    assert "Restore cinder-volume on cinder-lvm@lvm" in text
 
 
 @pytest.mark.parametrize(
@@ -52,7 +207,8 @@ def test_confirmed_by_log_and_down_cinder_volume():
         pytest.param({"dest_logs": dest_logs(ISCSI)}, id="iscsi-login-failure"),
         pytest.param({"volumes": volumes("attaching")}, id="attachment-stuck"),
         pytest.param(
-            {"volume_services": volume_services("down")}, id="cinder-volume-down"
+            {"actions": actions(event("compute_pre_live_migration", UPDATE_FAILED))},
+            id="cinder-500",
         ),
     ],
 )
@@ -69,6 +225,8 @@ def test_likely_from_one_source(kw):
     [
         pytest.param({"volumes": volumes(), "volume_services": volume_services()},
                      id="healthy-storage"),
+        pytest.param({"storage_nodes": nodes(), "storage_logs": node_logs("attach ok")},
+                     id="healthy-storage-node"),
         pytest.param({"server": server(), "volume_services": volume_services("down")},
                      id="no-volumes-so-cinder-irrelevant"),
     ],
