@@ -1,22 +1,52 @@
-"""`migrate-diag`: the one command line — diagnose, demo, sim, serve, history."""
+"""`migrate-diag`: the one command line — diagnose, demo, sim, serve, history.
+
+Only argparse and the light model load at import: openstacksdk, kubernetes, paramiko, pydantic
+settings, Slack and the sim are imported by the subcommand that needs them, so `--help` and
+`--version` answer at once (tests/deploy/test_cli_startup.py holds that line).
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import os
 import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from bot.settings import BotSettings
 from diagnostics import cli_diagnose
 from diagnostics.model import ConfigError
-from diagnostics.settings import load_settings
+
+if TYPE_CHECKING:
+    from bot.settings import BotSettings
 
 DEFAULT_DEMO_SCENARIO = "libvirt-tls-expired-cert"
+DISTRIBUTION = "migrate-diag"
+
+
+class _VersionAction(argparse.Action):
+    """`--version`, read from the installed distribution only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(
+            option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version(DISTRIBUTION)
+        except PackageNotFoundError:  # running from a checkout that was never installed
+            found = "unknown"
+        parser.exit(message=f"{parser.prog} {found}\n")
+
+
+def _bot_settings(path: Path | None) -> BotSettings:
+    from bot.settings import BotSettings
+    from diagnostics.settings import load_settings
+
+    return load_settings(path, BotSettings)
 
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find out why a VM migration failed in an OpenStack / PCD region.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--version", action=_VersionAction, help="print the version and exit"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     diagnose = sub.add_parser("diagnose", help="diagnose a VM's migration")
@@ -73,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    import asyncio
+    import logging
+    import warnings
+
     # openstacksdk's own deprecation notices are not the operator's business at 3 a.m.
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="openstack")
     warnings.filterwarnings("ignore", module=r"openstack\.")
@@ -92,8 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "diagnose":
-        settings = load_settings(args.config, BotSettings)
-        return await cli_diagnose.run(args, settings)
+        return await cli_diagnose.run(args, _bot_settings(args.config))
     if args.command == "demo":
         from sim.demo.demo import run_demo
         from sim.demo.watch import watch_demo
@@ -106,12 +142,12 @@ async def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from bot.serve import serve
 
-        await serve(load_settings(args.config, BotSettings))
+        await serve(_bot_settings(args.config))
         return 0
     if args.command == "history":
         from bot.history import print_history
 
-        settings = load_settings(args.config, BotSettings)
+        settings = _bot_settings(args.config)
         return await print_history(
             settings, vm=args.vm, host=args.host, since=args.since
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from diagnostics.model import (
     AmbiguousVm,
@@ -19,8 +19,9 @@ from diagnostics.model import (
 )
 from diagnostics.report import json as json_report
 from diagnostics.report import text
-from diagnostics.service import open_engine
-from diagnostics.settings import DiagnosticsSettings
+
+if TYPE_CHECKING:
+    from diagnostics.settings import DiagnosticsSettings
 
 EXIT_OK = 0
 EXIT_USAGE = 2  # unknown or ambiguous VM, bad config
@@ -63,6 +64,9 @@ async def run(
     args: argparse.Namespace, settings: DiagnosticsSettings, out: TextIO = sys.stdout
 ) -> int:
     """Run one diagnosis; text streams each step as it finishes. Returns the exit status."""
+    # The SDKs (openstacksdk, paramiko, kubernetes) load here, not at import: `--help` stays fast.
+    from diagnostics.service import open_engine
+
     if args.cloud:
         settings = settings.model_copy(
             update={
