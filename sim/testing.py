@@ -35,7 +35,9 @@ async def start_region(
 class ApiClient:
     """A tiny authenticated HTTP client for tests: ``await api.get("/compute/v2.1/...")``."""
 
-    def __init__(self, region: Region, session: Any, token: str) -> None:
+    def __init__(
+        self, region: Region, session: aiohttp.ClientSession, token: str
+    ) -> None:
         self.region = region
         self.session = session
         self.token = token

@@ -8,10 +8,9 @@ optional latency, and token checks.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from sim.api import cinder, keys, keystone, neutron
 from sim.api.errors import placement_error, request_id
@@ -19,7 +18,6 @@ from sim.api.nova import routes as nova
 from sim.api.placement import routes as placement
 from sim.region.state import RegionState
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # service documents clients read before they have a token (keystoneauth discovery)
 _UNAUTHENTICATED = {
     "/compute", "/compute/", "/compute/v2.1", "/compute/v2.1/",
@@ -47,7 +45,7 @@ async def request_id_middleware(
     return response
 
 
-def latency_middleware(latency_ms: int) -> Any:
+def latency_middleware(latency_ms: int) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if latency_ms:

@@ -14,7 +14,7 @@ scenario has one.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -26,7 +26,8 @@ from sim.api.errors import (
     json_response,
     parse_microversion,
 )
-from sim.region.state import RegionState, stable_uuid
+from sim.region.state import RegionState, ServerRow, stable_uuid
+from sim.scenario.model import Volume
 
 MIN_VERSION = (3, 0)
 MAX_VERSION = (3, 70)
@@ -59,7 +60,9 @@ def add_routes(app: web.Application, state: RegionState) -> None:
             app.router.add_get(prefix + path, _bind(endpoint, state, since))
 
 
-def _bind(endpoint: Endpoint, state: RegionState, since: Version):
+def _bind(
+    endpoint: Endpoint, state: RegionState, since: Version
+) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
         version = parse_microversion(request, "volume", MIN_VERSION, MAX_VERSION)
         if version is None:
@@ -116,20 +119,27 @@ def _version_doc(request: web.Request) -> dict[str, Any]:
     }
 
 
-async def _versions(request: web.Request, state: RegionState, version: Version):
+async def _versions(
+    request: web.Request, state: RegionState, version: Version
+) -> web.Response:
     # cinder answers the unversioned root with 300 Multiple Choices
     return json_response(request, {"versions": [_version_doc(request)]}, status=300)
 
 
-async def _version_v3(request: web.Request, state: RegionState, version: Version):
+async def _version_v3(
+    request: web.Request, state: RegionState, version: Version
+) -> web.Response:
     return json_response(request, {"versions": [_version_doc(request)]})
 
 
-def _volumes(
-    state: RegionState,
-) -> Iterator[tuple[str, Any, list[tuple[dict[str, Any], Any]]]]:
-    """(volume id, spec, [(server runtime, spec)...]) per distinct volume."""
-    found: dict[str, tuple[Any, list[tuple[dict[str, Any], Any]]]] = {}
+VolumeUsers = list[
+    tuple[ServerRow, Volume]
+]  # the servers that have a volume, with its spec
+
+
+def _volumes(state: RegionState) -> Iterator[tuple[str, Volume, VolumeUsers]]:
+    """(volume id, spec, [(server, spec)...]) per distinct volume."""
+    found: dict[str, tuple[Volume, VolumeUsers]] = {}
     for server in state.servers.values():
         for index, volume_id in enumerate(server["volume_ids"]):
             spec = server["spec"].volumes[index]
@@ -142,12 +152,19 @@ def _attachment_id(state: RegionState, volume_id: str, server_id: str) -> str:
     return stable_uuid(state.scenario.name, "attachment", volume_id, server_id)
 
 
-def _created(state: RegionState, *parts: str):
+def _created(state: RegionState, *parts: str) -> datetime:
     offset = int(stable_uuid(state.scenario.name, *parts)[:4], 16) % 3600
     return state.now - timedelta(days=3, seconds=offset)
 
 
-def _volume_body(state, request, version, volume_id, spec, users) -> dict[str, Any]:
+def _volume_body(
+    state: RegionState,
+    request: web.Request,
+    version: Version,
+    volume_id: str,
+    spec: Volume,
+    users: VolumeUsers,
+) -> dict[str, Any]:
     created = _created(state, "volume", volume_id)
     attachments = []
     for server, vol in users:
@@ -220,7 +237,9 @@ def _volume_body(state, request, version, volume_id, spec, users) -> dict[str, A
     return body
 
 
-def _filtered_volumes(request: web.Request, state: RegionState, version: Version):
+def _filtered_volumes(
+    request: web.Request, state: RegionState, version: Version
+) -> list[dict[str, Any]]:
     bodies = [_volume_body(state, request, version, *v) for v in _volumes(state)]
     for key in ("name", "status", "id"):
         if key in request.query:
@@ -228,7 +247,9 @@ def _filtered_volumes(request: web.Request, state: RegionState, version: Version
     return bodies
 
 
-async def _list_volumes(request: web.Request, state: RegionState, version: Version):
+async def _list_volumes(
+    request: web.Request, state: RegionState, version: Version
+) -> web.Response:
     bodies = _filtered_volumes(request, state, version)
     brief = [{"id": b["id"], "links": b["links"], "name": b["name"]} for b in bodies]
     return json_response(request, {"volumes": brief})
@@ -236,13 +257,15 @@ async def _list_volumes(request: web.Request, state: RegionState, version: Versi
 
 async def _list_volumes_detail(
     request: web.Request, state: RegionState, version: Version
-):
+) -> web.Response:
     return json_response(
         request, {"volumes": _filtered_volumes(request, state, version)}
     )
 
 
-async def _show_volume(request: web.Request, state: RegionState, version: Version):
+async def _show_volume(
+    request: web.Request, state: RegionState, version: Version
+) -> web.Response:
     volume_id = request.match_info["id"]
     for vid, spec, users in _volumes(state):
         if vid == volume_id:
@@ -289,7 +312,9 @@ def _attachments(state: RegionState) -> list[dict[str, Any]]:
     return found
 
 
-def _filtered_attachments(request: web.Request, state: RegionState):
+def _filtered_attachments(
+    request: web.Request, state: RegionState
+) -> list[dict[str, Any]]:
     items = _attachments(state)
     for key, field in (
         ("volume_id", "volume_id"),
@@ -301,19 +326,25 @@ def _filtered_attachments(request: web.Request, state: RegionState):
     return items
 
 
-async def _list_attachments(request: web.Request, state: RegionState, version: Version):
+async def _list_attachments(
+    request: web.Request, state: RegionState, version: Version
+) -> web.Response:
     keys = ("id", "status", "instance", "volume_id")
     items = [{k: i[k] for k in keys} for i in _filtered_attachments(request, state)]
     return json_response(request, {"attachments": items})
 
 
-async def _list_attachments_detail(request: web.Request, state: RegionState, version):
+async def _list_attachments_detail(
+    request: web.Request, state: RegionState, version: Version
+) -> web.Response:
     return json_response(
         request, {"attachments": _filtered_attachments(request, state)}
     )
 
 
-async def _show_attachment(request: web.Request, state: RegionState, version: Version):
+async def _show_attachment(
+    request: web.Request, state: RegionState, version: Version
+) -> web.Response:
     attachment_id = request.match_info["id"]
     for item in _attachments(state):
         if item["id"] == attachment_id:
@@ -367,7 +398,9 @@ def _services(state: RegionState, version: Version) -> list[dict[str, Any]]:
     return services
 
 
-async def _list_services(request: web.Request, state: RegionState, version: Version):
+async def _list_services(
+    request: web.Request, state: RegionState, version: Version
+) -> web.Response:
     if not _is_admin(request, state):
         message = (
             "Policy doesn't allow volume_extension:services:index to be performed."

@@ -28,7 +28,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def request_id(request: web.Request) -> str:
     """The ``req-<uuid>`` of this request (created once, reused by every layer)."""
     existing = request.get(_REQUEST_ID_KEY)
-    if existing is not None:
+    if isinstance(existing, str):
         return existing
     rid = f"req-{uuid.uuid4()}"
     request[_REQUEST_ID_KEY] = rid

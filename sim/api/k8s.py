@@ -13,11 +13,11 @@ empty list; reading a pod that does not exist answers a 404 ``Status``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from sim.region.identity import K8S_TOKEN
 from sim.region.state import RegionState, RenderedLogLine, stable_uuid
@@ -47,7 +47,9 @@ def build_app(state: RegionState, token: str = K8S_TOKEN) -> web.Application:
     return app
 
 
-def status(code: int, reason: str, message: str, details: dict[str, Any] | None = None):
+def status(
+    code: int, reason: str, message: str, details: dict[str, Any] | None = None
+) -> web.Response:
     """A ``Status`` object response, as the API server sends for errors."""
     body: dict[str, Any] = {
         "kind": "Status",
@@ -63,9 +65,9 @@ def status(code: int, reason: str, message: str, details: dict[str, Any] | None 
     return web.json_response(body, status=code)
 
 
-def _auth(token: str):
+def _auth(token: str) -> Middleware:
     @web.middleware
-    async def middleware(request: web.Request, handler) -> web.StreamResponse:
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         authorized = request.headers.get("Authorization", "") == f"Bearer {token}"
         if request.path not in _PUBLIC and not authorized:
             return status(401, "Unauthorized", "Unauthorized")
@@ -214,9 +216,6 @@ def _selected(pod: Pod, selector: str) -> bool:
         elif term not in labels:
             return False
     return True
-
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 async def _ok(request: web.Request) -> web.Response:

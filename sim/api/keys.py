@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from sim.api.microversion import Microversion
+from sim.region.moves import MoveRunner
 from sim.region.state import RegionState
 
 STATE = web.AppKey("state", RegionState)
-MOVE_RUNNER: web.AppKey[Any] = web.AppKey("move_runner")  # sim.region.moves.MoveRunner
+MOVE_RUNNER = web.AppKey("move_runner", MoveRunner)
 REQUEST_ID = web.RequestKey("request_id", str)
 # (user name, project id, roles) of the request's token
 AUTH: web.RequestKey[tuple[str, str, tuple[str, ...]]] = web.RequestKey("auth")

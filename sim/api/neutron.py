@@ -17,7 +17,8 @@ from typing import Any
 from aiohttp import web
 
 from sim.api.errors import json_response, neutron_error
-from sim.region.state import RegionState, stable_uuid
+from sim.region.state import PortBinding, RegionState, ServerRow, stable_uuid
+from sim.scenario.model import Port
 
 Endpoint = Callable[[web.Request, RegionState], Awaitable[web.Response]]
 
@@ -97,7 +98,9 @@ def add_routes(app: web.Application, state: RegionState) -> None:
         app.router.add_get(path, _bind(endpoint, state))
 
 
-def _bind(endpoint: Endpoint, state: RegionState):
+def _bind(
+    endpoint: Endpoint, state: RegionState
+) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
         return await endpoint(request, state)
 
@@ -132,7 +135,9 @@ def _ports(state: RegionState) -> Iterator[dict[str, Any]]:
             yield _port_body(state, server, spec.ports[index], port_id)
 
 
-def _port_body(state: RegionState, server: dict[str, Any], port, port_id: str):
+def _port_body(
+    state: RegionState, server: ServerRow, port: Port, port_id: str
+) -> dict[str, Any]:
     bindings = state.port_bindings.get(port_id, {})
     active = next((b for b in bindings.values() if b.get("status") == "ACTIVE"), None)
     created = _ts(state, "port", port_id)
@@ -176,7 +181,9 @@ def _port_body(state: RegionState, server: dict[str, Any], port, port_id: str):
     }
 
 
-def _select(request: web.Request, items: list[dict[str, Any]], keys: tuple[str, ...]):
+def _select(
+    request: web.Request, items: list[dict[str, Any]], keys: tuple[str, ...]
+) -> list[dict[str, Any]]:
     """Neutron's query filtering: each given key must match one of its values."""
     for key in keys:
         values = request.query.getall(key, [])
@@ -254,7 +261,7 @@ async def _show_port(request: web.Request, state: RegionState) -> web.Response:
     return json_response(request, {"port": _select(request, [port], ())[0]})
 
 
-def _binding_body(binding: dict[str, Any]) -> dict[str, Any]:
+def _binding_body(binding: PortBinding) -> dict[str, Any]:
     return {
         "host": binding["host"],
         "vif_type": binding.get("vif_type", "unbound"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncssh
@@ -101,7 +102,9 @@ class HostFleet:
             await server.wait_closed()
         self._servers.clear()
 
-    def _handler(self, host: str):
+    def _handler(
+        self, host: str
+    ) -> Callable[[asyncssh.SSHServerProcess[bytes]], Awaitable[None]]:
         async def handle(process: asyncssh.SSHServerProcess[bytes]) -> None:
             command = process.command
             user = process.get_extra_info("username") or "pf9"

@@ -7,7 +7,7 @@ port id and migration record show up in Nova, Neutron, Placement and on the host
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sim.region.identity import ADMIN_USER, project_id, provider_uuid, user_id
 from sim.region.outcome import apply_outcome
@@ -15,7 +15,9 @@ from sim.region.render import add_log_lines, render_log_line
 from sim.region.state import (
     ActionEventRow,
     ActionRow,
+    PortBinding,
     RegionState,
+    ServerRow,
     server_by_name,
     stable_uuid,
 )
@@ -33,7 +35,9 @@ def _volume_id(scenario: Scenario, server: Server, index: int) -> str:
     return volume.id or stable_uuid(scenario.name, "volume", volume.name)
 
 
-def _binding(server: Server, index: int, host: str, status: str) -> dict[str, Any]:
+def _binding(
+    server: Server, index: int, host: str, status: Literal["ACTIVE", "INACTIVE"]
+) -> PortBinding:
     port = server.ports[index]
     vif_type = port.vif_type if status == "ACTIVE" else "unbound"
     details: dict[str, Any] = (
@@ -53,7 +57,7 @@ def _binding(server: Server, index: int, host: str, status: str) -> dict[str, An
 
 def _server_runtime(
     state: RegionState, server: Server, index: int, created: datetime
-) -> dict[str, Any]:
+) -> ServerRow:
     scenario = state.scenario
     host = scenario.hosts.get(server.host)
     return {
@@ -87,7 +91,7 @@ def _server_runtime(
     }
 
 
-def _create_action(state: RegionState, runtime: dict[str, Any]) -> ActionRow:
+def _create_action(state: RegionState, runtime: ServerRow) -> ActionRow:
     """The ``create`` action every server has (as in live/servers/*/os-instance-actions)."""
     start = runtime["created_at"]
     events = [

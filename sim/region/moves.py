@@ -12,6 +12,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from sim.region.notify import AmqpPublisher
 from sim.region.outcome import PlannedOutcome, commit_outcome, plan_outcome
 from sim.region.state import RegionState
 from sim.scenario.model import Outcome
@@ -53,9 +54,7 @@ class MoveRunner:
     def __init__(self, state: RegionState, step_delay_s: float = 0.0) -> None:
         self.state = state
         self.step_delay_s = step_delay_s
-        self.publisher: Any = (
-            None  # sim.region.notify.AmqpPublisher when the region has AMQP
-        )
+        self.publisher: AmqpPublisher | None = None  # when the region has AMQP
         self._tasks: set[asyncio.Task[None]] = set()
         # migration id -> every status it was given, in order (what a poller could see)
         self.status_history: dict[int, list[str]] = {}

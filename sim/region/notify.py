@@ -20,6 +20,7 @@ from typing import Any
 import aio_pika
 
 from sim.region.render import render_text
+from sim.region.state import ServerRow
 from sim.scenario.model import Notification
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,10 @@ def _resolve(node: Any, here: Path) -> Any:
 @cache
 def _sample(name: str) -> dict[str, Any]:
     path = SAMPLES_DIR / f"{name}.json"
-    return _resolve(json.loads(path.read_text(encoding="utf-8")), path.parent)
+    sample: dict[str, Any] = _resolve(
+        json.loads(path.read_text(encoding="utf-8")), path.parent
+    )
+    return sample
 
 
 def sample_name(event_type: str) -> str:
@@ -76,7 +80,7 @@ def _fill(data: dict[str, Any], values: dict[str, Any]) -> None:
 def build_notification(
     notification: Notification,
     context: dict[str, Any],
-    server: dict[str, Any],
+    server: ServerRow,
     at: datetime,
 ) -> dict[str, Any]:
     """The oslo.messaging v2 envelope of one versioned notification."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sim.region.identity import CONDUCTOR_HOST, provider_uuid
 from sim.region.notify import build_notification
@@ -19,7 +18,13 @@ from sim.region.state import (
     ActionEventRow,
     ActionRow,
     MigrationRow,
+    NotificationRecord,
+    PortBinding,
     RegionState,
+    RenderedLogLine,
+    ServerRow,
+    ServerUpdate,
+    apply_update,
     stable_uuid,
 )
 from sim.scenario.model import Event, Outcome
@@ -58,6 +63,12 @@ _SUCCESS_EVENTS["resize"] = [
 ]
 
 
+Placeholders = dict[
+    str, str | int
+]  # {server_id}, {dest}, {migration_id}, ... of one attempt
+RenderedLogs = list[tuple[str, str, list[RenderedLogLine]]]  # (owner, path, lines)
+
+
 @dataclass
 class PlannedOutcome:
     """Everything an outcome does, computed before any of it is written into the state."""
@@ -68,11 +79,28 @@ class PlannedOutcome:
     action: ActionRow
     source: str
     dest: str | None
-    context: dict[str, Any]
-    server_updates: dict[str, Any]
-    logs: list[tuple[str, str, list[Any]]] = field(default_factory=list)
-    notifications: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    context: Placeholders
+    server_updates: ServerUpdate
+    logs: RenderedLogs = field(default_factory=list)
+    notifications: list[NotificationRecord] = field(default_factory=list)
     succeeded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Timing:
+    """When an attempt runs: its start, its length, and how far ``at`` moved it."""
+
+    start: datetime
+    shift: timedelta  # the replayed start minus the declared start (zero for history)
+    end: datetime
+
+    @classmethod
+    def of(cls, outcome: Outcome, now: datetime, at: datetime | None) -> _Timing:
+        declared = resolve_time(outcome.at, now)
+        start = at or declared
+        return cls(
+            start, start - declared, start + timedelta(seconds=outcome.duration_s)
+        )
 
 
 def _pick_dest(state: RegionState, source: str, az: str) -> str | None:
@@ -103,7 +131,7 @@ def _events(
     start: datetime,
     shift: timedelta,
     now: datetime,
-    ctx: dict[str, Any],
+    ctx: Placeholders,
 ) -> list[ActionEventRow]:
     specs = list(outcome.events)
     if not specs and outcome.status in SUCCESS_STATUSES:
@@ -128,6 +156,170 @@ def _events(
     return rows
 
 
+def _destination(
+    state: RegionState,
+    server: ServerRow,
+    outcome: Outcome,
+    requested: str | None,
+    succeeded: bool,
+) -> str | None:
+    """The client's host, else the outcome's, else (a move that went through) the scheduler's."""
+    here: Placeholders = {
+        "source": server["host"],
+        "server_id": server["id"],
+        "server_name": server["name"],
+    }
+    dest = requested or (render_text(outcome.dest, here) if outcome.dest else None)
+    if dest is None and succeeded:
+        dest = _pick_dest(state, server["host"], server["availability_zone"])
+    return dest
+
+
+def _request_id(
+    state: RegionState,
+    server: ServerRow,
+    outcome: Outcome,
+    migration_id: int,
+    replayed: bool,
+) -> str:
+    """A replayed attempt gets a fresh id, history a stable one, unless the outcome fixes it."""
+    if outcome.request_id:
+        return outcome.request_id
+    if replayed:
+        return "req-" + str(uuid.uuid4())
+    name = state.scenario.name
+    return "req-" + stable_uuid(name, "req", server["name"], str(migration_id))
+
+
+def _placeholders(
+    server: ServerRow,
+    dest: str | None,
+    request_id: str,
+    migration_id: int,
+    migration_uuid: str,
+) -> Placeholders:
+    return {
+        "source": server["host"],
+        "server_id": server["id"],
+        "server_name": server["name"],
+        "dest": dest or "",
+        "request_id": request_id,
+        "migration_id": migration_id,
+        "migration_uuid": migration_uuid,
+        "port_id": (server["port_ids"] or [""])[0],
+        "volume_id": (server["volume_ids"] or [""])[0],
+        "instance_name": server["instance_name"],
+        "user_id": server["user_id"],
+        "project_id": server["project_id"],
+    }
+
+
+def _migration_row(
+    state: RegionState,
+    server: ServerRow,
+    outcome: Outcome,
+    dest: str | None,
+    ids: tuple[int, str],
+    timing: _Timing,
+) -> MigrationRow:
+    scenario = state.scenario
+    source = server["host"]
+    # a live pre-check failure never reaches the computes: nodes stay null (live/web-01)
+    nodes_known = outcome.kind != "live-migration" or outcome.status != "error"
+    dest_host_ip = None
+    if outcome.kind in ("migration", "resize") and dest in scenario.hosts:
+        dest_host_ip = scenario.hosts[dest].host_ip
+    flavor_id = _flavor_id(state, server["flavor"])
+    return MigrationRow(
+        id=ids[0],
+        uuid=ids[1],
+        instance_uuid=server["id"],
+        migration_type=outcome.kind,
+        status=outcome.status,
+        source_compute=source,
+        dest_compute=dest,
+        source_node=source if nodes_known else None,
+        dest_node=dest if nodes_known and dest else None,
+        dest_host=dest_host_ip,
+        source_region=scenario.region,
+        dest_region=scenario.region,
+        old_instance_type_id=flavor_id,
+        new_instance_type_id=flavor_id,
+        created_at=timing.start + timedelta(milliseconds=70),
+        updated_at=timing.end,
+        project_id=server["project_id"],
+        user_id=server["user_id"],
+    )
+
+
+def _action_row(
+    server: ServerRow,
+    outcome: Outcome,
+    request_id: str,
+    start: datetime,
+    events: list[ActionEventRow],
+    end: datetime,
+) -> ActionRow:
+    return ActionRow(
+        action=outcome.action or ACTION_NAMES[outcome.kind],
+        instance_uuid=server["id"],
+        request_id=request_id,
+        user_id=server["user_id"],
+        project_id=server["project_id"],
+        start_time=start,
+        updated_at=max((e.finish_time for e in events if e.finish_time), default=end),
+        message=outcome.message,
+        events=events,
+    )
+
+
+def _server_updates(
+    outcome: Outcome,
+    new_host: str | None,
+    ctx: Placeholders,
+    finish: datetime,
+) -> ServerUpdate:
+    """A finished move always clears task_state; status/vm_state change only if stated."""
+    updates: ServerUpdate = {"updated_at": finish, "task_state": outcome.task_state}
+    if outcome.server_status is not None:
+        updates["status"] = outcome.server_status
+    if outcome.vm_state is not None:
+        updates["vm_state"] = outcome.vm_state
+    if new_host:
+        updates["host"] = updates["node"] = new_host
+    if outcome.fault:
+        updates["fault"] = {
+            "code": int(outcome.fault.get("code", 500)),
+            "message": render_text(str(outcome.fault.get("message", "")), ctx),
+            "details": render_text(str(outcome.fault.get("details", "")), ctx),
+            "created": finish,
+        }
+    return updates
+
+
+def _log_lines(outcome: Outcome, ctx: Placeholders, now: datetime) -> RenderedLogs:
+    """The outcome's log lines, each in its owner's file, rendered against ``now``."""
+    logs: RenderedLogs = []
+    for owner, files in outcome.logs.items():
+        owner_name = render_text(owner, ctx)
+        for path, lines in files.items():
+            real_path = render_text(path, ctx)
+            rendered = [
+                render_log_line(owner_name, real_path, ln, ctx, now) for ln in lines
+            ]
+            logs.append((owner_name, real_path, rendered))
+    return logs
+
+
+def _notifications(
+    outcome: Outcome, ctx: Placeholders, server: ServerRow, at: datetime
+) -> list[NotificationRecord]:
+    return [
+        (note.priority, note.event_type, build_notification(note, ctx, server, at))
+        for note in outcome.notifications
+    ]
+
+
 def plan_outcome(
     state: RegionState,
     server_id: str,
@@ -143,124 +335,47 @@ def plan_outcome(
     ``at`` moves the whole outcome (events, log lines) to a new start time, which is how
     a live POST replays ``on_migrate`` "now"; ``dest`` is the host the client asked for.
     """
-    scenario = state.scenario
     server = state.servers[server_id]
-    declared_at = resolve_time(outcome.at, now)
-    start = at or declared_at
-    shift = start - declared_at
-    source = server["host"]
-    ctx0 = {"source": source, "server_id": server_id, "server_name": server["name"]}
-    dest = dest or (render_text(outcome.dest, ctx0) if outcome.dest else None)
+    timing = _Timing.of(outcome, now, at)
     succeeded = outcome.status in SUCCESS_STATUSES
-    if dest is None and succeeded:
-        dest = _pick_dest(state, source, server["availability_zone"])
+    dest = _destination(state, server, outcome, dest, succeeded)
     mig_id = outcome.migration_id or _next_migration_id(state)
-    mig_uuid = stable_uuid(scenario.name, "migration", str(mig_id))
+    mig_uuid = stable_uuid(state.scenario.name, "migration", str(mig_id))
     if request_id is None:
-        request_id = outcome.request_id or (
-            "req-" + str(uuid.uuid4())
-            if at
-            else "req-" + stable_uuid(scenario.name, "req", server["name"], str(mig_id))
+        request_id = _request_id(
+            state, server, outcome, mig_id, replayed=at is not None
         )
-    ctx: dict[str, Any] = {
-        **ctx0,
-        "dest": dest or "",
-        "request_id": request_id,
-        "migration_id": mig_id,
-        "migration_uuid": mig_uuid,
-        "port_id": (server["port_ids"] or [""])[0],
-        "volume_id": (server["volume_ids"] or [""])[0],
-        "instance_name": server["instance_name"],
-        "user_id": server["user_id"],
-        "project_id": server["project_id"],
-    }
-    end = start + timedelta(seconds=outcome.duration_s)
-    # a live pre-check failure never reaches the computes: nodes stay null (live/web-01)
-    nodes_known = outcome.kind != "live-migration" or outcome.status != "error"
-    dest_host_ip = None
-    if outcome.kind in ("migration", "resize") and dest in scenario.hosts:
-        dest_host_ip = scenario.hosts[dest].host_ip
-    flavor_id = _flavor_id(state, server["flavor"])
-    migration = MigrationRow(
-        id=mig_id,
-        uuid=mig_uuid,
-        instance_uuid=server_id,
-        migration_type=outcome.kind,
-        status=outcome.status,
-        source_compute=source,
-        dest_compute=dest,
-        source_node=source if nodes_known else None,
-        dest_node=dest if nodes_known and dest else None,
-        dest_host=dest_host_ip,
-        source_region=scenario.region,
-        dest_region=scenario.region,
-        old_instance_type_id=flavor_id,
-        new_instance_type_id=flavor_id,
-        created_at=start + timedelta(milliseconds=70),
-        updated_at=end,
-        project_id=server["project_id"],
-        user_id=server["user_id"],
+    ctx = _placeholders(server, dest, request_id, mig_id, mig_uuid)
+    migration = _migration_row(state, server, outcome, dest, (mig_id, mig_uuid), timing)
+    events = _events(outcome, timing.start, timing.shift, now, ctx)
+    action = _action_row(server, outcome, request_id, timing.start, events, timing.end)
+    updates = _server_updates(
+        outcome,
+        outcome.host_after or (dest if succeeded else None),
+        ctx,
+        action.updated_at,
     )
-    events = _events(outcome, start, shift, now, ctx)
-    finish = max((e.finish_time for e in events if e.finish_time), default=end)
-    action = ActionRow(
-        action=outcome.action or ACTION_NAMES[outcome.kind],
-        instance_uuid=server_id,
-        request_id=request_id,
-        user_id=server["user_id"],
-        project_id=server["project_id"],
-        start_time=start,
-        updated_at=finish,
-        message=outcome.message,
-        events=events,
-    )
-    # a finished move always clears task_state; status/vm_state change only if stated
-    updates: dict[str, Any] = {"updated_at": finish, "task_state": outcome.task_state}
-    if outcome.server_status is not None:
-        updates["status"] = outcome.server_status
-    if outcome.vm_state is not None:
-        updates["vm_state"] = outcome.vm_state
-    new_host = outcome.host_after or (dest if succeeded else None)
-    if new_host:
-        updates["host"] = updates["node"] = new_host
-    if outcome.fault:
-        updates["fault"] = {
-            "code": int(outcome.fault.get("code", 500)),
-            "message": render_text(str(outcome.fault.get("message", "")), ctx),
-            "details": render_text(str(outcome.fault.get("details", "")), ctx),
-            "created": finish,
-        }
-    plan = PlannedOutcome(
+    after: ServerRow = {**server, **updates}
+    return PlannedOutcome(
         server_id=server_id,
         outcome=outcome,
         migration=migration,
         action=action,
-        source=source,
+        source=server["host"],
         dest=dest,
         context=ctx,
         server_updates=updates,
+        # rendering against a shifted "now" moves the lines' times with the outcome
+        logs=_log_lines(outcome, ctx, now + timing.shift),
+        notifications=_notifications(outcome, ctx, after, action.updated_at),
         succeeded=succeeded,
     )
-    for owner, files in outcome.logs.items():
-        owner_name = render_text(owner, ctx)
-        for path, lines in files.items():
-            real_path = render_text(path, ctx)
-            # rendering against a shifted "now" moves the line's time with the outcome
-            rendered = [
-                render_log_line(owner_name, real_path, ln, ctx, now + shift)
-                for ln in lines
-            ]
-            plan.logs.append((owner_name, real_path, rendered))
-    for note in outcome.notifications:
-        envelope = build_notification(note, ctx, {**server, **updates}, finish)
-        plan.notifications.append((note.priority, note.event_type, envelope))
-    return plan
 
 
 def commit_outcome(state: RegionState, plan: PlannedOutcome) -> None:
     """Write a planned outcome's final effects (server fields, logs, leftovers)."""
     server = state.servers[plan.server_id]
-    server.update(plan.server_updates)
+    apply_update(server, plan.server_updates)
     for owner, path, lines in plan.logs:
         add_log_lines(state, owner, path, lines)
     scenario = state.scenario
@@ -277,13 +392,8 @@ def commit_outcome(state: RegionState, plan: PlannedOutcome) -> None:
     if plan.dest and plan.outcome.leaves_inactive_binding:
         for port_id in server["port_ids"]:
             bindings = state.port_bindings.setdefault(port_id, {})
-            template = next(iter(bindings.values()), {})
-            bindings[plan.dest] = {
-                **template,
-                "host": plan.dest,
-                "status": "INACTIVE",
-                "vif_type": "unbound",
-            }
+            template = next(iter(bindings.values()), None)
+            bindings[plan.dest] = _inactive_binding(template, plan.dest)
     if plan.dest and plan.outcome.leaves_allocation:
         # the migration record's consumer keeps holding the instance's resources on dest
         held = next(iter(state.allocations.get(plan.server_id, {}).values()), {})
@@ -291,6 +401,20 @@ def commit_outcome(state: RegionState, plan: PlannedOutcome) -> None:
             provider_uuid(scenario, plan.dest): dict(held)
         }
     state.notifications.extend(plan.notifications)
+
+
+def _inactive_binding(template: PortBinding | None, host: str) -> PortBinding:
+    """The INACTIVE binding a cancelled attempt leaves on ``host`` (a copy of the port's)."""
+    if template is None:  # every port is bound when the region is built; kept total
+        return PortBinding(
+            host=host,
+            vif_type="unbound",
+            vnic_type="normal",
+            status="INACTIVE",
+            profile={},
+            vif_details={},
+        )
+    return {**template, "host": host, "status": "INACTIVE", "vif_type": "unbound"}
 
 
 def apply_outcome(

@@ -18,6 +18,7 @@ from sim.api import keys
 from sim.api.nova.common import NovaFault, admin, at_least, state_of
 from sim.api.nova.servers import get_server
 from sim.region.moves import MoveRunner
+from sim.region.state import ServerRow
 from sim.scenario.model import Outcome
 
 _ALLOWED_STATES = {
@@ -106,7 +107,7 @@ def _check_body(request: web.Request, action: str, body: Any) -> dict[str, Any]:
     return body
 
 
-def _check_state(server: dict[str, Any], action: str, request: web.Request) -> None:
+def _check_state(server: ServerRow, action: str, request: web.Request) -> None:
     if server["locked"] and not admin(request):
         raise NovaFault(409, f"Instance {server['id']} is locked")
     if server["vm_state"] not in _ALLOWED_STATES[action]:
@@ -121,7 +122,7 @@ def _check_state(server: dict[str, Any], action: str, request: web.Request) -> N
         )
 
 
-def _outcome_for(server: dict[str, Any], kind: str, host: str | None) -> Outcome:
+def _outcome_for(server: ServerRow, kind: str, host: str | None) -> Outcome:
     """The scenario's on_migrate outcome, or a successful move when it does not apply."""
     planned: Outcome | None = server["spec"].on_migrate
     if (
@@ -220,7 +221,7 @@ async def server_action(request: web.Request) -> web.Response:
     return web.Response(status=status)
 
 
-def _to_self(server: dict[str, Any], host: str) -> Outcome:
+def _to_self(server: ServerRow, host: str) -> Outcome:
     """Nova's conductor refuses a live migration to the host the server is on."""
     message = f"Unable to migrate instance ({server['id']}) to current host ({host})."
     return Outcome.model_validate(

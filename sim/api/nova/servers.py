@@ -6,8 +6,11 @@ shared/reference/nova/live/servers/*/server.v2.*.json (admin) and api_samples (m
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -26,7 +29,8 @@ from sim.api.nova.common import (
     parse_bool,
     state_of,
 )
-from sim.region.state import RegionState, stable_uuid
+from sim.api.nova.fields import OMIT, Field, render
+from sim.region.state import RegionState, ServerRow, stable_uuid
 from sim.scenario.model import Flavor
 
 IMAGE_ID = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
@@ -61,7 +65,7 @@ def _mac(port_id: str) -> str:
     return "fa:16:3e:" + ":".join(f"{b:02x}" for b in digest[:3])
 
 
-def _addresses(server: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+def _addresses(server: ServerRow) -> dict[str, list[dict[str, Any]]]:
     spec = server["spec"]
     addresses: dict[str, list[dict[str, Any]]] = {}
     for port, port_id in zip(spec.ports, server["port_ids"], strict=True):
@@ -84,122 +88,170 @@ def _links(request: web.Request, kind: str, ident: str) -> list[dict[str, str]]:
     ]
 
 
-def server_view(request: web.Request, server: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class _Shown:
+    """What a server's fields are computed from, for one request."""
+
+    request: web.Request
+    state: RegionState
+    server: ServerRow
+    flavor: Flavor
+
+    @property
+    def is_admin(self) -> bool:
+        return admin(self.request)
+
+
+def _image_ref(v: _Shown) -> dict[str, Any] | str:
+    if v.server["boot_from_volume"]:
+        return ""  # a volume-backed server has no image
+    return render(_IMAGE_FIELDS, v, v.request)
+
+
+def _image_links(v: _Shown) -> list[dict[str, str]]:
+    return [{"href": f"{compute_url(v.request)}/images/{IMAGE_ID}", "rel": "bookmark"}]
+
+
+def _flavor_link(v: _Shown) -> dict[str, Any]:
+    fid = flavor_id(v.state, v.flavor.name)
+    href = f"{compute_url(v.request)}/flavors/{fid}"
+    return {"id": fid, "links": [{"href": href, "rel": "bookmark"}]}
+
+
+def _flavor_embedded(v: _Shown) -> dict[str, Any]:
+    f = v.flavor
+    return {
+        "disk": f.disk,
+        "ephemeral": 0,
+        "extra_specs": dict(f.extra_specs),
+        "original_name": f.name,
+        "ram": f.ram,
+        "swap": 0,
+        "vcpus": f.vcpus,
+    }
+
+
+def _fault(v: _Shown) -> dict[str, Any] | object:
+    fault = v.server["fault"]
+    if not fault or v.server["status"] not in ("ERROR", "DELETED"):
+        return OMIT  # Nova shows a fault only for ERROR and DELETED servers
+    shown: dict[str, Any] = {
+        "code": fault["code"],
+        "created": iso_z(fault["created"]),
+        "message": fault["message"],
+    }
+    # details are admin-only, except for non-500 faults (nova's view builder)
+    if v.is_admin or fault["code"] != 500:
+        shown["details"] = fault["details"]
+    return shown
+
+
+def _const(value: Any) -> Callable[[_Shown], Any]:
+    return lambda _v: copy.deepcopy(value)
+
+
+_IMAGE_FIELDS: tuple[Field[_Shown], ...] = (
+    Field("id", _const(IMAGE_ID)),
+    Field("links", _image_links),
+    Field(
+        "properties", lambda v: dict(v.server["spec"].image_properties), since="2.98"
+    ),
+)
+
+# nova/api/openstack/compute/views/servers.py, in the order it writes them
+SERVER_FIELDS: tuple[Field[_Shown], ...] = (
+    Field("OS-DCF:diskConfig", _const("MANUAL")),
+    Field("OS-EXT-AZ:availability_zone", lambda v: v.server["availability_zone"]),
+    Field("OS-EXT-STS:power_state", lambda v: v.server["power_state"]),
+    Field("OS-EXT-STS:task_state", lambda v: v.server["task_state"]),
+    Field("OS-EXT-STS:vm_state", lambda v: v.server["vm_state"]),
+    Field("OS-SRV-USG:launched_at", lambda v: iso(v.server["launched_at"])),
+    Field("OS-SRV-USG:terminated_at", _const(None)),
+    Field("accessIPv4", _const("")),
+    Field("accessIPv6", _const("")),
+    Field("addresses", lambda v: _addresses(v.server)),
+    Field("config_drive", _const("")),
+    Field("created", lambda v: iso_z(v.server["created_at"])),
+    Field("hostId", lambda v: host_id(v.server["project_id"], v.server["host"])),
+    Field("id", lambda v: v.server["id"]),
+    Field("image", _image_ref),
+    Field("key_name", _const(None)),
+    Field("links", lambda v: _links(v.request, "servers", v.server["id"])),
+    Field("metadata", _const({})),
+    Field("name", lambda v: v.server["name"]),
+    Field(
+        "os-extended-volumes:volumes_attached",
+        lambda v: [{"id": vid} for vid in v.server["volume_ids"]],
+        until="2.3",
+    ),
+    Field(
+        "os-extended-volumes:volumes_attached",
+        lambda v: [
+            {"delete_on_termination": False, "id": vid}
+            for vid in v.server["volume_ids"]
+        ],
+        since="2.3",
+    ),
+    Field("progress", _const(0)),
+    Field("security_groups", _const([{"name": "default"}])),
+    Field("status", lambda v: v.server["status"]),
+    Field("tenant_id", lambda v: v.server["project_id"]),
+    Field("updated", lambda v: iso_z(v.server["updated_at"])),
+    Field("user_id", lambda v: v.server["user_id"]),
+    Field("OS-EXT-SRV-ATTR:host", lambda v: v.server["host"], admin="2.1"),
+    Field(
+        "OS-EXT-SRV-ATTR:hypervisor_hostname", lambda v: v.server["node"], admin="2.1"
+    ),
+    Field(
+        "OS-EXT-SRV-ATTR:instance_name",
+        lambda v: v.server["instance_name"],
+        admin="2.1",
+    ),
+    Field("OS-EXT-SRV-ATTR:kernel_id", _const(""), admin="2.3"),
+    Field("OS-EXT-SRV-ATTR:launch_index", _const(0), admin="2.3"),
+    Field("OS-EXT-SRV-ATTR:ramdisk_id", _const(""), admin="2.3"),
+    Field(
+        "OS-EXT-SRV-ATTR:reservation_id",
+        lambda v: "r-" + stable_uuid(v.server["id"])[:8],
+        admin="2.3",
+    ),
+    Field("OS-EXT-SRV-ATTR:root_device_name", _const("/dev/vda"), admin="2.3"),
+    Field("OS-EXT-SRV-ATTR:user_data", _const(None), admin="2.3"),
+    Field(
+        "OS-EXT-SRV-ATTR:hostname",
+        lambda v: v.server["name"],
+        admin="2.3",
+        since="2.90",
+    ),
+    Field("locked", lambda v: v.server["locked"], since="2.9"),
+    Field(
+        "host_status", lambda v: host_status(v.state, v.server["host"]), admin="2.16"
+    ),
+    Field("description", _const(None), since="2.19"),
+    Field("tags", _const([]), since="2.26"),
+    Field("flavor", _flavor_link, until="2.47"),
+    Field("flavor", _flavor_embedded, since="2.47"),
+    Field("trusted_image_certificates", _const(None), since="2.63"),
+    Field("server_groups", _const([]), since="2.71"),
+    Field("locked_reason", _const(None), since="2.73"),
+    Field(
+        "pinned_availability_zone",
+        lambda v: v.server["pinned_availability_zone"],
+        since="2.96",
+    ),
+    Field("scheduler_hints", _const({}), since="2.100"),
+    Field("fault", _fault),
+)
+
+
+def server_view(request: web.Request, server: ServerRow) -> dict[str, Any]:
     """One server as GET /servers/{id} shows it at the request's microversion."""
     state = state_of(request)
-    is_admin = admin(request)
-    spec = server["spec"]
-    flavor = find_flavor(state, server["flavor"])
-    view: dict[str, Any] = {
-        "OS-DCF:diskConfig": "MANUAL",
-        "OS-EXT-AZ:availability_zone": server["availability_zone"],
-        "OS-EXT-STS:power_state": server["power_state"],
-        "OS-EXT-STS:task_state": server["task_state"],
-        "OS-EXT-STS:vm_state": server["vm_state"],
-        "OS-SRV-USG:launched_at": iso(server["launched_at"]),
-        "OS-SRV-USG:terminated_at": None,
-        "accessIPv4": "",
-        "accessIPv6": "",
-        "addresses": _addresses(server),
-        "config_drive": "",
-        "created": iso_z(server["created_at"]),
-        "hostId": host_id(server["project_id"], server["host"]),
-        "id": server["id"],
-        "image": {
-            "id": IMAGE_ID,
-            "links": [
-                {"href": f"{compute_url(request)}/images/{IMAGE_ID}", "rel": "bookmark"}
-            ],
-        },
-        "key_name": None,
-        "links": _links(request, "servers", server["id"]),
-        "metadata": {},
-        "name": server["name"],
-        "os-extended-volumes:volumes_attached": [
-            {"delete_on_termination": False, "id": vid}
-            if at_least(request, "2.3")
-            else {"id": vid}
-            for vid in server["volume_ids"]
-        ],
-        "progress": 0,
-        "security_groups": [{"name": "default"}],
-        "status": server["status"],
-        "tenant_id": server["project_id"],
-        "updated": iso_z(server["updated_at"]),
-        "user_id": server["user_id"],
-    }
-    if server["boot_from_volume"]:
-        view["image"] = ""
-    if is_admin:
-        view["OS-EXT-SRV-ATTR:host"] = server["host"]
-        view["OS-EXT-SRV-ATTR:hypervisor_hostname"] = server["node"]
-        view["OS-EXT-SRV-ATTR:instance_name"] = server["instance_name"]
-    if at_least(request, "2.3") and is_admin:
-        view.update(
-            {
-                "OS-EXT-SRV-ATTR:kernel_id": "",
-                "OS-EXT-SRV-ATTR:launch_index": 0,
-                "OS-EXT-SRV-ATTR:ramdisk_id": "",
-                "OS-EXT-SRV-ATTR:reservation_id": "r-" + stable_uuid(server["id"])[:8],
-                "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
-                "OS-EXT-SRV-ATTR:user_data": None,
-            }
-        )
-    if (at_least(request, "2.3") and is_admin) or at_least(request, "2.90"):
-        view["OS-EXT-SRV-ATTR:hostname"] = server["name"]
-    if at_least(request, "2.9"):
-        view["locked"] = server["locked"]
-    if at_least(request, "2.16") and is_admin:
-        view["host_status"] = host_status(state, server["host"])
-    if at_least(request, "2.19"):
-        view["description"] = None
-    if at_least(request, "2.26"):
-        view["tags"] = []
-    if at_least(request, "2.47"):
-        view["flavor"] = {
-            "disk": flavor.disk,
-            "ephemeral": 0,
-            "extra_specs": dict(flavor.extra_specs),
-            "original_name": flavor.name,
-            "ram": flavor.ram,
-            "swap": 0,
-            "vcpus": flavor.vcpus,
-        }
-    else:
-        fid = flavor_id(state, flavor.name)
-        view["flavor"] = {
-            "id": fid,
-            "links": [
-                {"href": f"{compute_url(request)}/flavors/{fid}", "rel": "bookmark"}
-            ],
-        }
-    if at_least(request, "2.63"):
-        view["trusted_image_certificates"] = None
-    if at_least(request, "2.71"):
-        view["server_groups"] = []
-    if at_least(request, "2.73"):
-        view["locked_reason"] = None
-    if at_least(request, "2.96"):
-        view["pinned_availability_zone"] = server["pinned_availability_zone"]
-    if at_least(request, "2.98") and isinstance(view["image"], dict):
-        view["image"]["properties"] = dict(spec.image_properties)
-    if at_least(request, "2.100"):
-        view["scheduler_hints"] = {}
-    fault = server.get("fault")
-    if fault and server["status"] in ("ERROR", "DELETED"):
-        shown = {
-            "code": fault["code"],
-            "created": iso_z(fault["created"]),
-            "message": fault["message"],
-        }
-        # details are admin-only, except for non-500 faults (nova's view builder)
-        if is_admin or fault["code"] != 500:
-            shown["details"] = fault.get("details", "")
-        view["fault"] = shown
-    return view
+    shown = _Shown(request, state, server, find_flavor(state, server["flavor"]))
+    return render(SERVER_FIELDS, shown, request)
 
 
-def visible_servers(request: web.Request) -> list[dict[str, Any]]:
+def visible_servers(request: web.Request) -> list[ServerRow]:
     """Servers of the caller's project, or of every project with all_tenants (admin)."""
     state = state_of(request)
     query = request.query
@@ -221,11 +273,15 @@ def visible_servers(request: web.Request) -> list[dict[str, Any]]:
         except re.error:
             pattern = re.compile(re.escape(name))
         servers = [s for s in servers if pattern.search(s["name"])]
-    for key, field in (("status", "status"), ("host", "host"), ("node", "node")):
+    # status is a filter for everyone, host and node for admins only
+    by: tuple[tuple[str, Callable[[ServerRow], str]], ...] = (
+        ("status", lambda s: s["status"]),
+        ("host", lambda s: s["host"]),
+        ("node", lambda s: s["node"]),
+    )
+    for key, value in by:
         if key in query and (key == "status" or admin(request)):
-            servers = [
-                s for s in servers if str(s[field]).upper() == query[key].upper()
-            ]
+            servers = [s for s in servers if value(s).upper() == query[key].upper()]
     if "availability_zone" in query:
         servers = [
             s for s in servers if s["availability_zone"] == query["availability_zone"]
@@ -247,7 +303,7 @@ async def list_servers_detail(request: web.Request) -> web.Response:
     )
 
 
-def get_server(request: web.Request, server_id: str) -> dict[str, Any]:
+def get_server(request: web.Request, server_id: str) -> ServerRow:
     """The server, visible to the caller, or Nova's 404."""
     server = state_of(request).servers.get(server_id)
     if server is None or (

@@ -54,7 +54,9 @@ def add_routes(app: web.Application, state: RegionState) -> None:
         app.router.add_get("/placement" + path, _bind(endpoint, state, since))
 
 
-def _bind(endpoint: Endpoint, state: RegionState, since: Version):
+def _bind(
+    endpoint: Endpoint, state: RegionState, since: Version
+) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
         version = parse_microversion(request, "placement", MIN_VERSION, MAX_VERSION)
         if version is None:
@@ -162,7 +164,9 @@ def _matches(
     return not required or pd.trait_match(set(pd.traits(state, host)), required)
 
 
-async def _list_providers(request: web.Request, state: RegionState, version: Version):
+async def _list_providers(
+    request: web.Request, state: RegionState, version: Version
+) -> web.Response:
     detail = _unknown_trait(request)
     wanted: dict[str, int] = {}
     if "resources" in request.query and version >= (1, 4):
@@ -189,7 +193,9 @@ async def _list_providers(request: web.Request, state: RegionState, version: Ver
     return json_response(request, {"resource_providers": found})
 
 
-async def _show_provider(request: web.Request, state: RegionState, version: Version):
+async def _show_provider(
+    request: web.Request, state: RegionState, version: Version
+) -> web.Response:
     host = _host_or_404(request, state)
     if isinstance(host, web.Response):
         return host
@@ -198,7 +204,7 @@ async def _show_provider(request: web.Request, state: RegionState, version: Vers
 
 async def _provider_inventories(
     request: web.Request, state: RegionState, version: Version
-):
+) -> web.Response:
     host = _host_or_404(request, state)
     if isinstance(host, web.Response):
         return host
@@ -214,7 +220,7 @@ async def _provider_inventories(
 
 async def _provider_inventory(
     request: web.Request, state: RegionState, version: Version
-):
+) -> web.Response:
     host = _host_or_404(request, state)
     if isinstance(host, web.Response):
         return host
@@ -228,7 +234,9 @@ async def _provider_inventory(
     return json_response(request, body)
 
 
-async def _provider_usages(request: web.Request, state: RegionState, version: Version):
+async def _provider_usages(
+    request: web.Request, state: RegionState, version: Version
+) -> web.Response:
     host = _host_or_404(request, state)
     if isinstance(host, web.Response):
         return host
@@ -241,7 +249,7 @@ async def _provider_usages(request: web.Request, state: RegionState, version: Ve
 
 async def _provider_aggregates(
     request: web.Request, state: RegionState, version: Version
-):
+) -> web.Response:
     host = _host_or_404(request, state)
     if isinstance(host, web.Response):
         return host
@@ -251,7 +259,9 @@ async def _provider_aggregates(
     return json_response(request, body)
 
 
-async def _provider_traits(request: web.Request, state: RegionState, version: Version):
+async def _provider_traits(
+    request: web.Request, state: RegionState, version: Version
+) -> web.Response:
     host = _host_or_404(request, state)
     if isinstance(host, web.Response):
         return host
@@ -264,7 +274,7 @@ async def _provider_traits(request: web.Request, state: RegionState, version: Ve
 
 async def _provider_allocations(
     request: web.Request, state: RegionState, version: Version
-):
+) -> web.Response:
     host = _host_or_404(request, state)
     if isinstance(host, web.Response):
         return host
@@ -285,7 +295,7 @@ async def _provider_allocations(
 
 async def _consumer_allocations(
     request: web.Request, state: RegionState, version: Version
-):
+) -> web.Response:
     consumer = request.match_info["consumer"]
     per_rp = {rp: res for rp, res in state.allocations.get(consumer, {}).items() if res}
     if not per_rp:
@@ -307,7 +317,7 @@ async def _consumer_allocations(
 
 async def _allocation_candidates(
     request: web.Request, state: RegionState, version: Version
-):
+) -> web.Response:
     raw = request.query.get("resources")
     if not raw:
         return placement_error(request, 400, "'resources' is a required property")
@@ -354,7 +364,9 @@ async def _allocation_candidates(
     )
 
 
-def _summary(state: RegionState, host: str, version: Version, wanted: dict[str, int]):
+def _summary(
+    state: RegionState, host: str, version: Version, wanted: dict[str, int]
+) -> dict[str, Any]:
     inv = pd.inventories(state.scenario.hosts[host])
     used = pd.usages(state, host)
     # from 1.27 the summary lists every class of the provider, not only requested ones
@@ -374,7 +386,9 @@ def _summary(state: RegionState, host: str, version: Version, wanted: dict[str, 
     return summary
 
 
-async def _list_traits(request: web.Request, state: RegionState, version: Version):
+async def _list_traits(
+    request: web.Request, state: RegionState, version: Version
+) -> web.Response:
     names: set[str] = {pd.STATUS_DISABLED_TRAIT, *pd.NOVA_COMPUTE_TRAITS}
     associated: set[str] = set()
     for host in state.scenario.hosts:
@@ -391,7 +405,9 @@ async def _list_traits(request: web.Request, state: RegionState, version: Versio
     return json_response(request, {"traits": sorted(names)})
 
 
-async def _project_usages(request: web.Request, state: RegionState, version: Version):
+async def _project_usages(
+    request: web.Request, state: RegionState, version: Version
+) -> web.Response:
     project = request.query.get("project_id")
     if not project:
         return placement_error(request, 400, "'project_id' is a required property")
