@@ -26,7 +26,7 @@ from diagnostics.model import (
 log = logging.getLogger(__name__)
 
 MAX_ARGUMENT = 255
-KINDS = frozenset(k.value for k in MigrationKind)
+KINDS = {k.value: k for k in MigrationKind}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,7 +95,7 @@ def parse_command(text: str) -> MigrationRef | Help | UsageError:
         server=server,
         migration_id=options.get("--migration"),
         target_host=options.get("--target-host"),
-        kind=MigrationKind(options["--kind"]) if "--kind" in options else None,
+        kind=KINDS[options["--kind"]] if "--kind" in options else None,
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import (
@@ -20,22 +20,11 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from bot.cases.report import FailureReport, MalformedEvent
+from bot.cases.report import MalformedEvent
 from bot.intake.oslo import report_from_body
+from bot.intake.sinks import DeadLetters, ReportSink
 
 log = logging.getLogger(__name__)
-
-
-class ReportSink(Protocol):
-    """Where reports go: ``CaseManager.submit`` (returns once the case is stored)."""
-
-    async def submit(self, report: FailureReport) -> Any: ...
-
-
-class DeadLetters(Protocol):
-    async def dead_letter(
-        self, source: str, reason: str, body: bytes | str
-    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from bot.cases.report import FailureReport, ReportSource
+from bot.intake.sinks import ReportSink, Watermarks
 from bot.times import parse_time, utcnow
 from diagnostics.model import MigrationKind
 
@@ -23,22 +24,31 @@ log = logging.getLogger(__name__)
 FAILURE_STATUSES = ("error", "failed", "cancelled")
 
 
-class ReportSink(Protocol):
-    async def submit(self, report: FailureReport) -> Any: ...
-
-
-class Watermarks(Protocol):
-    async def watermark(self, name: str) -> datetime | None: ...
-
-    async def set_watermark(self, name: str, value: datetime) -> None: ...
-
-
 class MigrationLister(Protocol):
     """Blocking: the migrations with ``status`` updated at or after ``since``."""
 
     def list_migrations(
         self, *, status: str, since: datetime, page_size: int
     ) -> Iterable[Mapping[str, Any]]: ...
+
+
+class _Response(Protocol):
+    def raise_for_status(self) -> object: ...
+
+    def json(self) -> Any: ...
+
+
+class _ComputeAdapter(Protocol):
+    def get(
+        self, url: str, *, params: Mapping[str, Any], microversion: str
+    ) -> _Response: ...
+
+
+class ComputeConnection(Protocol):
+    """What the lister needs of ``openstack.connection.Connection``: its compute adapter."""
+
+    @property
+    def compute(self) -> _ComputeAdapter: ...
 
 
 class SdkMigrationLister:
@@ -51,7 +61,7 @@ class SdkMigrationLister:
 
     MICROVERSION = "2.59"  # uuid, paging with limit/marker, changes-since
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: ComputeConnection) -> None:
         self.conn = conn
 
     def list_migrations(

@@ -15,11 +15,12 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 
 from bot.cases.report import FailureReport, MalformedEvent, ReportSource
+from bot.intake.sinks import DeadLetters, ReportSink
 from bot.times import parse_time, utcnow
 from diagnostics.model import MigrationKind
 
@@ -30,16 +31,6 @@ SIGNATURE_HEADER = "X-Migrate-Diag-Signature"
 TIMESTAMP_HEADER = "X-Migrate-Diag-Timestamp"
 MAX_SKEW_S = 300
 MAX_BODY = 1_048_576
-
-
-class ReportSink(Protocol):
-    async def submit(self, report: FailureReport) -> Any: ...
-
-
-class DeadLetters(Protocol):
-    async def dead_letter(
-        self, source: str, reason: str, body: bytes | str
-    ) -> None: ...
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -165,9 +156,7 @@ def build_webhook_app(
             log.warning("webhook body malformed: %s", exc.reason)
             await dead_letters.dead_letter("webhook", exc.reason, body)
             return web.json_response({"error": exc.reason}, status=400)
-        cases = [
-            getattr(await sink.submit(report), "case_id", None) for report in reports
-        ]
+        cases = [(await sink.submit(report)).case_id for report in reports]
         return web.json_response({"accepted": len(reports), "cases": cases}, status=202)
 
     app = web.Application(client_max_size=MAX_BODY + 1)
