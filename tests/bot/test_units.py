@@ -37,18 +37,36 @@ def test_parse_command_accepts_valid_forms(text: str, expected: object) -> None:
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "reason"),
     [
-        "web-02 'unbalanced",
-        "web-02 --bogus 1",
-        "a b",
-        "web-02 --migration",
-        "web-02 --kind teleport",
+        ("web-02 'unbalanced", "Cannot read the arguments: No closing quotation."),
+        ("web-02 --bogus 1", "Unknown option `--bogus`."),
+        ("a b", "Give one VM; `b` is extra."),
+        ("web-02 --migration", "--migration needs a value."),
+        (
+            "web-02 --kind teleport",
+            "--kind is one of evacuation, live-migration, migration, resize.",
+        ),
+        ("--migration 42", "Give the VM's name or id."),
+        (f"web-02 --target-host {'h' * 256}", "at most 255 characters"),
+    ],
+    ids=[
+        "unbalanced-quote",
+        "unknown-option",
+        "two-vms",
+        "option-without-value",
+        "unknown-kind",
+        "no-vm",
+        "too-long",
     ],
 )
-def test_parse_command_rejects_bad_input_without_raising(text: str) -> None:
-    """Bad input is a usage message, never an exception."""
-    assert isinstance(parse_command(text), UsageError)
+def test_parse_command_rejects_bad_input_without_raising(
+    text: str, reason: str
+) -> None:
+    """Bad input is a usage message saying what is wrong, never an exception."""
+    parsed = parse_command(text)
+    assert isinstance(parsed, UsageError)
+    assert reason in parsed.message
 
 
 async def test_store_migrates_and_round_trips_runs(tmp_path: Path) -> None:
