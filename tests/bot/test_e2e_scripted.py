@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from bot.settings import AccessSettings
@@ -86,6 +87,12 @@ async def test_http_mode_bad_or_stale_signature_is_refused(
             body, timestamp=old, signature=sign(fake.signing_secret, body, old)
         )
         assert (bad.status, stale.status) == (401, 401)
+        # Bolt's request verification refused them, not a later failure
+        assert (
+            json.loads(bad.body)
+            == json.loads(stale.body)
+            == {"error": "invalid request"}
+        )
         assert diagnoser.calls == []
         good = await fake.slash("/migrate-diag", "web-02", user=OPERATOR, channel=OPS)
         assert good.status == 200

@@ -133,6 +133,8 @@ async def test_bad_signature_is_401(
 
 
 async def test_missing_headers_is_401(hook: Hook) -> None:
-    """No signature headers at all: 401."""
+    """No signature headers at all: 401, saying the headers are missing."""
     async with hook.session.post(hook.url, data=b"{}") as resp:
         assert resp.status == 401
+        reply = await resp.json()
+        assert reply["error"] == "missing signature or timestamp header"
