@@ -25,6 +25,7 @@ from diagnostics.evidence.base import (
     CollectContext,
     Collector,
     CollectorError,
+    needs_action,
 )
 from diagnostics.evidence.migration_context import action_window, summarize_migration
 from diagnostics.evidence.types import Evidence, Unavailable
@@ -36,12 +37,22 @@ from diagnostics.model import (
     DiagnosisStarted,
     MigrationKind,
     MigrationRef,
+    MigrationSummary,
     ProgressEvent,
     StepFinished,
     StepResult,
     VmSummary,
 )
 from diagnostics.registry import STEP_TITLES, CheckSpec
+from diagnostics.request_graph import (
+    ACTION,
+    ACTIONS,
+    MIGRATIONS,
+    SERVER,
+    RequestGraph,
+    recording,
+    stage,
+)
 from diagnostics.settings import DiagnosticsSettings
 from diagnostics.signatures import raw_failure_lines
 from diagnostics.steps import build_step
@@ -90,6 +101,14 @@ class Engine:
             return await self._diagnose(ref, on_event, clients)
 
     async def _diagnose(
+        self, ref: MigrationRef, on_event: OnEvent | None, clients: Any
+    ) -> Diagnosis:
+        graph = RequestGraph()
+        with recording(graph):
+            diagnosis = await self._diagnose_recorded(ref, on_event, clients)
+        return replace(diagnosis, timing=graph.timing())
+
+    async def _diagnose_recorded(
         self, ref: MigrationRef, on_event: OnEvent | None, clients: Any
     ) -> Diagnosis:
         emit = on_event or _ignore
@@ -167,10 +186,31 @@ class Engine:
         self, ref: MigrationRef, clients: Any
     ) -> tuple[CollectContext, dict[type[Evidence], Evidence | Unavailable]]:
         timeout = self.settings.engine.collector_timeout_s
-        server = await self.bootstrap.resolve_server(ref)
-        records = await _bounded(
-            self.bootstrap.migration_records(server), timeout, "migrations"
-        )
+        with stage(SERVER):
+            server = await self.bootstrap.resolve_server(ref)
+        # The migration records and the action list need only the server's id: both are
+        # asked at once; only the matched action's detail waits for the records.
+        with stage(MIGRATIONS, after=(SERVER,)):
+            records_task = asyncio.create_task(
+                _bounded(
+                    self.bootstrap.migration_records(server), timeout, "migrations"
+                )
+            )
+
+        async def migration_from_records() -> MigrationSummary | None:
+            found = await records_task
+            rec = found if isinstance(found, ev.MigrationRecords) else None
+            return summarize_migration(server, rec, None, ref)
+
+        with stage(ACTIONS, after=(SERVER,)):
+            actions = await _bounded(
+                self.bootstrap.instance_actions(
+                    server, asyncio.ensure_future(migration_from_records())
+                ),
+                timeout,
+                "instance actions",
+            )
+        records = await records_task
         if isinstance(records, ev.MigrationRecords):
             # checks never see the context: tell them what the operator asked about
             records = replace(
@@ -179,12 +219,6 @@ class Engine:
                 kind_hint=ref.kind.value if ref.kind else None,
             )
         rec = records if isinstance(records, ev.MigrationRecords) else None
-        migration = summarize_migration(server, rec, None, ref)
-        actions = await _bounded(
-            self.bootstrap.instance_actions(server, migration),
-            timeout,
-            "instance actions",
-        )
         act = actions if isinstance(actions, ev.InstanceActions) else None
         migration = summarize_migration(server, rec, act, ref)
         window = None
@@ -230,7 +264,15 @@ class Engine:
         if collect is None:
             return Unavailable(reason=f"no collector for {evidence.__name__}")
         timeout = self.settings.engine.collector_timeout_s
-        return await _bounded(collect(ctx), timeout, evidence.__name__)
+        # what the collector's requests needed: the server and its migration record, and
+        # the matched action too unless the collector declared it never reads it
+        after = (
+            SERVER,
+            MIGRATIONS,
+            *((ACTIONS, ACTION) if needs_action(collect) else ()),
+        )
+        with stage(evidence.__name__, after=after):
+            return await _bounded(collect(ctx), timeout, evidence.__name__)
 
     async def _run_step(
         self,

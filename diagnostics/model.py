@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from diagnostics.request_graph import Timing
+
 
 class MigrationKind(StrEnum):
     """Nova's own ``migration_type`` values (nova/objects/migration.py)."""
@@ -212,6 +214,8 @@ class Diagnosis:
     duration_ms: int
     mode: str = "self-hosted"
     target_host: str | None = None
+    # the request graph: what waited on what, and for how long
+    timing: Timing = field(default_factory=Timing)
 
     @property
     def verdict(self) -> str:

@@ -40,6 +40,9 @@ class OpenStackSettings(Section):
     compute_microversion: str | None = None
     verify_tls: bool = True
     api_timeout_s: float = Field(default=15.0, gt=0)
+    # requests in flight at once per service (Nova, Placement, Neutron, Cinder) from
+    # this process: enough for one diagnosis' parallel calls, gentle on a large region
+    max_concurrent_requests: int = Field(default=8, ge=1, le=64)
 
 
 class JumpHost(Section):

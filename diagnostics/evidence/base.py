@@ -84,20 +84,33 @@ async def once(ctx: CollectContext, key: str, make: Callable[[], Awaitable[T]]) 
 Collector = Callable[[CollectContext], Awaitable[Evidence | Unavailable]]
 
 _COLLECTORS: dict[type[Evidence], Collector] = {}
+_ACTION_FREE: set[Collector] = set()
 
 
 def collector(
-    evidence: type[E],
+    evidence: type[E], *, needs_action: bool = True
 ) -> Callable[[Callable[[CollectContext], Awaitable[E | Unavailable]]], Collector]:
-    """Register the collector of one evidence type."""
+    """Register the collector of one evidence type.
+
+    ``needs_action=False`` declares that the collector reads only the server and the
+    migration record from its context, never the matched instance action (its request
+    id, its time window), so it need not wait for the action to be fetched.
+    """
 
     def register(
         fn: Callable[[CollectContext], Awaitable[E | Unavailable]],
     ) -> Collector:
         _COLLECTORS[evidence] = fn
+        if not needs_action:
+            _ACTION_FREE.add(fn)
         return fn
 
     return register
+
+
+def needs_action(fn: Collector) -> bool:
+    """Does this collector read the instance action from its context? (Unknown: yes.)"""
+    return fn not in _ACTION_FREE
 
 
 def default_collectors() -> dict[type[Evidence], Collector]:
@@ -122,7 +135,12 @@ class Bootstrap(Protocol):
         ...
 
     async def instance_actions(
-        self, server: Server, migration: MigrationSummary | None
+        self,
+        server: Server,
+        migration: MigrationSummary | Awaitable[MigrationSummary | None] | None,
     ) -> InstanceActions | Unavailable:
-        """The action list; the action matched to ``migration`` fetched with its events."""
+        """The action list; the action matched to ``migration`` fetched with its events.
+
+        ``migration`` may be pending: the list is fetched before it is awaited.
+        """
         ...

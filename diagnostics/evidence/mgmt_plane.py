@@ -2,16 +2,18 @@
 
 Built on the official ``kubernetes`` client with its own ``ApiClient`` (never the
 module-global configuration, so two regions can be diagnosed in one process). The client
-is blocking; every call runs in a worker thread. Needs RBAC ``get``/``list`` on ``pods``
+is blocking; every call runs on the Kubernetes family's own bounded pool of daemon
+threads, so a hung API server holds only those workers (never Nova's or Placement's) and
+never delays the CLI's exit. Needs RBAC ``get``/``list`` on ``pods``
 and ``get`` on ``pods/log`` in the region namespace.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +24,13 @@ from kubernetes.config.config_exception import ConfigException
 from urllib3.exceptions import HTTPError
 
 from diagnostics.evidence.base import CollectorError
+from diagnostics.evidence.executors import Family, FamilyPools
 from diagnostics.settings import ManagementPlaneSettings
 
 log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = (5.0, 20.0)  # (connect, read) seconds for every API call
+WORKERS = 4  # Kubernetes calls in flight at once (pods list, then one log per pod)
 LOG_BYTE_CAP = (
     16 * 1024 * 1024
 )  # a pod log beyond this is cut (tail_lines bounds it first)
@@ -121,6 +125,7 @@ class ManagementPlaneApi:
         self.settings = settings
         self._api_client = api_client
         self._lock = threading.Lock()
+        self._pools = FamilyPools({Family.KUBERNETES: WORKERS})
 
     @classmethod
     def from_settings(cls, settings: ManagementPlaneSettings) -> ManagementPlaneApi:
@@ -136,8 +141,9 @@ class ManagementPlaneApi:
     async def pods(self, namespace: str | None = None) -> list[PodStatus]:
         """The pods of ``namespace`` (default: the region namespace)."""
         ns = namespace or self.settings.namespace
-        result = await asyncio.to_thread(
-            self._call, f"list pods in {ns}", self._list_pods, ns
+        result = await self._pools.run(
+            Family.KUBERNETES,
+            partial(self._call, f"list pods in {ns}", self._list_pods, ns),
         )
         return [_pod_status(pod, self.settings.deployments) for pod in result.items]
 
@@ -152,18 +158,23 @@ class ManagementPlaneApi:
     ) -> str:
         """The last ``tail_lines`` lines of the pod's log within ``since_seconds``."""
         ns = namespace or self.settings.namespace
-        return await asyncio.to_thread(
-            self._call,
-            f"read the log of pod {pod} in {ns}",
-            self._read_log,
-            ns,
-            pod,
-            container,
-            tail_lines or self.settings.tail_lines,
-            since_seconds or self.settings.since_seconds,
+        text: str = await self._pools.run(
+            Family.KUBERNETES,
+            partial(
+                self._call,
+                f"read the log of pod {pod} in {ns}",
+                self._read_log,
+                ns,
+                pod,
+                container,
+                tail_lines or self.settings.tail_lines,
+                since_seconds or self.settings.since_seconds,
+            ),
         )
+        return text
 
     def close(self) -> None:
+        self._pools.close()
         with self._lock:
             client, self._api_client = self._api_client, None
         if client is not None:

@@ -9,10 +9,11 @@ action of the migration). The per-type collectors live in ``openstack_collectors
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import openstack.connection
@@ -23,6 +24,7 @@ from openstack.config import exceptions as config_exceptions
 
 from diagnostics.evidence import openstack_convert as convert
 from diagnostics.evidence.base import CollectorError
+from diagnostics.evidence.executors import Family, FamilyPools
 from diagnostics.evidence.migration_context import match_action
 from diagnostics.evidence.openstack_calls import (
     ApiCall,
@@ -47,6 +49,7 @@ from diagnostics.model import (
     MigrationSummary,
     VmNotFound,
 )
+from diagnostics.request_graph import ACTION, ACTIONS, MIGRATIONS, origin, stage
 from diagnostics.settings import OpenStackSettings
 
 log = logging.getLogger(__name__)
@@ -99,6 +102,14 @@ class OpenStackApi:
         self._negotiated = False
         self._negotiate_lock = threading.Lock()
         self.compute_microversion: str | None = settings.compute_microversion
+        # one bounded pool per service: a hung Placement cannot starve Nova's calls, and
+        # no service gets more than this many requests at once from this process
+        limit = settings.max_concurrent_requests
+        self.pools = FamilyPools(
+            dict.fromkeys(
+                (Family.NOVA, Family.PLACEMENT, Family.NEUTRON, Family.CINDER), limit
+            )
+        )
         # Every response of this connection passes the hook; only calls made inside
         # ``call`` (in a worker thread that is recording) are kept.
         conn.session.session.hooks.setdefault("response", []).append(record_response)
@@ -131,6 +142,7 @@ class OpenStackApi:
         return cls(openstack.connection.Connection(config=region), settings)
 
     def close(self) -> None:
+        self.pools.close()
         self.conn.close()
 
     # ---- calling the SDK ----------------------------------------------------------------------
@@ -154,24 +166,35 @@ class OpenStackApi:
             )
 
     async def call(
-        self, what: str, fn: Callable[[], T]
+        self,
+        what: str,
+        fn: Callable[[], T],
+        *,
+        family: Family = Family.NOVA,
+        after: Iterable[ApiCall] = (),
     ) -> tuple[T, tuple[ApiCall, ...]]:
-        """Run one blocking SDK call in a thread, bounded by the timeout; return its calls.
+        """Run one blocking SDK call on ``family``'s pool, bounded by the timeout.
 
-        Raises CollectorError (EndpointUnreachable when the cloud cannot be reached).
+        Returns the result and the HTTP calls it made. ``after`` names the earlier calls
+        whose answers this one needed (for the request graph); without it the call needs
+        what its stage needs. On timeout the call is abandoned (its worker finishes or
+        fails on its own). Raises CollectorError (EndpointUnreachable when the cloud
+        cannot be reached).
         """
+        here = origin(c.node for c in after)
 
         def work() -> tuple[T, tuple[ApiCall, ...]]:
-            start_recording()
+            start_recording(here, family.value)
             try:
-                self._negotiate()
+                if family is Family.NOVA:
+                    self._negotiate()
                 return fn(), stop_recording()
             finally:
                 stop_recording()
 
         try:
             async with asyncio.timeout(self.timeout_s):
-                return await asyncio.to_thread(work)
+                return await self.pools.run(family, work)
         except CollectorError:
             raise
         except Exception as exc:
@@ -274,23 +297,35 @@ class OpenStackApi:
         )
 
     async def instance_actions(
-        self, server: Server, migration: MigrationSummary | None
+        self,
+        server: Server,
+        migration: MigrationSummary | Awaitable[MigrationSummary | None] | None,
     ) -> InstanceActions | Unavailable:
-        """The server's actions; the one matching ``migration`` fetched with its events."""
+        """The server's actions; the one matching ``migration`` fetched with its events.
+
+        ``migration`` may still be on its way (an awaitable): the list needs only the
+        server's id, so it is fetched while the migration records are, and only the
+        matched action's detail waits for both.
+        """
         try:
             listed, calls = await self.call(
                 "GET /servers/{id}/os-instance-actions",
                 lambda: list(self.conn.compute.server_actions(server.id)),
             )
             actions = tuple(convert.instance_action_from_sdk(a) for a in listed)
+            if inspect.isawaitable(migration):
+                migration = await migration
             matched = match_action(actions, migration)
             detailed = None
             if matched is not None:
                 request_id = matched.request_id
-                shown, more = await self.call(
-                    "GET /servers/{id}/os-instance-actions/{request_id}",
-                    lambda: self.conn.compute.get_server_action(request_id, server.id),
-                )
+                with stage(ACTION, after=(ACTIONS, MIGRATIONS)):
+                    shown, more = await self.call(
+                        "GET /servers/{id}/os-instance-actions/{request_id}",
+                        lambda: self.conn.compute.get_server_action(
+                            request_id, server.id
+                        ),
+                    )
                 detailed = convert.instance_action_from_sdk(shown)
                 calls += more
         except CollectorError as exc:

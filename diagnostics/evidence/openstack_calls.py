@@ -4,7 +4,9 @@ openstacksdk does not keep the response on the resources it returns, so the requ
 Nova/Neutron/Cinder/Placement put in ``x-openstack-request-id`` is captured with a
 ``requests`` response hook on the connection's HTTP session. The hook writes into a
 thread-local list that is opened and closed around one blocking call in one worker
-thread, so concurrent collectors never see each other's responses.
+thread, so concurrent collectors never see each other's responses. The same hook puts
+every request (authentication and version discovery included: they are round trips on
+the critical path too) into the diagnosis' request graph.
 
 Library exceptions become ``CollectorError`` (→ ``Unavailable``) with the short reasons
 the renderers show: "needs admin role (…)", "not found", "timed out after Ns calling …",
@@ -15,7 +17,8 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -23,6 +26,7 @@ from keystoneauth1 import exceptions as ks_exceptions
 from openstack import exceptions as sdk_exceptions
 
 from diagnostics.evidence.base import CollectorError
+from diagnostics.request_graph import Origin
 
 _REQUEST_ID_HEADERS = ("x-openstack-request-id", "x-compute-request-id")
 # "/compute/v2.1/servers/…", "/v2.0/ports", "/v3/<project>/volumes": the endpoint's path
@@ -42,6 +46,8 @@ class ApiCall:
     status: int
     request_id: str | None
     microversion: str | None = None
+    # the request's id in the diagnosis' request graph (None when none is recording)
+    node: int | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         text = f"{self.method} {self.path}"
@@ -60,6 +66,11 @@ def provenance(calls: tuple[ApiCall, ...], fallback: str) -> str:
 
 class _CallLog(threading.local):
     calls: list[ApiCall] | None = None
+    origin: Origin | None = None
+    family: str = "nova"
+    last: int | None = (
+        None  # the previous request of this call: the next one waited on it
+    )
 
 
 _LOG = _CallLog()
@@ -91,13 +102,15 @@ def record_response(response: Any, *args: Any, **kwargs: Any) -> None:
     calls = _LOG.calls
     if calls is None:
         return
+    end = time.perf_counter()
     request = response.request
     parts = urlsplit(str(request.url))
-    if _is_plumbing(response, parts.path, parts.query):
-        return
     path = _VERSION_PREFIX.sub("", parts.path) or "/"
     if parts.query:
         path += "?" + unquote(parts.query)
+    node = _graph_node(response, path, end)
+    if _is_plumbing(response, parts.path, parts.query):
+        return
     headers = response.headers
     request_id = next((headers[h] for h in _REQUEST_ID_HEADERS if h in headers), None)
     microversion = request.headers.get("OpenStack-API-Version")
@@ -108,17 +121,45 @@ def record_response(response: Any, *args: Any, **kwargs: Any) -> None:
             status=int(response.status_code),
             request_id=request_id,
             microversion=str(microversion) if microversion else None,
+            node=node,
         )
     )
 
 
-def start_recording() -> None:
+def _graph_node(response: Any, path: str, end: float) -> int | None:
+    """Record the request in the graph: it waited on the previous request of this call,
+    or (the first one) on what the call's origin needs."""
+    origin = _LOG.origin
+    if origin is None:
+        return None
+    family = "keystone" if path.rstrip("/").endswith("/auth/tokens") else _LOG.family
+    elapsed = getattr(response, "elapsed", None)
+    start = end - elapsed.total_seconds() if elapsed is not None else end
+    node = origin.record(
+        family=family,
+        what=f"{response.request.method} {path}",
+        start=start,
+        end=end,
+        depends_on=None if _LOG.last is None else (_LOG.last,),
+        status=int(response.status_code),
+    )
+    if node is not None:
+        _LOG.last = node
+    return node
+
+
+def start_recording(origin: Origin | None = None, family: str = "nova") -> None:
     _LOG.calls = []
+    _LOG.origin = origin
+    _LOG.family = family
+    _LOG.last = None
 
 
 def stop_recording() -> tuple[ApiCall, ...]:
     calls = tuple(_LOG.calls or ())
     _LOG.calls = None
+    _LOG.origin = None
+    _LOG.last = None
     return calls
 
 

@@ -1,7 +1,9 @@
 """Collectors over the OpenStack APIs (openstacksdk proxy layer), one per evidence type.
 
 Each reads ``ctx.clients.openstack`` (an ``OpenStackApi``), makes its calls through
-``OpenStackApi.call`` (worker thread, timeout, request ids recorded) and returns evidence
+``OpenStackApi.call`` (the service's worker pool, timeout, request ids recorded), issues
+every request as soon as the answers it needs are in (bindings of all ports at once,
+each Placement provider's four reads at once), and returns evidence
 whose provenance lists every call with its request id, or ``Unavailable`` with the reason
 ("needs admin role (…)", "not found", "timed out after 15s calling …", "cannot reach …").
 The Server itself (flavor extra specs, image properties) comes from the bootstrap.
@@ -9,10 +11,12 @@ The Server itself (flavor extra specs, image properties) comes from the bootstra
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from keystoneauth1 import discover
 from openstack import exceptions as sdk_exceptions
@@ -20,6 +24,7 @@ from openstack.warnings import RemovedFieldWarning
 
 from diagnostics.evidence import openstack_convert as convert
 from diagnostics.evidence.base import CollectContext, CollectorError, collector
+from diagnostics.evidence.executors import Family
 from diagnostics.evidence.openstack_api import OpenStackApi
 from diagnostics.evidence.openstack_calls import ApiCall, provenance
 from diagnostics.evidence.types import (
@@ -90,23 +95,33 @@ def _bindings(api: OpenStackApi, port_id: str) -> tuple[PortBinding, ...] | str:
     return tuple(convert.binding_from_json(b) for b in body.get("bindings") or ())
 
 
-@collector(Ports)
+@collector(Ports, needs_action=False)
 async def collect_ports(ctx: CollectContext) -> Ports | Unavailable:
     """The VM's Neutron ports (device_id) and every binding of each (active and inactive)."""
 
     async def body(api: OpenStackApi) -> Ports:
         server_id = ctx.server.id
         ports, calls = await api.call(
-            "GET /v2.0/ports", lambda: list(api.conn.network.ports(device_id=server_id))
+            "GET /v2.0/ports",
+            lambda: list(api.conn.network.ports(device_id=server_id)),
+            family=Family.NEUTRON,
+        )
+        listed = calls
+        each = await asyncio.gather(
+            *(
+                api.call(
+                    "GET /v2.0/ports/{id}/bindings",
+                    partial(_bindings, api, str(port.id)),
+                    family=Family.NEUTRON,
+                    after=listed,
+                )
+                for port in ports
+            )
         )
         infos = []
         notes: list[str] = []
-        for port in ports:
+        for port, (bindings, more) in zip(ports, each, strict=True):
             port_id = str(port.id)
-            bindings, more = await api.call(
-                "GET /v2.0/ports/{id}/bindings",
-                partial(_bindings, api, port_id),
-            )
             calls += more
             if isinstance(bindings, str):
                 notes.append(f"{port_id}: {bindings}")
@@ -118,32 +133,46 @@ async def collect_ports(ctx: CollectContext) -> Ports | Unavailable:
     return await guarded(ctx, body)
 
 
-def _volume_with_attachments(
-    api: OpenStackApi, volume_id: str
-) -> tuple[Any, list[Any]]:
-    volume = api.conn.block_storage.get_volume(volume_id)
+def _attachments(api: OpenStackApi, volume_id: str) -> list[Any]:
     try:
         # The attachments API (3.27+) has the attachment status; older clouds 404 here.
-        attachments = list(api.conn.block_storage.attachments(volume_id=volume_id))
+        return list(api.conn.block_storage.attachments(volume_id=volume_id))
     except (sdk_exceptions.NotFoundException, sdk_exceptions.BadRequestException):
-        attachments = []
-    return volume, attachments
+        return []
 
 
-@collector(Volumes)
+async def _volume(
+    api: OpenStackApi, volume_id: str
+) -> tuple[VolumeInfo, tuple[ApiCall, ...]]:
+    """The volume and its attachments, both asked at once (each needs only the id)."""
+    (volume, calls), (attachments, more) = await asyncio.gather(
+        api.call(
+            "GET /volumes/{id}",
+            partial(api.conn.block_storage.get_volume, volume_id),
+            family=Family.CINDER,
+        ),
+        api.call(
+            "GET /attachments",
+            partial(_attachments, api, volume_id),
+            family=Family.CINDER,
+        ),
+    )
+    return convert.volume_from_sdk(volume, attachments), calls + more
+
+
+@collector(Volumes, needs_action=False)
 async def collect_volumes(ctx: CollectContext) -> Volumes | Unavailable:
     """The VM's Cinder volumes with their attachments (status from the 3.27+ API)."""
 
     async def body(api: OpenStackApi) -> Volumes:
         calls: tuple[ApiCall, ...] = ()
         volumes: list[VolumeInfo] = []
-        for volume_id in ctx.server.volume_ids:
-            (volume, attachments), more = await api.call(
-                "GET /volumes/{id}",
-                partial(_volume_with_attachments, api, volume_id),
-            )
+        each = await asyncio.gather(
+            *(_volume(api, volume_id) for volume_id in ctx.server.volume_ids)
+        )
+        for volume, more in each:
             calls += more
-            volumes.append(convert.volume_from_sdk(volume, attachments))
+            volumes.append(volume)
         fallback = f"GET /servers/{ctx.server.id}: no volumes attached"
         return Volumes(provenance=provenance(calls, fallback), volumes=tuple(volumes))
 
@@ -153,7 +182,7 @@ async def collect_volumes(ctx: CollectContext) -> Volumes | Unavailable:
 # ---- step 2: services and agents -----------------------------------------------------------
 
 
-@collector(ComputeServices)
+@collector(ComputeServices, needs_action=False)
 async def collect_compute_services(
     ctx: CollectContext,
 ) -> ComputeServices | Unavailable:
@@ -172,7 +201,7 @@ async def collect_compute_services(
     return await guarded(ctx, body)
 
 
-@collector(VolumeServices)
+@collector(VolumeServices, needs_action=False)
 async def collect_volume_services(ctx: CollectContext) -> VolumeServices | Unavailable:
     """Cinder's services (cinder-volume per backend, cinder-scheduler)."""
 
@@ -180,6 +209,7 @@ async def collect_volume_services(ctx: CollectContext) -> VolumeServices | Unava
         found, calls = await api.call(
             "GET /os-services (block storage)",
             lambda: list(api.conn.block_storage.services()),
+            family=Family.CINDER,
         )
         return VolumeServices(
             provenance=provenance(calls, "GET /os-services (block storage)"),
@@ -189,7 +219,7 @@ async def collect_volume_services(ctx: CollectContext) -> VolumeServices | Unava
     return await guarded(ctx, body)
 
 
-@collector(NetworkAgents)
+@collector(NetworkAgents, needs_action=False)
 async def collect_network_agents(ctx: CollectContext) -> NetworkAgents | Unavailable:
     """Neutron agents on the source and destination hosts (liveness, admin state)."""
 
@@ -198,10 +228,17 @@ async def collect_network_agents(ctx: CollectContext) -> NetworkAgents | Unavail
         if not hosts:
             return Unavailable(reason="no source or destination host known")
 
-        def agents() -> list[Any]:
-            return [a for h in hosts for a in api.conn.network.agents(host=h)]
+        def agents(host: str) -> list[Any]:
+            return list(api.conn.network.agents(host=host))
 
-        found, calls = await api.call("GET /v2.0/agents", agents)
+        each = await asyncio.gather(
+            *(
+                api.call("GET /v2.0/agents", partial(agents, h), family=Family.NEUTRON)
+                for h in hosts
+            )
+        )
+        found = [a for listed, _ in each for a in listed]
+        calls = tuple(c for _, more in each for c in more)
         return NetworkAgents(
             provenance=provenance(calls, "GET /v2.0/agents"),
             agents=tuple(convert.agent_from_sdk(a) for a in found),
@@ -223,7 +260,7 @@ def _hypervisor_microversion(negotiated: str | None) -> str | None:
     return negotiated
 
 
-@collector(Hypervisors)
+@collector(Hypervisors, needs_action=False)
 async def collect_hypervisors(ctx: CollectContext) -> Hypervisors | Unavailable:
     """os-hypervisors/detail at 2.87, so cpu_info (removed at 2.88) is included."""
 
@@ -243,30 +280,62 @@ async def collect_hypervisors(ctx: CollectContext) -> Hypervisors | Unavailable:
     return await guarded(ctx, body)
 
 
-def _provider(api: OpenStackApi, name: str) -> ProviderView | None:
-    """The resource provider named ``name`` with inventories, usages, traits, aggregates."""
-    placement = api.conn.placement
-    mv = PLACEMENT_MICROVERSION
-    listed = get_json(
-        placement, "/resource_providers", params={"name": name}, microversion=mv
+_PROVIDER_PARTS = ("inventories", "usages", "traits", "aggregates")
+
+
+def _placement_get(
+    api: OpenStackApi, url: str, params: dict[str, str] | None = None
+) -> dict[str, Any]:
+    return get_json(
+        api.conn.placement, url, params=params, microversion=PLACEMENT_MICROVERSION
+    )
+
+
+async def _provider(
+    api: OpenStackApi, name: str
+) -> tuple[ProviderView | None, tuple[ApiCall, ...]]:
+    """The provider named ``name``, then its four reads at once (each needs its uuid)."""
+    listed, calls = await api.call(
+        "GET /resource_providers",
+        partial(_placement_get, api, "/resource_providers", {"name": name}),
+        family=Family.PLACEMENT,
     )
     providers = listed.get("resource_providers") or []
     if not providers:
-        return None
+        return None, calls
     rp = providers[0]
-    base = f"/resource_providers/{rp['uuid']}"
-    return convert.provider_from_json(
-        rp,
-        inventories=get_json(placement, f"{base}/inventories", microversion=mv),
-        usages=get_json(placement, f"{base}/usages", microversion=mv),
-        traits=get_json(placement, f"{base}/traits", microversion=mv),
-        aggregates=get_json(placement, f"{base}/aggregates", microversion=mv),
+    base = f"/resource_providers/{quote(str(rp['uuid']), safe='')}"
+    parts = await asyncio.gather(
+        *(
+            api.call(
+                f"GET /resource_providers/{{uuid}}/{part}",
+                partial(_placement_get, api, f"{base}/{part}"),
+                family=Family.PLACEMENT,
+                after=calls,
+            )
+            for part in _PROVIDER_PARTS
+        )
     )
+    bodies = dict(zip(_PROVIDER_PARTS, (body for body, _ in parts), strict=True))
+    view = convert.provider_from_json(
+        rp,
+        inventories=bodies["inventories"],
+        usages=bodies["usages"],
+        traits=bodies["traits"],
+        aggregates=bodies["aggregates"],
+    )
+    return view, calls + tuple(c for _, more in parts for c in more)
 
 
-def _allocations(api: OpenStackApi, consumer: str) -> dict[str, Any]:
-    url = f"/allocations/{consumer}"
-    return get_json(api.conn.placement, url, microversion=PLACEMENT_MICROVERSION)
+async def _allocations(
+    api: OpenStackApi, consumer: str
+) -> tuple[dict[str, Any], tuple[ApiCall, ...]]:
+    url = f"/allocations/{quote(consumer, safe='')}"
+    return await api.call(
+        "GET /allocations/{consumer}",
+        partial(_placement_get, api, url),
+        family=Family.PLACEMENT,
+    )
 
 
 def _provider_names(ctx: CollectContext) -> tuple[str, ...]:
@@ -276,29 +345,31 @@ def _provider_names(ctx: CollectContext) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for n in candidates if n))
 
 
-@collector(Placement)
+@collector(Placement, needs_action=False)
 async def collect_placement(ctx: CollectContext) -> Placement | Unavailable:
-    """Source and destination providers, and the allocations of the VM and the migration."""
+    """Source and destination providers, and the allocations of the VM and the migration.
+
+    Every host's provider and every consumer's allocations are asked at once: none of
+    them needs another's answer.
+    """
 
     async def body(api: OpenStackApi) -> Placement:
-        calls: tuple[ApiCall, ...] = ()
-        providers: dict[str, ProviderView] = {}
-        for name in _provider_names(ctx):
-            view, more = await api.call(
-                "GET /resource_providers", partial(_provider, api, name)
-            )
-            calls += more
-            if view is not None:
-                providers[view.name] = view
+        names = _provider_names(ctx)
         consumers = [ctx.server.id]
         if ctx.migration is not None and ctx.migration.uuid:
             consumers.append(ctx.migration.uuid)
+        looked_up, held_by = await asyncio.gather(
+            asyncio.gather(*(_provider(api, name) for name in names)),
+            asyncio.gather(*(_allocations(api, c) for c in consumers)),
+        )
+        calls: tuple[ApiCall, ...] = ()
+        providers: dict[str, ProviderView] = {}
+        for view, more in looked_up:
+            calls += more
+            if view is not None:
+                providers[view.name] = view
         allocations: dict[str, dict[str, dict[str, int]]] = {}
-        for consumer in consumers:
-            held, more = await api.call(
-                "GET /allocations/{consumer}",
-                partial(_allocations, api, consumer),
-            )
+        for consumer, (held, more) in zip(consumers, held_by, strict=True):
             calls += more
             allocations[consumer] = convert.allocations_from_json(held)
         return Placement(
@@ -313,7 +384,7 @@ async def collect_placement(ctx: CollectContext) -> Placement | Unavailable:
 # ---- step 6: aggregates and availability zones ---------------------------------------------
 
 
-@collector(Aggregates)
+@collector(Aggregates, needs_action=False)
 async def collect_aggregates(ctx: CollectContext) -> Aggregates | Unavailable:
     """Host aggregates with their hosts, AZ and metadata (admin)."""
 
@@ -329,7 +400,7 @@ async def collect_aggregates(ctx: CollectContext) -> Aggregates | Unavailable:
     return await guarded(ctx, body)
 
 
-@collector(AvailabilityZones)
+@collector(AvailabilityZones, needs_action=False)
 async def collect_availability_zones(
     ctx: CollectContext,
 ) -> AvailabilityZones | Unavailable:

@@ -20,13 +20,13 @@ import select
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import paramiko
 
 from diagnostics.evidence.base import CollectorError
+from diagnostics.evidence.executors import DaemonPool
 from diagnostics.evidence.host_commands import HostCommand
 from diagnostics.evidence.ssh_errors import (
     RefuseUnknown,
@@ -67,7 +67,7 @@ class HostShell:
         self._host_ips: dict[str, str] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: DaemonPool | None = None
         # host_ip hints are learnt from os-hypervisors at most once per pool
         self.hint_lock = asyncio.Lock()
         self.hints_loaded = False
@@ -121,15 +121,14 @@ class HostShell:
             self._pool(), self._run_blocking, host, host_ip, line
         )
 
-    def _pool(self) -> ThreadPoolExecutor:
+    def _pool(self) -> DaemonPool:
         # A dedicated pool, not the loop's default executor: threads waiting here for a
         # host's connect lock must never starve other users of the default executor
         # (asyncio's getaddrinfo, an in-process SSH server's auth), which could deadlock.
         with self._guard:
             if self._executor is None:
-                self._executor = ThreadPoolExecutor(
-                    max_workers=WORKERS, thread_name_prefix="ssh"
-                )
+                # daemon workers: a command abandoned at its timeout never delays exit
+                self._executor = DaemonPool(WORKERS, "ssh")
             return self._executor
 
     def close(self) -> None:
