@@ -18,7 +18,7 @@ from diagnostics.model import (
     VmNotFound,
 )
 from diagnostics.report import json as json_report
-from diagnostics.report import text
+from diagnostics.report import text, timing
 
 if TYPE_CHECKING:
     from diagnostics.settings import DiagnosticsSettings
@@ -49,6 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--cloud", metavar="NAME", help="cloud name in clouds.yaml (overrides config)"
     )
     parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--verbose",
+        dest="show_requests",
+        action="store_true",
+        help="text: also list every request, when it ran and what it waited on",
+    )
 
 
 def ref_from_args(args: argparse.Namespace) -> MigrationRef:
@@ -103,4 +109,7 @@ async def run(
         return EXIT_UNREACHABLE
     if args.format == "json":
         out.write(json_report.dumps(diagnosis) + "\n")
+    elif getattr(args, "show_requests", False):
+        out.write(timing.render(diagnosis.timing) + "\n")
+        out.flush()
     return EXIT_OK

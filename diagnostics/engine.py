@@ -47,6 +47,7 @@ from diagnostics.registry import STEP_TITLES, CheckSpec
 from diagnostics.request_graph import (
     ACTION,
     ACTIONS,
+    DISCOVERY,
     MIGRATIONS,
     SERVER,
     RequestGraph,
@@ -103,25 +104,41 @@ class Engine:
     async def _diagnose(
         self, ref: MigrationRef, on_event: OnEvent | None, clients: Any
     ) -> Diagnosis:
-        graph = RequestGraph()
-        with recording(graph):
-            diagnosis = await self._diagnose_recorded(ref, on_event, clients)
-        return replace(diagnosis, timing=graph.timing())
+        with recording(RequestGraph()) as graph:
+            return await self._diagnose_recorded(ref, on_event, clients, graph)
 
     async def _diagnose_recorded(
-        self, ref: MigrationRef, on_event: OnEvent | None, clients: Any
+        self,
+        ref: MigrationRef,
+        on_event: OnEvent | None,
+        clients: Any,
+        graph: RequestGraph,
     ) -> Diagnosis:
         emit = on_event or _ignore
         started_at = datetime.now(UTC)
         t0 = time.perf_counter()
         diagnosis_id = uuid.uuid4().hex[:12]
-        ctx, got = await self._bootstrap(ref, clients)
-        kind = ref.kind or (ctx.migration.kind if ctx.migration else MigrationKind.LIVE)
-        applicable = [c for c in self.checks if kind in c.applies_to]
-        skip4 = None if ctx.self_hosted else SAAS_SKIP
+        early: dict[type[Evidence], asyncio.Task[Evidence | Unavailable]] = {}
+
+        def start_early(partial_ctx: CollectContext) -> None:
+            """Once the migration record is in: start the collectors that never read
+            the instance action, while the action's detail is still being fetched."""
+            for t in self._plan(*self._applicable(ref, partial_ctx)):
+                collect = self.collectors.get(t)
+                if collect is not None and not needs_action(collect):
+                    early[t] = asyncio.create_task(self._collect(t, partial_ctx))
+
+        try:
+            ctx, got = await self._bootstrap(ref, clients, start_early)
+        except BaseException:
+            for started in early.values():
+                started.cancel()
+            raise
+        applicable, skip_management = self._applicable(ref, ctx)
+        skip4 = SAAS_SKIP if skip_management else None
         if skip4 is not None:
             got[ev.ManagementPlane] = Unavailable(reason=skip4)
-        plan = self._plan(applicable, skip_management=skip4 is not None)
+        plan = self._plan(applicable, skip_management)
         vm = VmSummary(
             id=ctx.server.id,
             name=ctx.server.name,
@@ -136,7 +153,11 @@ class Engine:
                 steps=tuple(STEP_TITLES.items()),
             )
         )
-        tasks = {t: asyncio.create_task(self._collect(t, ctx)) for t in plan}
+        for t in set(early) - set(plan):
+            early.pop(t).cancel()
+        tasks = {
+            t: early.get(t) or asyncio.create_task(self._collect(t, ctx)) for t in plan
+        }
         step_tasks = [
             asyncio.create_task(
                 self._run_step(
@@ -178,13 +199,21 @@ class Engine:
             duration_ms=int((time.perf_counter() - t0) * 1000),
             mode=self.settings.deployment.mode,
             target_host=ref.target_host,
+            timing=graph.timing(),
         )
         await emit(DiagnosisFinished(diagnosis=diagnosis))
         return diagnosis
 
     async def _bootstrap(
-        self, ref: MigrationRef, clients: Any
+        self,
+        ref: MigrationRef,
+        clients: Any,
+        on_records: Callable[[CollectContext], None] = lambda _: None,
     ) -> tuple[CollectContext, dict[type[Evidence], Evidence | Unavailable]]:
+        """Server, then its migration records and action list at once, then the action.
+
+        ``on_records`` gets a context without the action as soon as the records are in.
+        """
         timeout = self.settings.engine.collector_timeout_s
         with stage(SERVER):
             server = await self.bootstrap.resolve_server(ref)
@@ -203,30 +232,52 @@ class Engine:
             return summarize_migration(server, rec, None, ref)
 
         with stage(ACTIONS, after=(SERVER,)):
-            actions = await _bounded(
-                self.bootstrap.instance_actions(
-                    server, asyncio.ensure_future(migration_from_records())
-                ),
-                timeout,
-                "instance actions",
+            actions_task = asyncio.create_task(
+                _bounded(
+                    self.bootstrap.instance_actions(
+                        server, asyncio.ensure_future(migration_from_records())
+                    ),
+                    timeout,
+                    "instance actions",
+                )
             )
-        records = await records_task
-        if isinstance(records, ev.MigrationRecords):
-            # checks never see the context: tell them what the operator asked about
-            records = replace(
-                records,
-                target_host=ref.target_host,
-                kind_hint=ref.kind.value if ref.kind else None,
-            )
-        rec = records if isinstance(records, ev.MigrationRecords) else None
+        try:
+            records = await records_task
+            if isinstance(records, ev.MigrationRecords):
+                # checks never see the context: tell them what the operator asked about
+                records = replace(
+                    records,
+                    target_host=ref.target_host,
+                    kind_hint=ref.kind.value if ref.kind else None,
+                )
+            rec = records if isinstance(records, ev.MigrationRecords) else None
+            on_records(self._context(ref, server, rec, None, clients))
+            actions = await actions_task
+        finally:
+            actions_task.cancel()
         act = actions if isinstance(actions, ev.InstanceActions) else None
+        got: dict[type[Evidence], Evidence | Unavailable] = {
+            ev.Server: server,
+            ev.MigrationRecords: records,
+            ev.InstanceActions: actions,
+        }
+        return self._context(ref, server, rec, act, clients), got
+
+    def _context(
+        self,
+        ref: MigrationRef,
+        server: ev.Server,
+        rec: ev.MigrationRecords | None,
+        act: ev.InstanceActions | None,
+        clients: Any,
+    ) -> CollectContext:
         migration = summarize_migration(server, rec, act, ref)
         window = None
         if act is not None and act.migration_action is not None:
             window = action_window(
                 act.migration_action, self.settings.engine.log_window_margin_s
             )
-        ctx = CollectContext(
+        return CollectContext(
             ref=ref,
             server=server,
             migrations=rec,
@@ -238,15 +289,16 @@ class Engine:
             self_hosted=self.settings.self_hosted,
             clients=clients,
         )
-        got: dict[type[Evidence], Evidence | Unavailable] = {
-            ev.Server: server,
-            ev.MigrationRecords: records,
-            ev.InstanceActions: actions,
-        }
-        return ctx, got
+
+    def _applicable(
+        self, ref: MigrationRef, ctx: CollectContext
+    ) -> tuple[list[CheckSpec], bool]:
+        """The checks for this migration's kind, and whether step 4 is skipped (SaaS)."""
+        kind = ref.kind or (ctx.migration.kind if ctx.migration else MigrationKind.LIVE)
+        return [c for c in self.checks if kind in c.applies_to], not ctx.self_hosted
 
     def _plan(
-        self, applicable: Sequence[CheckSpec], *, skip_management: bool
+        self, applicable: Sequence[CheckSpec], skip_management: bool
     ) -> list[type[Evidence]]:
         """The union of the applicable checks' evidence, minus what the bootstrap fetched."""
         needed: set[type[Evidence]] = set()
@@ -269,6 +321,7 @@ class Engine:
         after = (
             SERVER,
             MIGRATIONS,
+            DISCOVERY,
             *((ACTIONS, ACTION) if needs_action(collect) else ()),
         )
         with stage(evidence.__name__, after=after):

@@ -25,12 +25,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 OPENSTACK_FAMILIES = frozenset({"keystone", "nova", "placement", "neutron", "cinder"})
+FAMILIES = OPENSTACK_FAMILIES | {"kubernetes", "ssh"}  # as in the JSON schema
 
 # The bootstrap's stages (collectors run in a stage named after their evidence type).
 SERVER = "server"  # find the VM
 MIGRATIONS = "migrations"  # its migration records (need the server's id)
 ACTIONS = "actions"  # its instance actions (need the server's id)
 ACTION = "action"  # the migration's action with events (needs both lists)
+DISCOVERY = "discovery"  # the services' version documents (need only the token)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

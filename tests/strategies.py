@@ -26,6 +26,7 @@ from diagnostics.model import (
     VmSummary,
 )
 from diagnostics.registry import STEP_TITLES
+from diagnostics.request_graph import FAMILIES, RequestRecord, Timing
 
 texts = st.text(max_size=300)
 short = st.text(min_size=1, max_size=40)
@@ -97,6 +98,34 @@ migrations = st.builds(
     started_at=st.one_of(st.none(), aware),
     updated_at=st.one_of(st.none(), aware),
 )
+
+
+@st.composite
+def timings(draw: st.DrawFn) -> Timing:
+    """A request graph: each request depends only on earlier ones (as recorded)."""
+    count = draw(st.integers(0, 8))
+    records = []
+    for rid in range(1, count + 1):
+        start = draw(st.integers(0, 5000)) / 10
+        records.append(
+            RequestRecord(
+                id=rid,
+                family=draw(st.sampled_from(sorted(FAMILIES))),
+                what=draw(short),
+                stage=draw(short),
+                start_ms=start,
+                end_ms=start + draw(st.integers(0, 3000)) / 10,
+                depends_on=tuple(
+                    sorted(draw(st.sets(st.integers(1, rid - 1), max_size=3)))
+                )
+                if rid > 1
+                else (),
+                status=draw(st.one_of(st.none(), st.sampled_from([200, 404, 503]))),
+            )
+        )
+    return Timing(requests=tuple(records))
+
+
 diagnoses = st.builds(
     Diagnosis,
     id=st.text(alphabet="0123456789abcdef", min_size=12, max_size=12),
@@ -116,4 +145,5 @@ diagnoses = st.builds(
     duration_ms=st.integers(0, 600_000),
     mode=st.sampled_from(["self-hosted", "saas"]),
     target_host=st.one_of(st.none(), short),
+    timing=timings(),
 )

@@ -102,10 +102,16 @@ def collector(
     ) -> Collector:
         _COLLECTORS[evidence] = fn
         if not needs_action:
-            _ACTION_FREE.add(fn)
+            action_free(fn)
         return fn
 
     return register
+
+
+def action_free(fn: Collector) -> Collector:
+    """Declare that ``fn`` never reads the instance action from its context."""
+    _ACTION_FREE.add(fn)
+    return fn
 
 
 def needs_action(fn: Collector) -> bool:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import openstack.connection
 from keystoneauth1 import discover
+from keystoneauth1.session import TCPKeepAliveAdapter
 from openstack import exceptions as sdk_exceptions
 from openstack.config import OpenStackConfig
 from openstack.config import exceptions as config_exceptions
@@ -49,7 +50,14 @@ from diagnostics.model import (
     MigrationSummary,
     VmNotFound,
 )
-from diagnostics.request_graph import ACTION, ACTIONS, MIGRATIONS, origin, stage
+from diagnostics.request_graph import (
+    ACTION,
+    ACTIONS,
+    DISCOVERY,
+    MIGRATIONS,
+    origin,
+    stage,
+)
 from diagnostics.settings import OpenStackSettings
 
 log = logging.getLogger(__name__)
@@ -62,6 +70,14 @@ T = TypeVar("T")
 MAX_COMPUTE_MICROVERSION = "2.100"
 # 2.84 adds the failed event's exception message (``details``); below it we still work.
 PREFERRED_MIN_COMPUTE_MICROVERSION = "2.84"
+
+OPENSTACK_POOLS = (Family.NOVA, Family.PLACEMENT, Family.NEUTRON, Family.CINDER)
+# The services whose version documents the collectors need; read once per process.
+_DISCOVERED = (
+    ("placement", Family.PLACEMENT),
+    ("network", Family.NEUTRON),
+    ("block_storage", Family.CINDER),
+)
 
 _UUID = re.compile(
     r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$", re.I
@@ -105,14 +121,18 @@ class OpenStackApi:
         # one bounded pool per service: a hung Placement cannot starve Nova's calls, and
         # no service gets more than this many requests at once from this process
         limit = settings.max_concurrent_requests
-        self.pools = FamilyPools(
-            dict.fromkeys(
-                (Family.NOVA, Family.PLACEMENT, Family.NEUTRON, Family.CINDER), limit
-            )
-        )
+        self.pools = FamilyPools(dict.fromkeys(OPENSTACK_POOLS, limit))
         # Every response of this connection passes the hook; only calls made inside
         # ``call`` (in a worker thread that is recording) are kept.
         conn.session.session.hooks.setdefault("response", []).append(record_response)
+        # One HTTP session (and token) for the whole process, with room to keep a
+        # connection per worker: requests' default of 10 per host would make the pools
+        # open and drop connections when all services sit behind one address.
+        keepalive = TCPKeepAliveAdapter(pool_maxsize=limit * len(OPENSTACK_POOLS))
+        for scheme in ("https://", "http://"):
+            conn.session.session.mount(scheme, keepalive)
+        self._discovery: set[asyncio.Task[None]] = set()
+        self._discovered: set[str] = set()
 
     @classmethod
     def from_settings(cls, settings: OpenStackSettings) -> OpenStackApi:
@@ -203,16 +223,55 @@ class OpenStackApi:
 
     # ---- Bootstrap --------------------------------------------------------------------------
 
+    def discover_services(self) -> None:
+        """Read Placement's, Neutron's and Cinder's version documents in the background.
+
+        They need only the token, and the collectors need them later: asked now, they
+        come in while the server is being looked up instead of on the collectors'
+        critical path. Cached for the process (a warm process asks nothing).
+        """
+
+        def endpoint_data(proxy_name: str) -> None:
+            getattr(self.conn, proxy_name).get_endpoint_data()
+
+        for proxy_name, family in _DISCOVERED:
+            if proxy_name in self._discovered:
+                continue
+            with stage(DISCOVERY):
+                task = asyncio.create_task(
+                    self._discover(proxy_name, family, endpoint_data)
+                )
+            self._discovery.add(task)
+            task.add_done_callback(self._discovery.discard)
+
+    async def _discover(
+        self, proxy_name: str, family: Family, fetch: Callable[[str], None]
+    ) -> None:
+        try:
+            await self.call(
+                f"{proxy_name} version discovery",
+                lambda: fetch(proxy_name),
+                family=family,
+            )
+            self._discovered.add(proxy_name)
+        except CollectorError:
+            # the collector that needs this service will meet the same error and say so
+            log.debug("%s version discovery failed", proxy_name, exc_info=True)
+
     async def resolve_server(self, ref: MigrationRef) -> Server:
-        """Find the VM by uuid or exact name (all projects when allowed)."""
+        """Find the VM by uuid or exact name (all projects when allowed).
+
+        A name costs one round trip, not two: ``GET /servers/detail`` returns each
+        server in the same view as ``GET /servers/{id}`` (Nova builds both with the
+        show view, faults included), so the match is used as it is.
+        """
         text = ref.server.strip()
+        self.discover_services()
         if _UUID.match(text):
             server = await self._fetch_server(text, missing_ok=True)
             if server is not None:
                 return server
-        server = await self._fetch_server(await self._server_id_by_name(text))
-        assert server is not None  # missing_ok=False raises instead
-        return server
+        return await self._server_by_name(text)
 
     async def _fetch_server(
         self, server_id: str, *, missing_ok: bool = False
@@ -244,9 +303,9 @@ class OpenStackApi:
             everywhere = False
         return [s for s in found if s.name == name], everywhere
 
-    async def _server_id_by_name(self, name: str) -> str:
+    async def _server_by_name(self, name: str) -> Server:
         try:
-            (matches, everywhere), _ = await self.call(
+            (matches, everywhere), calls = await self.call(
                 "GET /servers/detail", lambda: self._servers_named(name)
             )
         except CollectorError as exc:
@@ -266,7 +325,8 @@ class OpenStackApi:
                     for s in matches
                 ],
             )
-        return str(matches[0].id)
+        cited = provenance(calls[-1:], f"GET /servers/detail?name={name}")
+        return convert.server_from_sdk(matches[0], provenance=cited)
 
     @staticmethod
     def _bootstrap_error(exc: CollectorError, server: str) -> Exception:

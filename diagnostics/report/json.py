@@ -30,6 +30,7 @@ from diagnostics.model import (
     StepStatus,
     VmSummary,
 )
+from diagnostics.report import timing
 
 SCHEMA_VERSION = 1
 
@@ -121,6 +122,8 @@ def to_dict(d: Diagnosis) -> dict[str, Any]:
             for c in d.checks
         ],
         "duration_ms": d.duration_ms,
+        # the request graph (additive: the contract lists what a diagnosis has "at least")
+        "timing": timing.to_dict(d.timing),
     }
 
 
@@ -218,4 +221,5 @@ def from_dict(data: dict[str, Any]) -> Diagnosis:
         duration_ms=data["duration_ms"],
         mode=data["mode"],
         target_host=data["target_host"],
+        timing=timing.from_dict(data.get("timing")),
     )
