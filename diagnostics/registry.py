@@ -148,13 +148,10 @@ def check(**meta: Any) -> Callable[[CheckFn], CheckFn]:
     return register
 
 
-def all_checks() -> tuple[CheckSpec, ...]:
-    """Every registered check (importing ``diagnostics.checks`` registers the bundled ones)."""
-    import diagnostics.checks  # noqa: F401 - registration side effect
+def registered_checks() -> tuple[CheckSpec, ...]:
+    """Every check registered so far, highest priority first.
 
+    The registry never imports its plugins (they import it): the composition root,
+    ``diagnostics.plugins``, imports the bundled checks and asks here.
+    """
     return tuple(sorted(_REGISTRY.values(), key=lambda c: (-c.priority, c.id)))
-
-
-def get_check(check_id: str) -> CheckSpec:
-    all_checks()
-    return _REGISTRY[check_id]

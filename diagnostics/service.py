@@ -7,9 +7,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from diagnostics.engine import Engine
-from diagnostics.evidence.base import default_collectors
 from diagnostics.evidence.clients import Clients
-from diagnostics.registry import all_checks
+from diagnostics.plugins import bundled_checks, bundled_collectors
 from diagnostics.settings import DiagnosticsSettings
 
 
@@ -22,8 +21,8 @@ async def open_engine(settings: DiagnosticsSettings) -> AsyncIterator[Engine]:
             settings=settings,
             bootstrap=clients.openstack,
             clients=clients,
-            collectors=default_collectors(),
-            checks=all_checks(),
+            collectors=bundled_collectors(),
+            checks=bundled_checks(),
             session=clients.session,
         )
     finally:

@@ -119,10 +119,12 @@ def needs_action(fn: Collector) -> bool:
     return fn not in _ACTION_FREE
 
 
-def default_collectors() -> dict[type[Evidence], Collector]:
-    """The bundled collectors (OpenStack API, hypervisor SSH, management plane)."""
-    import diagnostics.evidence.collectors  # noqa: F401 - registration side effect
+def registered_collectors() -> dict[type[Evidence], Collector]:
+    """Every collector registered so far, by evidence type.
 
+    This contract never imports the collectors (they import it): the composition root,
+    ``diagnostics.plugins``, imports the bundled ones and asks here.
+    """
     return dict(_COLLECTORS)
 
 

@@ -50,7 +50,7 @@ from diagnostics.evidence.types import (
     VolumeServices,
 )
 from diagnostics.model import CheckOutcome, Concluded
-from diagnostics.registry import get_check
+from diagnostics.plugins import bundled_check
 
 NOW = datetime(2026, 11, 25, 19, 0, tzinfo=UTC)
 SRC, DST = "cmp-a-01", "cmp-b-01"
@@ -287,7 +287,7 @@ def leftovers(domain: bool = False, instance_dir: bool = False) -> DestLeftovers
 def rendered(check_id: str, outcome: CheckOutcome) -> str:
     """Assert the outcome is Concluded and its templates render; return all the text."""
     assert isinstance(outcome, Concluded), outcome
-    spec = get_check(check_id)
+    spec = bundled_check(check_id)
     lines = [spec.summary.format(**outcome.facts)]
     lines += [line.format(**outcome.facts) for line in spec.remediation]
     text = "\n".join(lines)

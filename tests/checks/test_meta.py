@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from diagnostics.model import RootCauseId
-from diagnostics.registry import CheckSpec, all_checks
+from diagnostics.plugins import bundled_checks
+from diagnostics.registry import CheckSpec
 
-CHECKS = all_checks()
+CHECKS = bundled_checks()
 HERE = Path(__file__).parent
 _ID = re.compile(r"^[a-z0-9]+(?:\.[a-z0-9]+(?:-[a-z0-9]+)*)+$")
 
