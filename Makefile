@@ -18,7 +18,7 @@ test: $(STAMP)  ## lint, type-check, and run the test suite
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=25.1"
-	$(BIN)/python -m pip install --quiet -e . --group dev
+	$(BIN)/python -m pip install --quiet -e '.[sim]' --group dev
 	touch $(STAMP)
 
 lint: $(STAMP)

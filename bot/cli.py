@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 DEFAULT_DEMO_SCENARIO = "libvirt-tls-expired-cert"
 DISTRIBUTION = "migrate-diag"
+SIM_ONLY_MODULES = {"asyncssh"}  # installed by the `sim` extra only
 
 
 class _VersionAction(argparse.Action):
@@ -122,6 +123,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_dispatch(args))
     except ConfigError as exc:
         sys.stderr.write(f"migrate-diag: {exc}\n")
+        return cli_diagnose.EXIT_USAGE
+    except ModuleNotFoundError as exc:
+        if exc.name not in SIM_ONLY_MODULES:
+            raise
+        # `pip install migrate-diag` runs diagnose and serve; the simulator is an extra
+        sys.stderr.write(
+            f"migrate-diag: {args.command} needs the simulated region, which is not "
+            "installed: pip install 'migrate-diag[sim]'\n"
+        )
         return cli_diagnose.EXIT_USAGE
     except KeyboardInterrupt:
         return 130
