@@ -65,7 +65,7 @@ def _pods(got: EvidenceMap, m: MigrationSummary | None, hosts: Hosts) -> str | N
     if mgmt is None:
         return None
     ready = sum(1 for p in mgmt.pods if p.ready)
-    return f"{ready}/{len(mgmt.pods)} pods ready; {len(mgmt.logs.lines)} log lines for the request"
+    return f"{ready}/{len(mgmt.pods)} pods ready; {mgmt.logs.shown()} for the request"
 
 
 def _capacity(got: EvidenceMap, m: MigrationSummary | None, hosts: Hosts) -> str | None:
@@ -127,10 +127,25 @@ def _probes(got: EvidenceMap, m: MigrationSummary | None, hosts: Hosts) -> str |
 
 def _logs(got: EvidenceMap, m: MigrationSummary | None, hosts: Hosts) -> str | None:
     logs = [v for v in got.values() if isinstance(v, ev.HostLogs)]
-    parts = [f"{log.host}: {len(log.lines)} lines" for log in logs]
+    parts = [f"{log.host}: {log.shown()}" for log in logs]
     storage = storage_logs(got)
     parts += [*storage.parts, *storage.could_not_check]
     return "; ".join(parts) or None
+
+
+def cap_notes(number: int, got: EvidenceMap) -> tuple[str, ...]:
+    """The caps that cut this step's log lines, said in every status (not only "passed")."""
+    notes: list[str] = []
+    for value in got.values():
+        if isinstance(value, ev.HostLogs) and number == value.STEP and value.truncated:
+            notes.append(f"{value.host}: {value.shown()}")
+        elif (
+            isinstance(value, ev.ManagementPlane)
+            and number == value.STEP
+            and value.logs.truncated
+        ):
+            notes.append(f"pod logs: {value.logs.shown()}")
+    return tuple(notes)
 
 
 _DESCRIBE: dict[

@@ -16,7 +16,7 @@ from diagnostics.model import (
     StepStatus,
 )
 from diagnostics.registry import STEP_TITLES, CheckSpec
-from diagnostics.step_facts import describe_step
+from diagnostics.step_facts import cap_notes, describe_step
 
 EvidenceMap = Mapping[type[Evidence], Evidence | Unavailable]
 
@@ -78,6 +78,8 @@ def build_step(
         )
     if errors and status in (StepStatus.FAILED, StepStatus.WARNING):
         findings += tuple(f"could not collect {e}" for e in errors)
+    if status is not StepStatus.PASSED:  # a passed step's summary already says it
+        findings += cap_notes(number, got)
     return StepResult(
         number=number,
         title=title,

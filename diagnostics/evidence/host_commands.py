@@ -22,6 +22,7 @@ from diagnostics.evidence.types import CertificateInfo
 TLS_PORT = 16514
 SIGNATURE_MATCH_CAP = 200
 SIGNATURE_BYTE_CAP = 262_144
+COUNT_BYTE_CAP = 65_536  # `grep -c`: one short line per file
 # libvirtd logs no request id: search it for the TLS failure signatures instead
 LIBVIRTD_SIGNATURES = (
     r"Certificate check failed|certificate .* (has expired|is not yet active)"
@@ -133,6 +134,20 @@ def grep_signatures(
 ) -> HostCommand:
     argv = ("grep", "-a", "-s", "-H", "-n", "-E", "-m", str(match_cap), "-e", regex)
     return HostCommand((*argv, "--", *files), byte_cap=byte_cap)
+
+
+def grep_count(search: HostCommand) -> HostCommand:
+    """The same search as ``search`` (a grep_fixed / grep_signatures), counting per file.
+
+    Run only when the search hit a cap, to say how many lines matched in all: ``grep -c``
+    reads the files on the host and sends one ``path:count`` line per file.
+    """
+    argv = list(search.argv)
+    at = argv.index("-m")
+    del argv[at : at + 2]  # no match cap: count them all
+    argv.remove("-n")
+    argv.insert(1, "-c")
+    return HostCommand(tuple(argv), byte_cap=COUNT_BYTE_CAP)
 
 
 # ---- parsers ------------------------------------------------------------------------------
@@ -321,15 +336,72 @@ def parse_grep(
     Known ``files`` are matched as prefixes first (a path may contain ``:``). With ``cut``
     (the byte cap was reached) the last, probably partial, line is dropped.
     """
-    lines = stdout.split("\n")
-    if (lines and lines[-1] == "") or (cut and lines):
-        lines.pop()
+    return scan_grep(stdout, files, cut=cut).hits
+
+
+@dataclass(frozen=True, slots=True)
+class GrepScan:
+    hits: list[GrepHit]  # at most ``per_file_cap`` per file
+    seen: dict[str, int]  # path -> hit lines in the output, kept or only counted
+
+
+def scan_grep(
+    stdout: str,
+    files: Sequence[str] = (),
+    *,
+    cut: bool = False,
+    per_file_cap: int | None = None,
+) -> GrepScan:
+    """``parse_grep`` that keeps at most ``per_file_cap`` hits per file and counts the rest.
+
+    Lines past a file's cap are counted without being built into objects: a host that
+    ignores ``grep -m`` costs the bytes it sent, not a hit per line.
+    """
     hits: list[GrepHit] = []
-    for raw in lines:
-        hit = _grep_known(raw, files) or _grep_generic(raw)
+    seen: dict[str, int] = {}
+    known = sorted(files, key=len, reverse=True)
+    pos, size = 0, len(stdout)
+    while pos < size:
+        end = stdout.find("\n", pos)
+        if end < 0:
+            if cut:
+                break  # the cap cut this last line short
+            end = size
+        path = next((f for f in known if stdout.startswith(f + ":", pos)), None)
+        if (
+            path is not None
+            and per_file_cap is not None
+            and seen.get(path, 0) >= per_file_cap
+        ):
+            seen[path] += 1  # past the cap: counted, never sliced out or parsed
+            pos = end + 1
+            continue
+        hit = _grep_known(stdout[pos:end], known) or _grep_generic(stdout[pos:end])
         if hit is not None:
-            hits.append(hit)
-    return hits
+            count = seen.get(hit.path, 0)
+            seen[hit.path] = count + 1
+            if per_file_cap is None or count < per_file_cap:
+                hits.append(hit)
+        pos = end + 1
+    return GrepScan(hits, seen)
+
+
+def parse_grep_count(stdout: str, files: Sequence[str]) -> dict[str, int] | None:
+    """``path:count`` lines of ``grep -c -H`` (files grep could not read are absent)."""
+    counts: dict[str, int] = {}
+    for raw in stdout.splitlines():
+        path = next(
+            (
+                f
+                for f in sorted(files, key=len, reverse=True)
+                if raw.startswith(f + ":")
+            ),
+            None,
+        )
+        number = _int(raw[len(path) + 1 :]) if path is not None else None
+        if path is not None and number is not None:
+            counts[path] = number
+    return counts if counts else None
 
 
 def _grep_known(raw: str, files: Sequence[str]) -> GrepHit | None:

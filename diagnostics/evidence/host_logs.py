@@ -3,7 +3,10 @@
 Two greps run on each host: fixed strings (the failed action's request id and the VM uuid)
 over the configured logs plus the instance's qemu log, and the TLS failure signatures over
 libvirtd.log (libvirtd logs no request id). Both are capped on the host (``-m`` matches
-per file, ``head -c`` bytes) so a multi-GB log never crosses the wire. Lines are parsed,
+per file, ``head -c`` bytes) so a multi-GB log never crosses the wire, and again on the
+receive side (a host that ignores the caps is cut off at the byte cap, and lines past the
+match cap are only counted). When a cap was hit, ``grep -c`` counts the matches on the host
+so the evidence says "showing 500 of 2,000,000 matching lines", never just "500 lines". Lines are parsed,
 redacted (each file's lines together, so a key logged over several lines is masked whole),
 and kept only inside the failed action's time window when they carry a stamp.
 """
@@ -11,6 +14,7 @@ and kept only inside the failed action's time window when they carry a stamp.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import TypeVar
 
 from diagnostics.evidence import host_commands as cmd
@@ -18,7 +22,7 @@ from diagnostics.evidence.base import CollectContext, collector
 from diagnostics.evidence.host_common import guarded
 from diagnostics.evidence.log_lines import parse_log_lines, within
 from diagnostics.evidence.redact import redact
-from diagnostics.evidence.ssh import CommandResult, HostShell
+from diagnostics.evidence.ssh import HostShell
 from diagnostics.evidence.types import (
     DestHostLogs,
     HostLogs,
@@ -41,30 +45,51 @@ def request_ids(ctx: CollectContext) -> tuple[str, ...]:
     return tuple(dict.fromkeys(ids))
 
 
-def _hits(
+@dataclass(frozen=True, slots=True)
+class _Found:
+    lines: list[LogLine]  # at most the match cap per file
+    capped: bool  # a cap (matches per file, bytes) was hit
+    matched: int  # lines that matched in all: counted on the host when capped
+    at_least: bool  # ``matched`` is only a lower bound (the count failed or was cut)
+    commands: tuple[str, ...]
+
+
+async def _search(
+    shell: HostShell,
     host: str,
-    result: CommandResult,
+    search: cmd.HostCommand,
     files: tuple[str, ...],
     match_cap: int,
-    byte_cap: int,
-) -> tuple[list[LogLine], bool]:
-    """Parse one capped grep; the flag says a cap was (probably) hit."""
-    cut = (
-        len(result.stdout.encode("utf-8", errors="replace")) >= byte_cap
-        or result.truncated
+) -> _Found | Unavailable:
+    """One capped grep; when it hit a cap, a ``grep -c`` says how many lines matched."""
+    result = await shell.run(host, search)
+    if result.stderr.strip().startswith("sudo:"):
+        return Unavailable(
+            reason=f"sudo refused on {host}", detail=result.stderr.strip()[:500]
+        )
+    cut = result.truncated or (
+        search.byte_cap is not None
+        and len(result.stdout.encode("utf-8", errors="replace")) >= search.byte_cap
     )
-    hits = cmd.parse_grep(result.stdout, files, cut=cut)
-    per_file: dict[str, int] = {}
-    for hit in hits:
-        per_file[hit.path] = per_file.get(hit.path, 0) + 1
-    capped = cut or any(n >= match_cap for n in per_file.values())
+    scan = cmd.scan_grep(result.stdout, files, cut=cut, per_file_cap=match_cap)
+    seen = sum(scan.seen.values())
+    capped = cut or any(n >= match_cap for n in scan.seen.values())
+    commands: tuple[str, ...] = (f"{host}$ {result.command}",)
+    matched, at_least = seen, capped
+    if capped:
+        counted = await shell.run(host, cmd.grep_count(search))
+        counts = cmd.parse_grep_count(counted.stdout, files)
+        commands += (f"{host}$ {counted.command}",)
+        total = sum(counts.values()) if counts else 0
+        if counts is not None and not counted.truncated and total >= seen:
+            matched, at_least = total, False
     by_file: dict[str, list[tuple[str, str]]] = {}
-    for hit in hits:  # grep -H prints each file's hits together, in file order
+    for hit in scan.hits:  # grep -H prints each file's hits together, in file order
         by_file.setdefault(hit.path, []).append(
             (f"{host}:{hit.path}:{hit.lineno}", hit.text)
         )
     lines = [line for group in by_file.values() for line in parse_log_lines(group)]
-    return lines, capped
+    return _Found(lines, capped, matched, at_least, commands)
 
 
 async def _host_logs(
@@ -79,27 +104,21 @@ async def _host_logs(
     by_id = cmd.grep_fixed(patterns, files, s.log_match_cap, s.log_byte_cap)
     by_signature = cmd.grep_signatures(cmd.LIBVIRTD_SIGNATURES, [s.libvirtd_log])
     fixed, signatures = await asyncio.gather(
-        shell.run(host, by_id), shell.run(host, by_signature)
+        _search(shell, host, by_id, tuple(files), s.log_match_cap),
+        _search(shell, host, by_signature, (s.libvirtd_log,), cmd.SIGNATURE_MATCH_CAP),
     )
-    if fixed.stderr.strip().startswith("sudo:"):
-        return Unavailable(
-            reason=f"sudo refused on {host}", detail=fixed.stderr.strip()[:500]
-        )
-    id_lines, id_capped = _hits(
-        host, fixed, tuple(files), s.log_match_cap, s.log_byte_cap
-    )
-    sig_lines, sig_capped = _hits(
-        host,
-        signatures,
-        (s.libvirtd_log,),
-        cmd.SIGNATURE_MATCH_CAP,
-        cmd.SIGNATURE_BYTE_CAP,
-    )
+    if isinstance(fixed, Unavailable):
+        return fixed
+    if isinstance(signatures, Unavailable):
+        return signatures
+    found = (fixed, signatures)
     return kind(
-        provenance=redact(f"{host}$ {fixed.command}; {host}$ {signatures.command}"),
+        provenance=redact("; ".join(c for f in found for c in f.commands)),
         host=host,
-        lines=within([*id_lines, *sig_lines], ctx.window),
-        truncated=id_capped or sig_capped,
+        lines=within([*fixed.lines, *signatures.lines], ctx.window),
+        truncated=any(f.capped for f in found),
+        matched=sum(f.matched for f in found),
+        matched_at_least=any(f.at_least for f in found),
     )
 
 

@@ -85,8 +85,9 @@ async def management_plane(ctx: CollectContext) -> ManagementPlane | Unavailable
         truncated = truncated or tail_hit
         notes.append(f"GET /api/v1/namespaces/{namespace}/pods/{pod.name}/log")
     kept = within(lines, ctx.window)
+    matched = len(kept)  # a lower bound when a pod's tail bound cut older lines
     if len(kept) > MATCH_CAP:
-        kept, truncated = kept[:MATCH_CAP], True
+        kept = kept[:MATCH_CAP]
     return ManagementPlane(
         provenance="; ".join(notes),
         pods=tuple(
@@ -100,6 +101,10 @@ async def management_plane(ctx: CollectContext) -> ManagementPlane | Unavailable
             for p in pods
         ),
         logs=LogLines(
-            provenance=f"pod logs in {namespace}", lines=kept, truncated=truncated
+            provenance=f"pod logs in {namespace}",
+            lines=kept,
+            truncated=truncated or matched > MATCH_CAP,
+            matched=matched,
+            matched_at_least=truncated,
         ),
     )

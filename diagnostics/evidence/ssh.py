@@ -38,8 +38,13 @@ from diagnostics.settings import SshSettings
 
 log = logging.getLogger(__name__)
 
-STDOUT_CAP = 4 * 1024 * 1024  # beyond the remote `head -c` caps: a runaway command
+# What the client accepts, whatever the host sends: a command's own byte cap (the remote
+# `head -c`, e.g. ssh.log_byte_cap for the log greps), else OUTPUT_CAP. A host that ignores
+# its caps (a replaced grep, a hostile host) is cut here: the channel is closed once the cap
+# is read, so a 2 GB answer costs the cap and paramiko's window, not 2 GB.
+OUTPUT_CAP = 1024 * 1024
 STDERR_CAP = 64 * 1024
+_CHUNK = 65536
 _POLL_S = 0.2
 WORKERS = 16  # concurrent commands over all hosts of one diagnosis
 FAILURE_TTL_S = 60.0
@@ -116,9 +121,10 @@ class HostShell:
         line = command.line
         if self.settings.sudo and command.argv[:1] != ("sudo",):
             line = f"sudo -n {line}"
+        cap = command.byte_cap or OUTPUT_CAP
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._pool(), self._run_blocking, host, host_ip, line
+            self._pool(), self._run_blocking, host, host_ip, line, cap
         )
 
     def _pool(self) -> DaemonPool:
@@ -152,10 +158,12 @@ class HostShell:
         with self._guard:
             return self._locks.setdefault(host, threading.Lock())
 
-    def _run_blocking(self, host: str, host_ip: str | None, line: str) -> CommandResult:
+    def _run_blocking(
+        self, host: str, host_ip: str | None, line: str, cap: int
+    ) -> CommandResult:
         client = self._client(host, host_ip)
         try:
-            return self._exec(host, client, line)
+            return self._exec(host, client, line, cap)
         except (paramiko.SSHException, OSError, EOFError) as exc:
             # a dropped connection: forget it so the next command reconnects
             with self._guard:
@@ -280,7 +288,10 @@ class HostShell:
                 f"jump host {jump.host} could not reach {address}:{port}", str(exc)
             ) from None
 
-    def _exec(self, host: str, client: paramiko.SSHClient, line: str) -> CommandResult:
+    def _exec(
+        self, host: str, client: paramiko.SSHClient, line: str, cap: int
+    ) -> CommandResult:
+        """Run ``line``; keep at most ``cap`` bytes of stdout, then stop reading and close."""
         transport = client.get_transport()
         if transport is None:
             raise paramiko.SSHException("connection closed")
@@ -292,11 +303,12 @@ class HostShell:
         try:
             channel.exec_command(line)
             while True:
-                while channel.recv_ready() and len(out) <= STDOUT_CAP:
-                    out += channel.recv(65536)
+                # read one byte past the cap, never more: that byte says "there was more"
+                while channel.recv_ready() and len(out) <= cap:
+                    out += channel.recv(min(_CHUNK, cap + 1 - len(out)))
                 while channel.recv_stderr_ready() and len(err) <= STDERR_CAP:
-                    err += channel.recv_stderr(65536)
-                if len(out) > STDOUT_CAP or len(err) > STDERR_CAP:
+                    err += channel.recv_stderr(min(_CHUNK, STDERR_CAP + 1 - len(err)))
+                if len(out) > cap or len(err) > STDERR_CAP:
                     truncated = True
                     break
                 if channel.exit_status_ready() and not (
@@ -312,10 +324,11 @@ class HostShell:
             exit_code = channel.exit_status if channel.exit_status_ready() else -1
         finally:
             channel.close()
+        del out[cap:], err[STDERR_CAP:]
         return CommandResult(
             exit_code=exit_code,
-            stdout=bytes(out[:STDOUT_CAP]).decode("utf-8", errors="replace"),
-            stderr=bytes(err[:STDERR_CAP]).decode("utf-8", errors="replace"),
+            stdout=out.decode("utf-8", errors="replace"),
+            stderr=err.decode("utf-8", errors="replace"),
             command=line,
             truncated=truncated,
         )

@@ -295,10 +295,27 @@ class LogLine:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LogLines(Evidence):
-    """Matched lines; ``truncated`` when the match or byte cap was hit."""
+    """Matched lines; ``truncated`` when the match or byte cap was hit.
+
+    ``matched`` is how many lines matched in all when a cap cut the list (counted at the
+    source), ``matched_at_least`` when that count is itself only a lower bound.
+    """
 
     lines: tuple[LogLine, ...]
     truncated: bool = False
+    matched: int | None = None
+    matched_at_least: bool = False
+
+    def shown(self) -> str:
+        """``"12 lines"``, or the cap disclosed: ``"showing 500 of ≥ 2,000,000 ..."``."""
+        count = f"{len(self.lines):,} line{'' if len(self.lines) == 1 else 's'}"
+        if not self.truncated:
+            return count
+        bound = "≥ " if self.matched_at_least or self.matched is None else ""
+        total = max(self.matched or 0, len(self.lines))
+        return (
+            f"showing {len(self.lines):,} of {bound}{total:,} matching lines (capped)"
+        )
 
     def matching(
         self, pattern: re.Pattern[str]
