@@ -115,9 +115,21 @@ class IntakeSettings(Section):
     correlation_window_s: float = Field(default=900.0, gt=0)
 
 
+class HealthSettings(Section):
+    """The operator's port, in Socket Mode too: /healthz (alive), /readyz (ready), /metrics.
+
+    Container HEALTHCHECK, Kubernetes probes and the ServiceMonitor point here (deploy/).
+    """
+
+    enabled: bool = True
+    host: str = "0.0.0.0"  # probes come from the kubelet / Docker, not from loopback
+    port: int = Field(default=8081, ge=1, le=65535)
+
+
 class BotSettings(DiagnosticsSettings):
     slack: SlackSettings = SlackSettings()
     access: AccessSettings = AccessSettings()
     escalation: EscalationSettings = EscalationSettings()
     store: StoreSettings = StoreSettings()
     intake: IntakeSettings = IntakeSettings()
+    health: HealthSettings = HealthSettings()

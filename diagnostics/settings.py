@@ -63,6 +63,9 @@ class SshSettings(Section):
     key_file: Path | None = None  # None -> the SSH agent / default keys
     key_passphrase_env: str | None = None
     known_hosts: Path = Path("~/.ssh/known_hosts")
+    # The operator's OpenSSH config: HostName/Port/User/IdentityFile/ProxyJump for hosts the
+    # settings here leave open (explicit settings win). None, or a missing file: not used.
+    config_file: Path | None = Path("~/.ssh/config")
     # Unknown host keys are refused unless the operator opts in (never on by default).
     accept_unknown_hosts: bool = False
     jump_host: JumpHost | None = None

@@ -34,6 +34,7 @@ from diagnostics.evidence.ssh_errors import (
     UnknownHostKey,
     connect_error,
 )
+from diagnostics.evidence.ssh_target import Endpoint, Target, TargetResolver
 from diagnostics.settings import SshSettings
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,9 @@ class HostShell:
     def __init__(self, settings: SshSettings) -> None:
         self.settings = settings
         self._clients: dict[str, paramiko.SSHClient] = {}
-        self._jump: paramiko.SSHClient | None = None
+        # ssh.jump_host or the hosts' ProxyJump: one connection per jump host, shared
+        self._jumps: dict[Endpoint, paramiko.SSHClient] = {}
+        self._targets = TargetResolver(settings)
         # host -> (reason, when): a failed host fails fast for FAILURE_TTL_S, so a diagnosis
         # does not wait out the same timeout per collector, and a long-lived pool retries
         self._failures: dict[str, tuple[CollectorError, float]] = {}
@@ -86,25 +89,20 @@ class HostShell:
 
     def needs_host_ip(self, host: str) -> bool:
         """Would ``resolve`` fall back to the bare name for want of a host_ip hint?"""
-        s = self.settings
         return (
-            host not in s.hosts
-            and not s.host_pattern
-            and s.use_hypervisor_host_ip
+            self.settings.use_hypervisor_host_ip
             and host not in self._host_ips
+            and not self._targets.names_address(host)
         )
 
+    def target(self, host: str, host_ip: str | None = None) -> Target:
+        """Nova host name -> whom to connect to: static map, pattern, ssh_config, host_ip, the name."""
+        return self._targets.resolve(host, host_ip or self._host_ips.get(host))
+
     def resolve(self, host: str, host_ip: str | None = None) -> tuple[str, int]:
-        """Nova host name -> (address, port): static map, pattern, host_ip hint, the name."""
-        s = self.settings
-        if host in s.hosts:
-            return s.hosts[host].address, s.hosts[host].port
-        if s.host_pattern:
-            return s.host_pattern.format(host=host), s.port
-        hint = host_ip or self._host_ips.get(host)
-        if s.use_hypervisor_host_ip and hint:
-            return hint, s.port
-        return host, s.port
+        """Nova host name -> (address, port) (see ``target``)."""
+        endpoint = self.target(host, host_ip).endpoint
+        return endpoint.address, endpoint.port
 
     # ---- running commands -----------------------------------------------------------------
 
@@ -141,7 +139,7 @@ class HostShell:
         """Close every connection (the jump host last); the pool may be reused afterwards."""
         with self._guard:
             clients, self._clients = list(self._clients.values()), {}
-            jump, self._jump = self._jump, None
+            jumps, self._jumps = list(self._jumps.values()), {}
             executor, self._executor = self._executor, None
             self._failures.clear()
             self._host_ips.clear()
@@ -151,7 +149,7 @@ class HostShell:
             executor.shutdown(wait=False, cancel_futures=True)
         for client in clients:
             client.close()
-        if jump is not None:
+        for jump in jumps:
             jump.close()
 
     def _lock(self, host: str) -> threading.Lock:
@@ -180,11 +178,9 @@ class HostShell:
             transport = client.get_transport() if client else None
             if client is not None and transport is not None and transport.is_active():
                 return client
-            address, port = self.resolve(host, host_ip)
             try:
-                client = self._connect(
-                    host, address, port, self._jump_sock(address, port)
-                )
+                target = self.target(host, host_ip)
+                client = self._connect(host, target.endpoint, self._jump_sock(target))
             except CollectorError as err:
                 self._failures[host] = (err, time.monotonic())
                 raise
@@ -204,18 +200,12 @@ class HostShell:
         return client
 
     def _connect(
-        self,
-        host: str,
-        address: str,
-        port: int,
-        sock: paramiko.Channel | None,
-        *,
-        user: str | None = None,
-        key_file: Path | None = None,
+        self, host: str, endpoint: Endpoint, sock: paramiko.Channel | None
     ) -> paramiko.SSHClient:
         s = self.settings
-        user = user or s.user
-        key_file = key_file or s.key_file
+        address, port, user = endpoint.address, endpoint.port, endpoint.user
+        keys = [str(k) for k in endpoint.key_files]
+        key_file = endpoint.key_files[0] if endpoint.key_files else None
         passphrase = (
             os.environ.get(s.key_passphrase_env) if s.key_passphrase_env else None
         )
@@ -227,10 +217,11 @@ class HostShell:
                 address,
                 port=port,
                 username=user,
-                key_filename=str(Path(key_file).expanduser()) if key_file else None,
+                # paramiko tries each of a list in turn; its stubs only say str
+                key_filename=keys or None,  # type: ignore[arg-type]
                 passphrase=passphrase,
-                allow_agent=key_file is None,
-                look_for_keys=key_file is None,
+                allow_agent=endpoint.use_agent,
+                look_for_keys=not keys,
                 timeout=timeout,
                 banner_timeout=timeout,
                 auth_timeout=timeout,
@@ -254,28 +245,25 @@ class HostShell:
             ) from None
         return client
 
-    def _jump_sock(self, address: str, port: int) -> paramiko.Channel | None:
-        """A direct-tcpip channel to (address, port) through the jump host, if configured."""
-        jump = self.settings.jump_host
+    def _jump_sock(self, target: Target) -> paramiko.Channel | None:
+        """A direct-tcpip channel to the target through its jump host, if it has one."""
+        jump = target.jump
         if jump is None:
             return None
-        with self._lock("\0jump"):  # one jump connection, however many hosts connect
-            client = self._jump
+        label = f"jump host {jump.address}"
+        with self._lock(
+            f"\0jump {jump}"
+        ):  # one connection per jump host, however many hosts
+            client = self._jumps.get(jump)
             transport = client.get_transport() if client else None
-            if transport is None or not transport.is_active():
-                client = self._connect(
-                    f"jump host {jump.host}",
-                    jump.host,
-                    jump.port,
-                    None,
-                    user=jump.user,
-                    key_file=jump.key_file,
-                )
+            if client is None or transport is None or not transport.is_active():
+                client = self._connect(label, jump, None)
                 transport = client.get_transport()
                 with self._guard:
-                    self._jump = client
+                    self._jumps[jump] = client
         if transport is None:  # pragma: no cover - connect() always leaves a transport
-            raise CollectorError(f"jump host {jump.host} has no transport")
+            raise CollectorError(f"{label} has no transport")
+        address, port = target.endpoint.address, target.endpoint.port
         try:
             return transport.open_channel(
                 "direct-tcpip",
@@ -285,7 +273,7 @@ class HostShell:
             )
         except (paramiko.SSHException, OSError) as exc:
             raise CollectorError(
-                f"jump host {jump.host} could not reach {address}:{port}", str(exc)
+                f"{label} could not reach {address}:{port}", str(exc)
             ) from None
 
     def _exec(

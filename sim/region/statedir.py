@@ -137,6 +137,9 @@ def migrate_diag_config(region: Region, paths: dict[str, Path]) -> dict[str, Any
                 for host in sorted(region.scenario.hosts)
             },
             "use_hypervisor_host_ip": False,
+            # the operator's ~/.ssh/config (a Host * ProxyJump, say) must not steer the
+            # sim's probes off loopback
+            "config_file": None,
         },
     }
     if "kubeconfig" in paths:
