@@ -43,6 +43,15 @@ class OpenStackSettings(Section):
     # requests in flight at once per service (Nova, Placement, Neutron, Cinder) from
     # this process: enough for one diagnosis' parallel calls, gentle on a large region
     max_concurrent_requests: int = Field(default=8, ge=1, le=64)
+    # reuse the Keystone token across runs: keystoneauth's auth state in a 0600 file
+    token_cache: bool = True
+    token_cache_dir: Path | None = None  # None -> $XDG_CACHE_HOME/migrate-diag/tokens
+
+    def token_cache_path(self) -> Path:
+        if self.token_cache_dir is not None:
+            return self.token_cache_dir.expanduser()
+        cache_home = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
+        return Path(cache_home).expanduser() / "migrate-diag" / "tokens"
 
 
 class JumpHost(Section):

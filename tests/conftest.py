@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -13,6 +14,13 @@ from sim.testing import start_region
 from sim.wiring import Region
 
 SimRegionFactory = Callable[..., AbstractAsyncContextManager[Region]]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keystone tokens cached by the runs under test (openstack.token_cache) go to a
+    directory of this session, never the user's ~/.cache (subprocesses inherit it)."""
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache-home"))
 
 
 @pytest.fixture

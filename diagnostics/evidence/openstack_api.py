@@ -36,6 +36,7 @@ from diagnostics.evidence.openstack_calls import (
     stop_recording,
     translate,
 )
+from diagnostics.evidence.token_cache import TokenCache
 from diagnostics.evidence.types import (
     InstanceActions,
     MigrationRecords,
@@ -111,8 +112,14 @@ def choose_microversion(
 class OpenStackApi:
     """An openstacksdk connection plus the calls a diagnosis makes (``Bootstrap``)."""
 
-    def __init__(self, conn: Any, settings: OpenStackSettings) -> None:
+    def __init__(
+        self,
+        conn: Any,
+        settings: OpenStackSettings,
+        token_cache: TokenCache | None = None,
+    ) -> None:
         self.conn = conn
+        self.token_cache = token_cache
         self.settings = settings
         self.timeout_s = settings.api_timeout_s
         self._negotiated = False
@@ -138,8 +145,9 @@ class OpenStackApi:
     def from_settings(cls, settings: OpenStackSettings) -> OpenStackApi:
         """Connect as ``settings`` say (clouds.yaml cloud, or the OS_* environment).
 
-        No request is made here: authentication and microversion negotiation happen on
-        the first call, off the event loop.
+        No request is made here: authentication (unless a cached token is still good,
+        see ``token_cache``) and microversion negotiation happen on the first call, off
+        the event loop.
         """
         try:
             if settings.clouds_file is not None:
@@ -159,10 +167,17 @@ class OpenStackApi:
             raise ConfigError(
                 f"{where}: openstack.cloud {settings.cloud!r}: {exc}"
             ) from exc
-        return cls(openstack.connection.Connection(config=region), settings)
+        conn = openstack.connection.Connection(config=region)
+        cache = None
+        if settings.token_cache:
+            cache = TokenCache(settings.token_cache_path(), conn.session.auth)
+            cache.load()
+        return cls(conn, settings, cache)
 
     def close(self) -> None:
         self.pools.close()
+        if self.token_cache is not None:
+            self.token_cache.save()
         self.conn.close()
 
     # ---- calling the SDK ----------------------------------------------------------------------
