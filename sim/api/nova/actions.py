@@ -7,6 +7,7 @@ Per nova/api/openstack/compute/instance_actions.py and live/servers/*/os-instanc
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -14,7 +15,6 @@ from aiohttp import web
 
 from sim.api.nova.common import (
     NovaFault,
-    admin,
     at_least,
     compute_url,
     host_id,
@@ -23,44 +23,48 @@ from sim.api.nova.common import (
     parse_time,
     state_of,
 )
+from sim.api.nova.fields import Field, render
 from sim.api.nova.servers import get_server
 from sim.region.state import ActionEventRow, ActionRow
 
 
+@dataclass(frozen=True, slots=True)
+class _Event:
+    event: ActionEventRow
+    project_id: str  # of the instance: hostId hashes it with the host
+
+
+ACTION_FIELDS: tuple[Field[ActionRow], ...] = (
+    Field("action", lambda a: a.action),
+    Field("instance_uuid", lambda a: a.instance_uuid),
+    Field("message", lambda a: a.message),
+    Field("project_id", lambda a: a.project_id),
+    Field("request_id", lambda a: a.request_id),
+    Field("start_time", lambda a: iso(a.start_time)),
+    Field("user_id", lambda a: a.user_id),
+    Field("updated_at", lambda a: iso(a.updated_at), since="2.58"),
+)
+
+EVENT_FIELDS: tuple[Field[_Event], ...] = (
+    Field("event", lambda e: e.event.event),
+    Field("finish_time", lambda e: iso(e.event.finish_time)),
+    Field("result", lambda e: e.event.result),
+    Field("start_time", lambda e: iso(e.event.start_time)),
+    Field("traceback", lambda e: e.event.traceback, admin="2.1"),
+    Field("hostId", lambda e: host_id(e.project_id, e.event.host), since="2.62"),
+    Field("host", lambda e: e.event.host or "", admin="2.62"),
+    Field("details", lambda e: e.event.details, admin="2.84"),
+)
+
+
 def action_view(request: web.Request, action: ActionRow) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "action": action.action,
-        "instance_uuid": action.instance_uuid,
-        "message": action.message,
-        "project_id": action.project_id,
-        "request_id": action.request_id,
-        "start_time": iso(action.start_time),
-        "user_id": action.user_id,
-    }
-    if at_least(request, "2.58"):
-        view["updated_at"] = iso(action.updated_at)
-    return view
+    return render(ACTION_FIELDS, action, request)
 
 
 def event_view(
     request: web.Request, event: ActionEventRow, project_id: str
 ) -> dict[str, Any]:
-    is_admin = admin(request)
-    view: dict[str, Any] = {
-        "event": event.event,
-        "finish_time": iso(event.finish_time),
-        "result": event.result,
-        "start_time": iso(event.start_time),
-    }
-    if is_admin:
-        view["traceback"] = event.traceback
-    if at_least(request, "2.62"):
-        view["hostId"] = host_id(project_id, event.host)
-        if is_admin:
-            view["host"] = event.host or ""
-    if at_least(request, "2.84") and is_admin:
-        view["details"] = event.details
-    return view
+    return render(EVENT_FIELDS, _Event(event, project_id), request)
 
 
 def _actions_of(request: web.Request, server_id: str) -> list[ActionRow]:

@@ -7,6 +7,7 @@ from 2.66, user_id/project_id from 2.80.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,6 +23,7 @@ from sim.api.nova.common import (
     require_admin,
     state_of,
 )
+from sim.api.nova.fields import OMIT, Field, render
 from sim.api.nova.servers import get_server
 from sim.region.state import MigrationRow
 
@@ -33,37 +35,51 @@ def in_progress_live(m: MigrationRow) -> bool:
     return m.migration_type == "live-migration" and m.status in IN_PROGRESS
 
 
+@dataclass(frozen=True, slots=True)
+class _Shown:
+    request: web.Request
+    m: MigrationRow
+
+
+def _links(r: _Shown) -> list[dict[str, str]] | object:
+    if not in_progress_live(r.m):
+        return OMIT  # only an in-progress live migration links to its own resource
+    base = compute_url(r.request)
+    path = f"servers/{r.m.instance_uuid}/migrations/{r.m.id}"
+    return [
+        {"href": f"{base}/v2.1/{path}", "rel": "self"},
+        {"href": f"{base}/{path}", "rel": "bookmark"},
+    ]
+
+
+_OWNER_FIELDS: tuple[Field[_Shown], ...] = (
+    Field("uuid", lambda r: r.m.uuid, since="2.59"),
+    Field("user_id", lambda r: r.m.user_id, since="2.80"),
+    Field("project_id", lambda r: r.m.project_id, since="2.80"),
+)
+
+MIGRATION_FIELDS: tuple[Field[_Shown], ...] = (
+    Field("created_at", lambda r: iso(r.m.created_at)),
+    Field("dest_compute", lambda r: r.m.dest_compute),
+    Field("dest_host", lambda r: r.m.dest_host),
+    Field("dest_node", lambda r: r.m.dest_node),
+    Field("id", lambda r: r.m.id),
+    Field("instance_uuid", lambda r: r.m.instance_uuid),
+    Field("new_instance_type_id", lambda r: r.m.new_instance_type_id),
+    Field("old_instance_type_id", lambda r: r.m.old_instance_type_id),
+    Field("source_compute", lambda r: r.m.source_compute),
+    Field("source_node", lambda r: r.m.source_node),
+    Field("status", lambda r: r.m.status),
+    Field("updated_at", lambda r: iso(r.m.updated_at)),
+    Field("migration_type", lambda r: r.m.migration_type, since="2.23"),
+    Field("links", _links, since="2.23"),
+    *_OWNER_FIELDS,
+)
+
+
 def migration_view(request: web.Request, m: MigrationRow) -> dict[str, Any]:
     """One row of GET /os-migrations at the request's microversion."""
-    view: dict[str, Any] = {
-        "created_at": iso(m.created_at),
-        "dest_compute": m.dest_compute,
-        "dest_host": m.dest_host,
-        "dest_node": m.dest_node,
-        "id": m.id,
-        "instance_uuid": m.instance_uuid,
-        "new_instance_type_id": m.new_instance_type_id,
-        "old_instance_type_id": m.old_instance_type_id,
-        "source_compute": m.source_compute,
-        "source_node": m.source_node,
-        "status": m.status,
-        "updated_at": iso(m.updated_at),
-    }
-    if at_least(request, "2.23"):
-        view["migration_type"] = m.migration_type
-        if in_progress_live(m):
-            base = compute_url(request)
-            path = f"servers/{m.instance_uuid}/migrations/{m.id}"
-            view["links"] = [
-                {"href": f"{base}/v2.1/{path}", "rel": "self"},
-                {"href": f"{base}/{path}", "rel": "bookmark"},
-            ]
-    if at_least(request, "2.59"):
-        view["uuid"] = m.uuid
-    if at_least(request, "2.80"):
-        view["user_id"] = m.user_id
-        view["project_id"] = m.project_id
-    return view
+    return render(MIGRATION_FIELDS, _Shown(request, m), request)
 
 
 def _filtered(request: web.Request) -> list[MigrationRow]:
@@ -138,32 +154,30 @@ async def list_migrations(request: web.Request) -> web.Response:
     return json_body(body)
 
 
+SERVER_MIGRATION_FIELDS: tuple[Field[_Shown], ...] = (
+    Field("created_at", lambda r: iso(r.m.created_at)),
+    Field("dest_compute", lambda r: r.m.dest_compute),
+    Field("dest_host", lambda r: r.m.dest_host),
+    Field("dest_node", lambda r: r.m.dest_node),
+    Field("disk_processed_bytes", lambda _r: 0),
+    Field("disk_remaining_bytes", lambda _r: 0),
+    Field("disk_total_bytes", lambda _r: 0),
+    Field("id", lambda r: r.m.id),
+    Field("memory_processed_bytes", lambda _r: 0),
+    Field("memory_remaining_bytes", lambda _r: 0),
+    Field("memory_total_bytes", lambda _r: 0),
+    Field("server_uuid", lambda r: r.m.instance_uuid),
+    Field("source_compute", lambda r: r.m.source_compute),
+    Field("source_node", lambda r: r.m.source_node),
+    Field("status", lambda r: r.m.status),
+    Field("updated_at", lambda r: iso(r.m.updated_at)),
+    *_OWNER_FIELDS,
+)
+
+
 def server_migration_view(request: web.Request, m: MigrationRow) -> dict[str, Any]:
     """One in-progress live migration under /servers/{id}/migrations."""
-    view: dict[str, Any] = {
-        "created_at": iso(m.created_at),
-        "dest_compute": m.dest_compute,
-        "dest_host": m.dest_host,
-        "dest_node": m.dest_node,
-        "disk_processed_bytes": 0,
-        "disk_remaining_bytes": 0,
-        "disk_total_bytes": 0,
-        "id": m.id,
-        "memory_processed_bytes": 0,
-        "memory_remaining_bytes": 0,
-        "memory_total_bytes": 0,
-        "server_uuid": m.instance_uuid,
-        "source_compute": m.source_compute,
-        "source_node": m.source_node,
-        "status": m.status,
-        "updated_at": iso(m.updated_at),
-    }
-    if at_least(request, "2.59"):
-        view["uuid"] = m.uuid
-    if at_least(request, "2.80"):
-        view["user_id"] = m.user_id
-        view["project_id"] = m.project_id
-    return view
+    return render(SERVER_MIGRATION_FIELDS, _Shown(request, m), request)
 
 
 def _require_2_23(request: web.Request) -> None:
