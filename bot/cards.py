@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from slack_sdk.models.blocks import (
     Block,
     ContextBlock,
@@ -22,36 +20,8 @@ from bot.textsafe import (
     safe_url,
 )
 from bot.textsafe import user_mention as mention
-from diagnostics.model import Diagnosis, Finding
+from diagnostics.model import Diagnosis, Finding, Place, Remedy, RunsOn
 
-_ON_HOST = re.compile(r"^On (?P<host>[^\s:]+): (?P<command>.+)$", re.DOTALL)
-_COMMANDS = frozenset(
-    [
-        "virsh",
-        "openstack",
-        "nova",
-        "systemctl",
-        "openssl",
-        "nc",
-        "ssh",
-        "kubectl",
-        "ls",
-        "rm",
-        "mv",
-        "journalctl",
-        "grep",
-        "cat",
-        "ip",
-        "ovs-vsctl",
-        "ovn-sbctl",
-        "ovn-nbctl",
-        "multipath",
-        "iscsiadm",
-        "cinder",
-        "neutron",
-        "sudo",
-    ]
-)
 EVIDENCE_SHOWN = 8
 
 
@@ -69,15 +39,26 @@ def _chunks(parts: list[str], limit: int = SECTION_MAX) -> list[str]:
     return out
 
 
-def remediation_line(step: str) -> str:
-    """A command in a code block (with the host it runs on); prose stays prose."""
-    hit = _ON_HOST.match(step)
-    if hit:
-        return f"On {code_span(hit['host'], 100)}:\n{code_block(hit['command'], 1200)}"
-    first = step.split(maxsplit=1)[0] if step.strip() else ""
-    if first in _COMMANDS:
-        return code_block(step, 1200)
-    return "• " + escaped_within(step, 1200)
+_COMMAND_MAX = 1500  # longer commands are never cut (a cut command runs wrong)
+
+
+def _where(on: RunsOn) -> str:
+    if on.place is Place.OPENSTACK_CLI:
+        return "with the `openstack` CLI"
+    if on.place is Place.POD:
+        return f"in a {code_span(on.name or '?', 100)} pod"
+    return f"on {code_span(on.name or '?', 100)}"
+
+
+def remediation_line(number: int, step: Remedy) -> str:
+    """One numbered step: fix or check, where it runs and why, then the command as code."""
+    head = f"*{number}. {step.kind.value.capitalize()}* {_where(step.on)}: "
+    head += escaped_within(step.why, 600)
+    if step.command is None:
+        return head
+    if len(step.command) > _COMMAND_MAX:
+        return head + "\n_(command too long for Slack: see the JSON report)_"
+    return f"{head}\n{code_block(step.command, _COMMAND_MAX + 400)}"
 
 
 def _links(finding: Finding, runbook_url: str | None) -> list[str]:
@@ -127,7 +108,7 @@ def render_root_cause(
                 SectionBlock(text=md(("*Evidence*\n" if i == 0 else "") + chunk))
             )
     if f.remediation:
-        steps = [remediation_line(s) for s in f.remediation]
+        steps = [remediation_line(i, s) for i, s in enumerate(f.remediation, 1)]
         for i, chunk in enumerate(_chunks(steps)):
             blocks.append(
                 SectionBlock(text=md(("*What to do*\n" if i == 0 else "") + chunk))

@@ -186,7 +186,13 @@ class Engine:
             got[t] = task.result()
         primary, others = rank(results, self.specs)
         if primary is None and ctx.migration is not None and ctx.migration.failed:
-            primary = unknown_finding(_raw_failure_lines(got))
+            primary = unknown_finding(
+                _raw_failure_lines(got),
+                {
+                    "server_id": ctx.server.id,
+                    "request_id": ctx.migration.request_id or "",
+                },
+            )
         diagnosis = Diagnosis(
             id=diagnosis_id,
             vm=vm,

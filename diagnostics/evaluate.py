@@ -22,6 +22,9 @@ from diagnostics.model import (
     Skipped,
 )
 from diagnostics.registry import CheckSpec
+from diagnostics.remedies import CLI
+from diagnostics.remedies import check as look
+from diagnostics.remedies import fill as fill_remedies
 
 EvidenceMap = Mapping[type[Evidence], Evidence | Unavailable]
 
@@ -92,7 +95,7 @@ def to_finding(spec: CheckSpec, concluded: Concluded) -> Finding:
         severity=spec.severity,
         summary=fill(spec.summary, concluded.facts),
         evidence=concluded.cites,
-        remediation=tuple(fill(line, concluded.facts) for line in spec.remediation),
+        remediation=fill_remedies(spec.remediation, concluded.facts),
         references=spec.references,
     )
 
@@ -126,8 +129,27 @@ def rank(
     return None, tuple(findings)
 
 
-def unknown_finding(raw: tuple[Citation, ...]) -> Finding:
-    """What a failed migration gets when no check concluded: the raw lines, honestly."""
+_UNKNOWN_REMEDIES = (
+    look(
+        CLI,
+        "openstack server event show {server_id} {request_id}",
+        "The failed events of the request with their details and tracebacks (admin).",
+    ),
+    look(
+        CLI,
+        "openstack server migration list --server {server_id}",
+        "Every move of the VM with its status, to see whether earlier attempts failed too.",
+    ),
+)
+
+
+def unknown_finding(
+    raw: tuple[Citation, ...], facts: Mapping[str, str] | None = None
+) -> Finding:
+    """What a failed migration gets when no check concluded: the raw lines, honestly.
+
+    ``facts`` (server_id, request_id) fill the read-only commands a person continues with.
+    """
     return Finding(
         root_cause=RootCauseId.UNKNOWN,
         check_id="engine.unknown",
@@ -139,9 +161,5 @@ def unknown_finding(raw: tuple[Citation, ...]) -> Finding:
             "The raw fault, failed events and error log lines are shown so a person can continue."
         ),
         evidence=raw,
-        remediation=(
-            "Read the evidence below, then the full logs on the source and destination "
-            "hypervisors for the request id.",
-            "Escalate with this diagnosis attached if the cause is still unclear.",
-        ),
+        remediation=fill_remedies(_UNKNOWN_REMEDIES, facts or {}),
     )

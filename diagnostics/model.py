@@ -162,6 +162,60 @@ Outcome = Concluded | RuledOut | Inconclusive | Skipped | Errored
 CheckOutcome = Concluded | RuledOut | Inconclusive  # what a check function may return
 
 
+# ---- remediation: what the operator runs, where, and why ----------------------------------
+
+
+class RemedyKind(StrEnum):
+    """FIX changes something to remove the cause; CHECK only reads (before or after a fix)."""
+
+    FIX = "fix"
+    CHECK = "check"
+
+
+class Place(StrEnum):
+    """Where a command runs."""
+
+    HOST = "host"  # a shell on the named hypervisor
+    OPENSTACK_CLI = "openstack"  # any machine with the region's clouds.yaml
+    POD = "pod"  # a container of the named management-plane deployment (self-hosted)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunsOn:
+    """``place`` plus the host or deployment name (None for the OpenStack CLI)."""
+
+    place: Place
+    name: str | None = None
+
+    @property
+    def contract_name(self) -> str:
+        """``on`` in the JSON contract: the host or pod name, or ``openstack``."""
+        return self.name if self.name is not None else self.place.value
+
+    @property
+    def label(self) -> str:
+        """Where, in words: ``host cmp-a-02``, ``the openstack CLI``, ``pod nova-conductor``."""
+        if self.place is Place.OPENSTACK_CLI:
+            return "the openstack CLI"
+        return f"{self.place.value} {self.name}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Remedy:
+    """One step of a remediation: ``command`` runs exactly as written at ``on``.
+
+    Fixes come first; a check needed to do a fix safely (a fingerprint, a journal)
+    stands right before it. ``command`` holds no prose and every value in it is
+    validated or shell-quoted; ``why`` is one plain sentence. A step that is not a
+    command (an instruction for a person) has ``command`` None and says it in ``why``.
+    """
+
+    kind: RemedyKind
+    on: RunsOn
+    command: str | None
+    why: str
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Finding:
     """A concluded check rendered for people: root cause id, confidence, evidence, fix."""
@@ -173,7 +227,7 @@ class Finding:
     severity: Severity
     summary: str
     evidence: tuple[Citation, ...] = ()
-    remediation: tuple[str, ...] = ()
+    remediation: tuple[Remedy, ...] = ()
     references: tuple[str, ...] = ()
 
 

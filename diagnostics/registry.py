@@ -16,6 +16,7 @@ from typing import Any
 
 from diagnostics.evidence.types import EVIDENCE_TYPES, Evidence
 from diagnostics.model import CheckOutcome, MigrationKind, RootCauseId, Severity
+from diagnostics.remedies import RemedyTemplate, validate_order
 
 CheckFn = Callable[..., CheckOutcome]
 
@@ -50,7 +51,7 @@ class CheckSpec:
     priority: int
     step: int
     summary: str
-    remediation: tuple[str, ...]
+    remediation: tuple[RemedyTemplate, ...]
     references: tuple[str, ...]
     fn: CheckFn
     params: tuple[EvidenceParam, ...]
@@ -106,7 +107,7 @@ def declare(
     priority: int,
     step: int,
     summary: str,
-    remediation: Iterable[str],
+    remediation: Iterable[RemedyTemplate],
     references: Iterable[str] = (),
     severity: Severity = Severity.ERROR,
 ) -> CheckSpec:
@@ -115,6 +116,10 @@ def declare(
         raise RegistryError(f"{id}: step {step} is not one of the runbook's steps 1-8")
     if not fn.__doc__:
         raise RegistryError(f"{id}: a check needs a docstring (its long explanation)")
+    remedies = tuple(remediation)
+    disorder = validate_order(remedies)
+    if disorder is not None:
+        raise RegistryError(f"{id}: remediation order: {disorder}")
     return CheckSpec(
         id=id,
         title=title,
@@ -124,7 +129,7 @@ def declare(
         priority=priority,
         step=step,
         summary=summary,
-        remediation=tuple(remediation),
+        remediation=remedies,
         references=tuple(references),
         fn=fn,
         params=_evidence_params(fn),

@@ -230,12 +230,18 @@ INVALID_STATE = re.compile(
 )
 LOCKED = re.compile(r"Instance (?P<uuid>\S+) is locked")
 POWER_STATE = re.compile(r"in power_state (?P<state>\w+)\. Cannot live migrate")
+# Nova cuts event details and faults to 255 bytes: the stderr may lose its closing quote
 SSH_FAILED = re.compile(
-    r"not able to execute ssh command: .*?Stderr: '(?P<stderr>[^']*)'", _S
+    r"not able to execute ssh command: "
+    r"(?:.*?Command: ssh (?:-o \S+ )*(?P<target>[^\s-]\S*))?"
+    r"(?:.*?Stderr: '(?P<stderr>[^']*)'?)?",
+    _S,
 )
-DISK_COPY = re.compile(r"Command: (?P<cmd>scp|rsync) .*?Exit code: (?P<rc>\d+)", _S)
+DISK_COPY = re.compile(
+    r"Command: (?P<cmd>scp|rsync) (?:.*?Exit code: (?P<rc>\d+))?", _S
+)
 SSH_STDERR_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("host key verification failed", re.compile(r"Host key verification failed")),
+    ("host key verification failed", re.compile(r"Host key verification")),
     ("public key refused", re.compile(r"Permission denied \(publickey[^)]*\)")),
     ("SSH connection refused", re.compile(r"Connection refused")),
     ("host name does not resolve", re.compile(r"Could not resolve hostname")),

@@ -17,8 +17,12 @@ from diagnostics.model import (
     Inconclusive,
     MigrationKind,
     MigrationSummary,
+    Place,
+    Remedy,
+    RemedyKind,
     RootCauseId,
     RuledOut,
+    RunsOn,
     Severity,
     Skipped,
     StepResult,
@@ -30,6 +34,16 @@ from diagnostics.request_graph import FAMILIES, RequestRecord, Timing
 
 texts = st.text(max_size=300)
 short = st.text(min_size=1, max_size=40)
+remedies = st.builds(
+    Remedy,
+    kind=st.sampled_from(RemedyKind),
+    on=st.one_of(
+        st.builds(RunsOn, place=st.sampled_from([Place.HOST, Place.POD]), name=short),
+        st.just(RunsOn(place=Place.OPENSTACK_CLI)),
+    ),
+    command=st.one_of(st.none(), texts.filter(bool)),
+    why=short,
+)
 aware = st.datetimes(
     min_value=datetime(2000, 1, 1),  # noqa: DTZ001 - hypothesis wants naive bounds with timezones=
     max_value=datetime(2100, 1, 1),  # noqa: DTZ001
@@ -46,7 +60,7 @@ findings = st.builds(
     severity=st.sampled_from(Severity),
     summary=texts,
     evidence=st.lists(citations, max_size=30).map(tuple),
-    remediation=st.lists(texts, max_size=8).map(tuple),
+    remediation=st.lists(remedies, max_size=8).map(tuple),
     references=st.lists(short, max_size=3).map(tuple),
 )
 outcomes = st.one_of(

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from diagnostics import remedies as r
 from diagnostics.evidence.types import (
     DestHostLogs,
     InstanceActions,
@@ -24,6 +25,7 @@ from diagnostics.evidence.types import (
     SourceHostLogs,
 )
 from diagnostics.model import Citation, MigrationKind
+from diagnostics.remedies import RemedyTemplate
 
 _CITE_MAX = 500
 FAILED_STATUSES = frozenset({"error", "failed", "cancelled"})
@@ -151,13 +153,31 @@ def move_of(records: MigrationRecords | None, server: Server | None) -> Move:
     )
 
 
-def retry_command(kind: str | None, server_id: str, host: str) -> str:
-    """The exact CLI that retries this kind of move towards ``host``."""
+def move_word(kind: str | None) -> str:
+    """The ``move`` fact that picks the retry command: live, cold or evacuation."""
     if kind == MigrationKind.EVACUATION:
-        return f"openstack server evacuate --host {host} {server_id}"
+        return "evacuation"
     if kind in (MigrationKind.COLD, MigrationKind.RESIZE):
-        return f"openstack server migrate --host {host} {server_id}"
-    return f"openstack server migrate --live-migration --host {host} {server_id}"
+        return "cold"
+    return "live"
+
+
+def retry_remedies(
+    why: str, host_fact: str | None = "dest_host"
+) -> tuple[RemedyTemplate, ...]:
+    """The fix that retries this kind of move (towards ``{host_fact}`` when given).
+
+    The facts need ``move`` (``move_word``), ``server_id`` and the host fact; without
+    the host fact the step is left out rather than retried elsewhere.
+    """
+    host = f" --host {{{host_fact}}}" if host_fact else ""
+    return (
+        r.fix(r.CLI, f"openstack server migrate --live-migration{host} {{server_id}}",
+              why, when="move=live"),
+        r.fix(r.CLI, f"openstack server migrate{host} {{server_id}}", why, when="move=cold"),
+        r.fix(r.CLI, f"openstack server evacuate{host} {{server_id}}", why,
+              when="move=evacuation"),
+    )  # fmt: skip
 
 
 def cites(*hits: Hit | None) -> tuple[Citation, ...]:

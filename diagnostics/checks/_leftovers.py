@@ -8,16 +8,72 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from diagnostics import remedies as r
 from diagnostics.checks._common import Move
 from diagnostics.evidence.types import DestLeftovers, Placement, Ports, Server
 from diagnostics.model import Citation
+from diagnostics.remedies import RemedyTemplate
+
+# Neutron has a DELETE for one port binding but the openstack CLI has no command for it
+_DELETE_BINDING = (
+    "python3 -c 'import openstack, sys; openstack.connect().network.delete_port_binding("
+    "sys.argv[1], sys.argv[2], ignore_missing=False)' {leftover_port_id} {binding_host}"
+)
+LEFTOVER_REMEDIES: tuple[RemedyTemplate, ...] = (
+    r.check(r.host("{source_host}"), "virsh -r domstate {active_domain}",
+            "The guest must be running on the source before you touch the copy on the "
+            "destination.", when="active_domain"),
+    r.check(r.host("{dest_host}"), "virsh -r domstate {active_domain}",
+            "The stale copy on {dest_host}; stop here if the source does not run the guest.",
+            when="active_domain"),
+    r.fix(r.host("{dest_host}"), "virsh destroy {active_domain}",
+          "Stops the stale copy of the guest on {dest_host}.", when="active_domain"),
+    r.fix(r.host("{dest_host}"), "virsh undefine {active_domain}",
+          "Removes the stale domain definition so the next attempt can define it.",
+          when="active_domain"),
+    r.check(r.host("{dest_host}"), "virsh -r domstate {leftover_domain}",
+            "Must say shut off: never undefine a running domain.", when="leftover_domain"),
+    r.fix(r.host("{dest_host}"), "virsh undefine {leftover_domain}",
+          "Removes the domain definition the failed attempt left on {dest_host}.",
+          when="leftover_domain"),
+    r.check(r.host("{dest_host}"), "ls -la {leftover_instance_dir}",
+            "The instance directory the failed attempt left; the VM does not run on "
+            "{dest_host}.", when="leftover_instance_dir"),
+    r.fix(r.host("{dest_host}"), "mv {leftover_instance_dir} {leftover_instance_dir}.stale",
+          "Moves it aside (not deleted) so Nova can create the disk again.",
+          when="leftover_instance_dir"),
+    r.check(r.CLI, "openstack port show {leftover_port_id} -c binding_host_id -c status",
+            "The port's active binding must be on the VM's host, not on {binding_host}.",
+            when="leftover_port_id"),
+    r.fix(r.CLI, _DELETE_BINDING,
+          "Deletes the inactive binding Neutron keeps for {binding_host} (clouds.yaml "
+          "credentials, as the openstack CLI).", when="leftover_port_id"),
+    r.check(r.CLI,
+            "openstack resource provider allocation show {leftover_migration_uuid}",
+            "What the failed migration still holds in Placement.",
+            when="leftover_migration_uuid"),
+    r.fix(r.CLI,
+          "openstack resource provider allocation delete {leftover_migration_uuid}",
+          "Frees the capacity the failed migration still holds.",
+          when="leftover_migration_uuid"),
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Leftover:
+    """One leftover; ``facts`` select and fill its steps of LEFTOVER_REMEDIES."""
+
     what: str
-    cleanup: str
+    facts: dict[str, str]
     cite: Citation
+
+
+def leftover_facts(found: list[Leftover]) -> dict[str, str]:
+    """The facts of every leftover (the first of a kind wins)."""
+    merged: dict[str, str] = {}
+    for item in found:
+        merged = item.facts | merged
+    return merged
 
 
 def find_leftovers(
@@ -27,7 +83,7 @@ def find_leftovers(
     ports: Ports | None,
     placement: Placement | None,
 ) -> list[Leftover]:
-    """Leftovers on the destination, each with the command that clears it."""
+    """Leftovers on the destination, each with the facts of the steps that clear it."""
     found: list[Leftover] = []
     dest = leftovers.host if leftovers is not None else move.dest
     if dest is None or dest == server.host:  # the VM runs there: nothing is left over
@@ -38,8 +94,7 @@ def find_leftovers(
             found.append(
                 Leftover(
                     what=f"libvirt domain {domain} is still defined on {dest}",
-                    cleanup=f"On {dest}: virsh undefine {domain} (after checking it is "
-                    "not running: virsh -r list --all)",
+                    facts={"leftover_domain": domain},
                     cite=Citation(source=leftovers.provenance, text=f"domain {domain}"),
                 )
             )
@@ -47,8 +102,7 @@ def find_leftovers(
             found.append(
                 Leftover(
                     what=f"instance directory {leftovers.instance_dir} exists on {dest}",
-                    cleanup=f"On {dest}: mv {leftovers.instance_dir} "
-                    f"{leftovers.instance_dir}.stale",
+                    facts={"leftover_instance_dir": leftovers.instance_dir},
                     cite=Citation(
                         source=leftovers.provenance, text=leftovers.instance_dir
                     ),
@@ -60,8 +114,7 @@ def find_leftovers(
                 found.append(
                     Leftover(
                         what=f"port {port.id} has an INACTIVE binding on {dest}",
-                        cleanup=f"Delete the stale binding (Neutron API, no CLI command): "
-                        f"DELETE /v2.0/ports/{port.id}/bindings/{dest}",
+                        facts={"leftover_port_id": port.id, "binding_host": dest},
                         cite=Citation(
                             source=ports.provenance if ports else "ports",
                             text=f"{port.id} binding host={dest} status=INACTIVE",
@@ -75,7 +128,7 @@ def find_leftovers(
             found.append(
                 Leftover(
                     what=f"failed migration {record.uuid} still holds a Placement allocation",
-                    cleanup=f"openstack resource provider allocation delete {record.uuid}",
+                    facts={"leftover_migration_uuid": record.uuid},
                     cite=Citation(
                         source=placement.provenance, text=f"consumer {record.uuid}"
                     ),

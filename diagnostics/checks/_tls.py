@@ -1,12 +1,21 @@
-"""Reasons and fixes for libvirt TLS failures, from log text or from the TLS probe."""
+"""Reasons and fixes for libvirt TLS failures, from log text or from the TLS probe.
+
+A reason comes with ``fix`` facts: ``tls_fix`` selects the steps of TLS_REMEDIES, and a
+certificate to renew adds ``cert_host``/``cert_path`` (see ``renew_facts``).
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import PurePosixPath
 
+from diagnostics import remedies as r
 from diagnostics import signatures as sig
 from diagnostics.evidence.types import CertificateInfo, LibvirtTlsProbe
+from diagnostics.remedies import RemedyTemplate
 
 _DROPPED = re.compile(
     r"Live Migration failure: .*(?P<what>End of file while reading data|Cannot recv data"
@@ -24,7 +33,116 @@ BY_SPECIFICITY: tuple[re.Pattern[str], ...] = (
     sig.REMOTE_URI,
     _DROPPED,
 )
-_RENEW = "Renew {file} from the region CA on the host that holds it, then restart libvirtd there"
+_CA = "/etc/pki/CA/cacert.pem"
+_SERVER_CERT = "/etc/pki/libvirt/servercert.pem"
+_CLIENT_CERT = "/etc/pki/libvirt/clientcert.pem"
+
+# renewing one certificate: CSR with the host's own key, verify the signed one, install
+RENEW_REMEDIES: tuple[RemedyTemplate, ...] = (
+    r.fix(r.host("{cert_host}"),
+          "openssl req -new -key {key_path} -subj /CN={cert_host} "
+          "-addext subjectAltName=DNS:{cert_host} -out {csr_path}",
+          "A signing request for the host's Nova name, with its own key.",
+          when="cert_path"),
+    r.instruct(r.host("{cert_host}"),
+               "Have the region CA sign {csr_path} and put the certificate at "
+               "{signed_path}.", when="cert_path"),
+    r.check(r.host("{cert_host}"), f"openssl verify -CAfile {_CA} {{signed_path}}",
+            "The signed certificate must verify against the region CA before it "
+            "replaces the old one.", when="cert_path"),
+    r.fix(r.host("{cert_host}"), "install -m 0644 {signed_path} {cert_path}",
+          "Puts the new certificate in place of the old one.", when="cert_path"),
+    r.fix(r.host("{cert_host}"), "systemctl restart libvirtd",
+          "libvirtd reads its certificates only when it starts.", when="cert_path"),
+)  # fmt: skip
+TLS_REMEDIES: tuple[RemedyTemplate, ...] = (
+    *RENEW_REMEDIES,
+    r.check(r.host("{dest_host}"), "journalctl -u libvirtd -n 100 --no-pager",
+            "Why libvirtd stopped or does not listen, before a restart hides it.",
+            when="tls_fix=listener"),
+    r.fix(r.host("{dest_host}"), "systemctl restart libvirtd",
+          "libvirtd opens the TLS listener on 16514 when it starts with listen_tls on.",
+          when="tls_fix=listener"),
+    r.check(r.host("{source_host}"), "chronyc tracking",
+            "The source's clock offset from NTP.", when="tls_fix=clock"),
+    r.check(r.host("{dest_host}"), "chronyc tracking",
+            "The destination's clock offset from NTP.", when="tls_fix=clock"),
+    r.fix(r.host("{source_host}"), "chronyc makestep",
+          "Steps the clock to NTP time now instead of slewing slowly.",
+          when="tls_fix=clock"),
+    r.fix(r.host("{dest_host}"), "chronyc makestep",
+          "Steps the clock to NTP time now instead of slewing slowly.",
+          when="tls_fix=clock"),
+    # checks only from here: the fixes above come first
+    r.check(r.host("{dest_host}"), "ss -ltn '( sport = :16514 )'",
+            "Something must listen on TCP 16514 on the destination.",
+            when="tls_fix=listener"),
+    r.check(r.host("{source_host}"), "nc -z -w 3 {dest_host} 16514",
+            "The port must be reachable from the source; a listener that this cannot "
+            "reach means a firewall drops it.", when="tls_fix=listener"),
+    r.check(r.host("{dest_host}"), f"openssl verify -CAfile {_CA} {_SERVER_CERT}",
+            "The destination's server certificate must chain to the CA both hosts trust.",
+            when="tls_fix=ca"),
+    r.check(r.host("{source_host}"), f"openssl verify -CAfile {_CA} {_CLIENT_CERT}",
+            "The source's client certificate must chain to the same CA.",
+            when="tls_fix=ca"),
+    r.check(r.host("{source_host}"), "ls -l {missing_path}",
+            "The file libvirt could not read, and who may read it.",
+            when="tls_fix=restore"),
+    r.check(r.host("{dest_host}"), "ls -l {missing_path}",
+            "The same file on the destination.", when="tls_fix=restore"),
+    r.check(r.host("{source_host}"),
+            "journalctl -u libvirtd --grep 'Certificate check failed' --no-pager",
+            "libvirtd logs why it rejected the peer's certificate.", when="tls_fix=peer"),
+    r.check(r.host("{dest_host}"),
+            "journalctl -u libvirtd --grep 'Certificate check failed' --no-pager",
+            "The destination logs its side of the check.", when="tls_fix=peer"),
+    r.check(r.host("{source_host}"), "ls -l /etc/pki/qemu",
+            "QEMU's own TLS certificates for the migration stream.", when="tls_fix=qemu"),
+    r.check(r.host("{dest_host}"), "ls -l /etc/pki/qemu",
+            "The same certificates on the destination.", when="tls_fix=qemu"),
+    r.check(r.host("{source_host}"), "ping -c 3 {dest_host}",
+            "Whether the network between the hosts drops packets.",
+            when="tls_fix=network"),
+    r.check(r.host("{dest_host}"), "journalctl -u libvirtd -n 100 --no-pager",
+            "What libvirtd on the destination logged when the connection ended.",
+            when="tls_fix=network"),
+    r.check(r.host("{dest_host}"), "systemctl status libvirtd --no-pager",
+            "Whether libvirtd runs on the destination.", when="tls_fix=generic"),
+    r.check(r.host("{dest_host}"),
+            f"openssl x509 -noout -subject -enddate -ext subjectAltName -in {_SERVER_CERT}",
+            "The destination's certificate: its names must include {dest_host} and its "
+            "dates the current time."),
+    r.check(r.host("{source_host}"), "virsh -c qemu+tls://{dest_host}/system version",
+            "Opens the migration's connection again; it must print versions before a "
+            "retry."),
+)  # fmt: skip
+
+
+def renew_facts(host: str, cert_path: str) -> dict[str, str]:
+    """The facts of RENEW_REMEDIES for ``cert_path`` on ``host`` (key in ../private/)."""
+    path = PurePosixPath(cert_path)
+    key = path.parent / "private" / path.name.replace("cert", "key")
+    return {
+        "cert_host": host,
+        "cert_path": cert_path,
+        "key_path": str(key),
+        "csr_path": str(path.with_suffix(".csr")),
+        "signed_path": f"{cert_path}.new",
+    }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TlsReason:
+    """Why the TLS connection failed; ``fix`` facts select the steps that repair it.
+
+    ``rank`` is the specificity (lower wins), as the position in BY_SPECIFICITY; what
+    the probe measured directly ranks -1.
+    """
+
+    reason: str
+    fix: Mapping[str, str] = field(default_factory=dict)
+    rank: int = -1
 
 
 def _g(m: re.Match[str], name: str, default: str = "") -> str:
@@ -32,62 +150,70 @@ def _g(m: re.Match[str], name: str, default: str = "") -> str:
     return value if value is not None else default
 
 
-def reason_of_match(m: re.Match[str]) -> tuple[str, str]:
-    """(reason, fix) for one matched TLS signature."""
-    p = m.re
+def reason_of_match(m: re.Match[str], source: str, dest: str) -> TlsReason:
+    """The reason and fix facts for one matched TLS signature."""
+    p, rank_ = m.re, rank(m)
     if p is sig.CERT_TIMES:
         which, file, state = _g(m, "which"), _g(m, "file"), _g(m, "state")
+        reason = f"the {which} certificate {file} {state}"
         if state == "is not yet active":
-            fix = "Fix the clocks: run date -u on both hosts and repair NTP (chronyc tracking)"
-        else:
-            fix = _RENEW.format(file=file)
-        return f"the {which} certificate {file} {state}", fix
+            return TlsReason(reason=reason, fix={"tls_fix": "clock"}, rank=rank_)
+        if which == "CA":
+            return TlsReason(reason=reason, fix={"tls_fix": "ca"}, rank=rank_)
+        holder = dest if which == "server" else source
+        return TlsReason(reason=reason, fix=renew_facts(holder, file), rank=rank_)
     if p is sig.CERT_OWNER:
         host = _g(m, "host")
-        return (
-            f"the certificate does not name {host} (SAN/CN mismatch with the Nova host name)",
-            f"Re-issue the server certificate with subjectAltName DNS:{host}, or set "
-            "[libvirt]live_migration_inbound_addr to a name the certificate covers",
+        return TlsReason(
+            reason=f"the certificate does not name {host} (SAN/CN mismatch with the "
+            "Nova host name)",
+            fix=renew_facts(dest, _SERVER_CERT),
+            rank=rank_,
         )
     if p is sig.CERT_VALIDATION:
-        return (
-            f"certificate validation failed: {_g(m, 'why').rstrip('.')}",
-            "Install the region CA as /etc/pki/CA/cacert.pem on both hosts and re-issue "
-            "the libvirt certificates from it",
+        return TlsReason(
+            reason=f"certificate validation failed: {_g(m, 'why').rstrip('.')}",
+            fix={"tls_fix": "ca"},
+            rank=rank_,
         )
     if p is sig.CERT_READ:
         path = _g(m, "path")
-        return (
-            f"libvirt cannot read {_g(m, 'what')} {path}",
-            f"Restore {path} (readable by libvirtd)",
+        return TlsReason(
+            reason=f"libvirt cannot read {_g(m, 'what')} {path}",
+            fix={"tls_fix": "restore", "missing_path": path},
+            rank=rank_,
         )
     if p is sig.PEER_CERT:
-        return (
-            "the peer's certificate failed verification",
-            "Look for 'Certificate check failed' in libvirtd.log on both hosts and renew "
-            "or re-issue the certificate it names",
+        return TlsReason(
+            reason="the peer's certificate failed verification",
+            fix={"tls_fix": "peer"},
+            rank=rank_,
         )
     if p is sig.SOCKET_CONNECT:
         host, port = _g(m, "host"), _g(m, "port")
-        return (
-            f"TCP {port} on {host}: {_g(m, 'errno')}",
-            f"Open TCP {port} from the source to {host} and make sure libvirtd listens "
-            f"on it (on {host}: ss -ltn '( sport = :{port} )')",
+        return TlsReason(
+            reason=f"TCP {port} on {host}: {_g(m, 'errno')}",
+            fix={"tls_fix": "listener"},
+            rank=rank_,
         )
     if p is sig.QEMU_TLS:
-        return (
-            "QEMU native TLS failed: " + (_g(m, "why") or f"missing {_g(m, 'path')}"),
-            "Place the /etc/pki/qemu certificates on both hosts, then stop and start the guest",
+        return TlsReason(
+            reason="QEMU native TLS failed: "
+            + (_g(m, "why") or f"missing {_g(m, 'path')}"),
+            fix={"tls_fix": "qemu"},
+            rank=rank_,
         )
     if p is _DROPPED:
-        return (
-            f"the libvirt connection dropped ({_g(m, 'what')})",
-            "Check the network between the hosts and libvirtd.log on the destination",
+        return TlsReason(
+            reason=f"the libvirt connection dropped ({_g(m, 'what')})",
+            fix={"tls_fix": "network"},
+            rank=rank_,
         )
     cause = _g(m, "cause")
-    return (
-        f"connecting to {_g(m, 'uri')} failed" + (f": {cause}" if cause else ""),
-        "Check libvirtd (TLS listener) on the destination and the certificates on both hosts",
+    return TlsReason(
+        reason=f"connecting to {_g(m, 'uri')} failed" + (f": {cause}" if cause else ""),
+        fix={"tls_fix": "generic"},
+        rank=rank_,
     )
 
 
@@ -114,10 +240,8 @@ def _cert_problem(
     return None
 
 
-def probe_reason(
-    probe: LibvirtTlsProbe, dest_name: str | None
-) -> tuple[str, str, int] | None:
-    """(reason, fix, rank) when the probe reproduced the failure, else None.
+def probe_reason(probe: LibvirtTlsProbe, dest_name: str | None) -> TlsReason | None:
+    """The reason when the probe reproduced the failure, else None.
 
     What the probe measured directly (port, dates, SAN) ranks above any message text.
     """
@@ -125,10 +249,9 @@ def probe_reason(
         return None
     dest = dest_name or probe.dest
     if probe.port_open is False:
-        return (
-            f"TCP 16514 on {dest} is closed or filtered from {probe.source}",
-            f"Open TCP 16514 from {probe.source} to {dest} and enable the libvirt TLS listener",
-            -1,
+        return TlsReason(
+            reason=f"TCP 16514 on {dest} is closed or filtered from {probe.source}",
+            fix={"tls_fix": "listener"},
         )
     server_cert, client_cert = probe.dest_server_cert, probe.source_client_cert
     # the source checks the server certificate, the destination the client certificate
@@ -140,29 +263,23 @@ def probe_reason(
         problem = _cert_problem(cert, host, clock)
         if problem and cert is not None:
             if "not yet valid" in problem:
-                return (
-                    problem,
-                    "Fix the clocks: run date -u on both hosts and repair NTP",
-                    -1,
-                )
-            fix = (
-                f"On {host}: renew {cert.path} from the region CA, "
-                "then restart libvirtd on that host"
-            )
-            return problem, fix, -1
+                return TlsReason(reason=problem, fix={"tls_fix": "clock"})
+            return TlsReason(reason=problem, fix=renew_facts(host, cert.path))
     if server_cert is not None and dest not in _names(server_cert):
-        return (
-            f"the server certificate on {dest} names {', '.join(sorted(_names(server_cert)))}, "
-            f"not the Nova host name {dest}",
-            f"Re-issue {server_cert.path} on {dest} with subjectAltName DNS:{dest}",
-            -1,
+        return TlsReason(
+            reason=f"the server certificate on {dest} names "
+            f"{', '.join(sorted(_names(server_cert)))}, not the Nova host name {dest}",
+            fix=renew_facts(dest, server_cert.path),
         )
     for pattern in BY_SPECIFICITY:
         m = pattern.search(probe.connect_output)
         if m:
-            return (*reason_of_match(m), rank(m))
+            return reason_of_match(m, probe.source, dest)
     first = next(
         (ln for ln in probe.connect_output.splitlines() if ln.strip()), "no output"
     )
-    reason = f"virsh could not connect: {first.strip()}"
-    return reason, "Read libvirtd.log on both hosts", len(BY_SPECIFICITY)
+    return TlsReason(
+        reason=f"virsh could not connect: {first.strip()}",
+        fix={"tls_fix": "generic"},
+        rank=len(BY_SPECIFICITY),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from diagnostics import remedies as r
 from diagnostics import signatures as sig
 from diagnostics.checks._common import Hit, cites, gather, move_of
 from diagnostics.evidence.types import (
@@ -35,8 +36,28 @@ _FILTER = "AggregateInstanceExtraSpecsFilter"
     step=6,
     summary="Flavor {flavor} requires aggregate metadata {missing}; {where}.",
     remediation=(
-        "openstack aggregate list --long",
-        "{fix}",
+        r.fix(
+            r.CLI,
+            "openstack aggregate set --property {agg_key}={agg_value} {aggregate}",
+            "Gives the aggregate the metadata the flavor requires.",
+            when="aggregate",
+        ),
+        r.fix(
+            r.CLI,
+            "openstack aggregate add host {holder_aggregate} {dest_host}",
+            "Puts {dest_host} into an aggregate that already carries the metadata.",
+            when="holder_aggregate",
+        ),
+        r.check(
+            r.CLI,
+            "openstack aggregate list --long",
+            "Every aggregate with its hosts and metadata.",
+        ),
+        r.check(
+            r.CLI,
+            "openstack flavor show {flavor_name} -c properties",
+            "The flavor's aggregate_instance_extra_specs the hosts must match.",
+        ),
     ),
     references=("https://docs.openstack.org/nova/latest/admin/aggregates.html",),
 )
@@ -76,19 +97,23 @@ def aggregate_extra_specs(
         (a.name for a in aggregates.aggregates if a.metadata.get(key) == value), None
     )
     if own:
-        fix = f"openstack aggregate set --property {key}={value} {own[0].name}"
+        fix = {"aggregate": own[0].name}
     elif holder:
-        fix = f"openstack aggregate add host {holder} {move.dest}"
-    else:
-        fix = f"Create an aggregate with {key}={value} and add {move.dest} to it"
+        fix = {"holder_aggregate": holder}
+    else:  # no aggregate to extend: creating one is a site decision, so only look
+        fix = {}
     names = ", ".join(a.name for a in own) or "in no aggregate"
     return Concluded(
         facts={
             "flavor": server.flavor.name,
             "missing": _spell(missing),
             "where": f"{move.dest} does not have it ({names})",
-            "fix": fix,
-        },
+            "flavor_name": server.flavor.name,
+            "dest_host": move.dest,
+            "agg_key": key,
+            "agg_value": value,
+        }
+        | fix,
         cites=cites(log),
         confidence=Confidence.CONFIRMED if log else Confidence.LIKELY,
     )
@@ -132,11 +157,9 @@ def _unscheduled(
             "flavor": server.flavor.name,
             "missing": _spell(wanted),
             "where": where,
-            "fix": (
-                f"openstack aggregate set --property {key}={value} AGGREGATE "
-                "(an aggregate of a host with room for the VM), or resize the VM "
-                "to a flavor without this extra spec"
-            ),
+            "flavor_name": server.flavor.name,
+            "agg_key": key,
+            "agg_value": value,
         },
         cites=cites(log),
         confidence=Confidence.CONFIRMED if log else Confidence.LIKELY,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from diagnostics import remedies as r
 from diagnostics import signatures as sig
-from diagnostics.checks._common import cites, gather, move_of, retry_command
+from diagnostics.checks._common import cites, gather, move_of, move_word, retry_remedies
 from diagnostics.evidence.types import (
     Aggregates,
     AvailabilityZones,
@@ -36,8 +37,19 @@ from diagnostics.registry import check
         "is in {dest_az}; the scheduler cannot place it there."
     ),
     remediation=(
-        "openstack availability zone list --long",
-        "Pick a destination in {requested_az} ({az_hosts}) and retry: {retry}",
+        *retry_remedies(
+            "Retries the move to {az_host}, a host of {requested_az}.", "az_host"
+        ),
+        r.check(
+            r.CLI,
+            "openstack availability zone list --long",
+            "The zones and the hosts in each.",
+        ),
+        r.check(
+            r.CLI,
+            "openstack server show {server_id} -c OS-EXT-AZ:availability_zone",
+            "The zone the VM is in now.",
+        ),
     ),
     references=(
         "https://docs.openstack.org/nova/latest/admin/availability-zones.html",
@@ -93,9 +105,9 @@ def az_mismatch(
             "dest_host": move.dest,
             "dest_az": dest_az or "another zone",
             "az_hosts": ", ".join(candidates) or "none listed",
-            "retry": retry_command(
-                move.kind, server.id, next(iter(candidates), "HOST")
-            ),
+            "server_id": server.id,
+            "move": move_word(move.kind),
+            "az_host": next(iter(candidates), ""),
         },
         cites=cites(scheduler, az_line),
         confidence=Confidence.CONFIRMED if scheduler else Confidence.LIKELY,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from diagnostics import remedies as r
+from diagnostics.checks import _tls
 from diagnostics.evidence.types import LibvirtTlsProbe
 from diagnostics.model import (
     CheckOutcome,
@@ -34,9 +36,12 @@ WARN_BEFORE = timedelta(days=14)
         "({days_left} days left); live migrations to or from {cert_host} will fail then."
     ),
     remediation=(
-        "On {cert_host}: openssl x509 -noout -subject -enddate -in {cert_path}",
-        "Renew {cert_path} on {cert_host} from the region CA before {not_after}, "
-        "then restart libvirtd on {cert_host}.",
+        *_tls.RENEW_REMEDIES,
+        r.check(
+            r.host("{cert_host}"),
+            "openssl x509 -noout -subject -enddate -in {cert_path}",
+            "The installed certificate's new end date.",
+        ),
     ),
     references=("https://libvirt.org/kbase/tlscerts.html",),
 )
@@ -72,9 +77,8 @@ def cert_expiring(probe: LibvirtTlsProbe) -> CheckOutcome:
     left, cert, host = soonest
     assert cert.not_after is not None  # checked in the loop
     return Concluded(
-        facts={
-            "cert_host": host,
-            "cert_path": cert.path,
+        facts=_tls.renew_facts(host, cert.path)
+        | {
             "not_after": f"{cert.not_after:%Y-%m-%d %H:%M} UTC",
             "days_left": str(left.days),
         },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from diagnostics import remedies as r
 from diagnostics import signatures as sig
 from diagnostics.checks._common import cites, gather, move_of
 from diagnostics.evidence.types import (
@@ -28,6 +29,52 @@ COMPUTE_USER = (
 )
 
 
+# which remediation steps an ssh stderr calls for (labels of sig.SSH_STDERR_KINDS)
+_PROBLEM = {
+    "host key verification failed": "hostkey",
+    "public key refused": "publickey",
+    "SSH connection refused": "refused",
+    "host name does not resolve": "resolve",
+    "no route to host": "route",
+}
+_SRC, _DST = r.host("{source_host}"), r.host("{dest_host}")
+_REMEDIES = (
+    r.check(_DST, "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub",
+            "The destination's real host-key fingerprint, read on the host itself.",
+            when="ssh_problem=hostkey"),
+    r.check(_SRC, "ssh-keyscan -t ed25519 {ssh_host} | ssh-keygen -lf -",
+            "The key that answers on the network: stop unless it shows the same "
+            "fingerprint.", when="ssh_problem=hostkey"),
+    r.check(_SRC, "sudo -u {user} ssh-keygen -F {ssh_host}",
+            "An entry here with another fingerprint is stale: remove it first with "
+            "ssh-keygen -R as {user}.", when="ssh_problem=hostkey"),
+    r.fix(_SRC,
+          "sudo -u {user} ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new "
+          "{ssh_host} true",
+          "Records the verified key in {user}'s known_hosts; accept-new never replaces a "
+          "changed key.", when="ssh_problem=hostkey"),
+    r.check(_SRC, "sudo -u {user} ssh -v -o BatchMode=yes {ssh_host} true",
+            "Shows which keys {user} offers and which the destination refuses.",
+            when="ssh_problem=publickey"),
+    r.fix(_SRC, "sudo -u {user} ssh-copy-id {ssh_host}",
+          "Installs {user}'s public key in its authorized_keys on {dest_host} (asks for "
+          "a password once).", when="ssh_problem=publickey"),
+    r.check(_DST, "journalctl -u sshd -n 100 --no-pager",
+            "Why sshd is not accepting connections, before a restart hides it.",
+            when="ssh_problem=refused"),
+    r.fix(_DST, "systemctl restart sshd",
+          "Starts sshd again on the destination.", when="ssh_problem=refused"),
+    r.check(_SRC, "getent hosts {ssh_host}",
+            "The name Nova uses for the destination must resolve on the source.",
+            when="ssh_problem=resolve"),
+    r.check(_SRC, "ip route get {ssh_host}",
+            "The route from the source to the destination's address.",
+            when="ssh_problem=route"),
+    r.check(_SRC, "sudo -u {user} ssh -o BatchMode=yes {ssh_host} true",
+            "Nova's own ssh as {user}; it must exit 0 before a retry."),
+)  # fmt: skip
+
+
 def _classify(stderr: str) -> str:
     for label, pattern in sig.SSH_STDERR_KINDS:
         if pattern.search(stderr):
@@ -47,13 +94,7 @@ def _classify(stderr: str) -> str:
         "{source_host} could not reach {dest_host} over SSH as user {user} to copy the "
         "disks of {server_name}: {reason}."
     ),
-    remediation=(
-        "On {source_host}: sudo -u {user} ssh -o BatchMode=yes {dest_host} true",
-        "On {source_host}: sudo -u {user} sh -c 'ssh-keyscan -H {dest_host} "
-        ">> ~{user}/.ssh/known_hosts' (for every name and IP Nova uses for {dest_host})",
-        "Append ~{user}/.ssh/id_rsa.pub of {source_host} to ~{user}/.ssh/authorized_keys "
-        "on {dest_host}.",
-    ),
+    remediation=_REMEDIES,
     references=("https://docs.openstack.org/nova/latest/admin/ssh-configuration.html",),
 )
 def cold_migration_ssh(
@@ -79,10 +120,12 @@ def cold_migration_ssh(
         return RuledOut(
             reason="SSH between the hosts works and no SSH failure was logged"
         )
-    if hit is not None and hit.match.re is sig.SSH_FAILED:
+    if hit is not None and hit.match.re is sig.SSH_FAILED and hit.get("stderr"):
         reason = _classify(hit.get("stderr").replace("\\r\\n", "\n"))
     elif probe is not None and probe_failed:
         reason = _classify(probe.stderr)
+    elif hit is not None and hit.match.re is sig.SSH_FAILED:
+        reason = "ssh failed (its stderr was cut off)"
     else:
         reason = f"the disk copy ({hit.get('cmd') if hit else 'scp'}) failed"
     probe_cite: tuple[Citation, ...] = ()
@@ -96,6 +139,10 @@ def cold_migration_ssh(
             "dest_host": move.dest or (probe.dest if probe else "the destination host"),
             "user": probe.user if probe is not None else COMPUTE_USER,
             "reason": reason,
+            "ssh_problem": _PROBLEM.get(reason, ""),
+            "ssh_host": (hit.get("target") if hit is not None else "")
+            or move.dest
+            or (probe.dest if probe else ""),
         },
         cites=probe_cite + cites(hit),
         confidence=Confidence.CONFIRMED if probe_failed else Confidence.LIKELY,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from diagnostics import remedies as r
 from diagnostics import signatures as sig
 from diagnostics.checks._common import cites, gather, move_of
 from diagnostics.evidence.types import (
@@ -32,20 +33,41 @@ _UNITS = ("pf9-ostackhost", "libvirtd")
 
 
 def _api_problem(svc: ServiceInfo | None, is_dest: bool) -> tuple[str, str] | None:
+    """(problem, svc_fix) from the API's view of nova-compute; svc_fix picks the steps."""
     if svc is None:
         return None
-    cmd = f"openstack compute service set {{}} {svc.host} nova-compute"
     if svc.forced_down:
-        return "nova-compute is forced down", cmd.format("--up")
+        return "nova-compute is forced down", "up"
     if svc.state != "up":
-        return (
-            "nova-compute is down",
-            f"On {svc.host}: systemctl restart pf9-ostackhost",
-        )
+        return "nova-compute is down", "restart"
     if is_dest and svc.status != "enabled":  # a disabled source may still be drained
         why = f" ({svc.disabled_reason})" if svc.disabled_reason else ""
-        return f"nova-compute is disabled{why}", cmd.format("--enable")
+        return f"nova-compute is disabled{why}", "enable"
     return None
+
+
+_HOST = r.host("{host}")
+_REMEDIES = (
+    r.fix(r.CLI, "openstack compute service set --up {host} nova-compute",
+          "Clears forced_down, which someone set (for an evacuation or by hand).",
+          when="svc_fix=up"),
+    r.fix(r.CLI, "openstack compute service set --enable {host} nova-compute",
+          "Lets the scheduler place VMs on {host} again.", when="svc_fix=enable"),
+    r.check(_HOST, "journalctl -u libvirtd -n 100 --no-pager",
+            "Why libvirtd stopped, before a restart hides it.", when="dead_libvirtd"),
+    r.fix(_HOST, "systemctl restart libvirtd",
+          "nova-compute needs libvirtd on the host.", when="dead_libvirtd"),
+    r.check(_HOST, "journalctl -u pf9-ostackhost -n 100 --no-pager",
+            "Why nova-compute (pf9-ostackhost) stopped, before a restart hides it.",
+            when="dead_ostackhost"),
+    r.fix(_HOST, "systemctl restart pf9-ostackhost",
+          "Starts nova-compute again; it reports up within a minute.",
+          when="dead_ostackhost"),
+    r.check(_HOST, "systemctl status pf9-ostackhost libvirtd --no-pager",
+            "Both units must be active (running)."),
+    r.check(r.CLI, "openstack compute service list --service nova-compute --host {host}",
+            "Nova must show the service enabled and up before a retry."),
+)  # fmt: skip
 
 
 @check(
@@ -56,11 +78,7 @@ def _api_problem(svc: ServiceInfo | None, is_dest: bool) -> tuple[str, str] | No
     priority=750,
     step=2,
     summary="On {host}, {problem}, so Nova could not move {server_name} there.",
-    remediation=(
-        "openstack compute service list --service nova-compute --host {host}",
-        "{fix}",
-        "On {host}: systemctl status pf9-ostackhost libvirtd",
-    ),
+    remediation=_REMEDIES,
     references=(
         "https://platform9.com/kb/pcd-ts/vm-deployment/virtual-machine-migration-issues",
     ),
@@ -99,20 +117,28 @@ def compute_service_down(
         dead = [u for u in _UNITS if states.get(u, "active") != "active"]
         if hit is None and api is None and not dead:
             continue
-        parts, fix = [], f"On {host}: systemctl restart {' '.join(dead) or _UNITS[0]}"
+        parts: list[str] = []
+        svc_fix = "restart"
         if api is not None:
             parts.append(api[0])
-            fix = api[1]
+            svc_fix = api[1]
         elif hit is not None:
             parts.append("Nova reports its compute service unavailable")
         if dead:
             parts.append(f"{', '.join(dead)} not active on the host")
+        restart = set(dead) or ({"pf9-ostackhost"} if svc_fix == "restart" else set())
         api_cite: tuple[Citation, ...] = ()
         if svc is not None and api is not None and services is not None:
             text = f"nova-compute {host}: state={svc.state} status={svc.status}"
             text += f" forced_down={svc.forced_down}"
             api_cite = (Citation(source=services.provenance, text=text),)
-        facts = {"host": host, "problem": "; ".join(parts), "fix": fix}
+        facts = {
+            "host": host,
+            "problem": "; ".join(parts),
+            "svc_fix": svc_fix,
+            "dead_libvirtd": "yes" if "libvirtd" in restart else "",
+            "dead_ostackhost": "yes" if "pf9-ostackhost" in restart else "",
+        }
         return Concluded(
             facts=facts | {"server_name": server.name},
             cites=api_cite + cites(hit),

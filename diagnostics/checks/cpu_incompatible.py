@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from diagnostics import remedies as r
 from diagnostics import signatures as sig
 from diagnostics.checks._common import cites, gather, move_of, provider_for
 from diagnostics.evidence.types import (
@@ -48,11 +49,23 @@ def _trait_gap(
         "{source_host}: missing {missing}."
     ),
     remediation=(
-        "On {source_host} and {dest_host}: virsh -r domcapabilities | grep -A3 'mode name'",
-        "openstack server migrate --live-migration --host HOST {server_id} "
-        "with HOST of the same or a newer CPU generation than {source_host}",
-        "Set [libvirt]cpu_mode=custom with a cpu_models baseline both hosts support in "
-        "/opt/pf9/etc/nova/conf.d/, then stop and start {server_name} to pick it up.",
+        r.fix(
+            r.CLI,
+            "openstack server migrate --live-migration {server_id}",
+            "Without --host the conductor tries other hosts and skips those whose CPU "
+            "cannot run the guest.",
+        ),
+        r.check(
+            r.host("{source_host}"),
+            "virsh -r domcapabilities | grep -A3 'mode name'",
+            "The CPU models the source offers the guest.",
+        ),
+        r.check(
+            r.host("{dest_host}"),
+            "virsh -r domcapabilities | grep -A3 'mode name'",
+            "The destination must offer the same model or a newer one; otherwise set "
+            "[libvirt]cpu_mode=custom with a baseline both support.",
+        ),
     ),
     references=(
         "https://docs.openstack.org/nova/latest/admin/cpu-models.html",

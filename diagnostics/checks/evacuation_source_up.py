@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from diagnostics import remedies as r
 from diagnostics import signatures as sig
 from diagnostics.checks._common import cites, gather, move_of
 from diagnostics.evidence.types import (
@@ -36,11 +37,33 @@ from diagnostics.registry import check
         "is still up, and evacuation is only allowed from a host Nova considers down."
     ),
     remediation=(
-        "Make sure {source_host} is really dead or fenced (powered off) first: "
-        "evacuating a running host can start the VM twice.",
-        "openstack --os-compute-api-version 2.11 compute service set --down "
-        "{source_host} nova-compute",
-        "openstack server evacuate {server_id}",
+        r.check(
+            r.host("{source_host}"),
+            "systemctl is-active pf9-ostackhost libvirtd",
+            "If this answers, {source_host} is alive: live migrate instead, and "
+            "evacuate only a host that is powered off or fenced.",
+        ),
+        r.fix(
+            r.CLI,
+            "openstack compute service set --down {source_host} nova-compute",
+            "Tells Nova the fenced host is down, which evacuation requires.",
+        ),
+        r.fix(
+            r.CLI,
+            "openstack server evacuate {server_id}",
+            "Rebuilds the VM on a host the scheduler picks.",
+        ),
+        r.fix(
+            r.CLI,
+            "openstack compute service set --up {source_host} nova-compute",
+            "Once {source_host} is repaired and nova-compute runs again, undo --down "
+            "so Nova uses the host again.",
+        ),
+        r.check(
+            r.CLI,
+            "openstack server show {server_id} -c status -c OS-EXT-SRV-ATTR:host",
+            "The VM must be ACTIVE on its new host.",
+        ),
     ),
     references=("https://docs.openstack.org/nova/latest/admin/evacuate.html",),
 )

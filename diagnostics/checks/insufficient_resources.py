@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from diagnostics import remedies as r
 from diagnostics import signatures as sig
-from diagnostics.checks._common import Hit, cites, gather, move_of, provider_for
+from diagnostics.checks._common import (
+    Hit,
+    cites,
+    gather,
+    move_of,
+    move_word,
+    provider_for,
+    retry_remedies,
+)
 from diagnostics.evidence.types import (
     DestHostLogs,
     InstanceActions,
@@ -43,11 +52,47 @@ _PATTERNS = (
     step=5,
     summary="{dest_host} cannot hold {server_name} (flavor {flavor}): {shortage}.",
     remediation=(
-        "{usage_cmd}",
-        "openstack allocation candidate list --resource VCPU={vcpus} "
-        "--resource MEMORY_MB={ram_mb} --resource DISK_GB={disk_gb}",
-        "nova-manage placement audit --verbose (finds allocations leaked by failed moves)",
-        "Pick a host with room, or free capacity on {dest_host}.",
+        r.check(
+            r.pod("nova-conductor"),
+            "nova-manage placement audit --verbose --resource_provider {rp_uuid}",
+            "Lists allocations on {dest_host} that no instance or migration owns "
+            "any more (leaked by failed moves).",
+            when="rp_uuid",
+        ),
+        r.fix(
+            r.pod("nova-conductor"),
+            "nova-manage placement audit --delete --resource_provider {rp_uuid}",
+            "Deletes exactly the orphaned allocations the audit listed.",
+            when="rp_uuid",
+        ),
+        *retry_remedies("Lets the scheduler pick a host with room.", None),
+        r.check(
+            r.CLI,
+            "openstack resource provider usage show {rp_uuid}",
+            "What is used on {dest_host} now.",
+            when="rp_uuid",
+        ),
+        r.check(
+            r.CLI,
+            "openstack resource provider list --name {dest_host}",
+            "The provider of {dest_host}, to read its inventory and usage.",
+            when="!rp_uuid",
+        ),
+        r.check(
+            r.CLI,
+            "openstack --os-placement-api-version 1.10 allocation candidate list "
+            "--resource VCPU={vcpus} --resource MEMORY_MB={ram_mb} "
+            "--resource DISK_GB={disk_gb}",
+            "The hosts Placement could still fit the flavor on.",
+            when="disk_gb",
+        ),
+        r.check(
+            r.CLI,
+            "openstack --os-placement-api-version 1.10 allocation candidate list "
+            "--resource VCPU={vcpus} --resource MEMORY_MB={ram_mb}",
+            "The hosts Placement could still fit the flavor on.",
+            when="!disk_gb",
+        ),
     ),
     references=(
         "https://docs.openstack.org/placement/latest/usage/provider-tree.html",
@@ -121,12 +166,12 @@ def insufficient_resources(
             "flavor": flavor.name,
             "dest_host": dest,
             "shortage": shortage,
-            "usage_cmd": f"openstack resource provider usage show {rp_uuid}"
-            if rp_uuid
-            else f"openstack resource provider list --name {dest}",
+            "rp_uuid": rp_uuid,
+            "server_id": server.id,
+            "move": move_word(move.kind),
             "vcpus": str(need["VCPU"]),
             "ram_mb": str(need["MEMORY_MB"]),
-            "disk_gb": str(need["DISK_GB"]),
+            "disk_gb": str(need["DISK_GB"]) if need["DISK_GB"] > 0 else "",
         },
         cites=cites(hit, scheduling) + placement_cite,
         confidence=confidence,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from diagnostics import remedies as r
 from diagnostics import signatures as sig
 from diagnostics.checks._common import Move, cites, gather, move_of
 from diagnostics.evidence.types import (
@@ -29,21 +30,39 @@ _ALLOWED: dict[str | None, frozenset[str]] = {
 
 
 def _state_problem(server: Server, move: Move) -> tuple[str, str] | None:
-    """What the server's own state says, for a move Nova refused before recording it."""
-    unstick = (
-        f"After virsh -r list --all on both hosts shows where it runs: "
-        f"openstack server set --state active {server.id}"
-    )
+    """(problem, state_fix) from the server's own state, for a move Nova refused
+    before recording it; state_fix picks the remediation steps."""
     if server.locked:
-        return "the VM is locked", f"openstack server unlock {server.id}"
+        return "the VM is locked", "unlock"
     if server.task_state:
-        return f"the VM is in task_state {server.task_state}", unstick
+        return f"the VM is in task_state {server.task_state}", "reset-state"
     if move.source is not None and move.source == move.dest:
-        return f"the destination is its current host {move.dest}", "Name another host"
+        return f"the destination is its current host {move.dest}", "other-host"
     allowed = _ALLOWED.get(move.kind)
     if allowed is not None and server.status not in allowed:
-        return f"the VM is {server.status}", f"openstack server start {server.id}"
+        return f"the VM is {server.status}", "start"
     return None
+
+
+_REMEDIES = (
+    r.fix(r.CLI, "openstack server unlock {server_id}",
+          "Nova refuses every move of a locked VM; unlock it if its owner agrees.",
+          when="state_fix=unlock"),
+    r.check(r.host("{vm_host}"), "virsh -r domstate {instance_name}",
+            "Where and whether the guest really runs, before resetting what Nova "
+            "believes.", when="state_fix=reset-state"),
+    r.fix(r.CLI, "openstack server set --state active --auto-approve {server_id}",
+          "Clears the stuck task_state, only when the guest runs on {vm_host}.",
+          when="state_fix=reset-state"),
+    r.fix(r.CLI, "openstack server start {server_id}",
+          "A live migration needs a running VM (a stopped one can be cold migrated "
+          "instead).", when="state_fix=start"),
+    r.check(r.CLI,
+            "openstack server show {server_id} -c status -c OS-EXT-STS:task_state "
+            "-c OS-EXT-STS:vm_state -c locked",
+            "The state must allow the move (ACTIVE, no task_state, not locked) before "
+            "a retry."),
+)  # fmt: skip
 
 
 @check(
@@ -54,11 +73,7 @@ def _state_problem(server: Server, move: Move) -> tuple[str, str] | None:
     priority=900,
     step=1,
     summary="Nova refused to move {server_name}: {problem}.",
-    remediation=(
-        "openstack server show {server_id} -c status -c OS-EXT-STS:task_state "
-        "-c OS-EXT-STS:vm_state -c locked",
-        "{fix}",
-    ),
+    remediation=_REMEDIES,
     references=("https://docs.openstack.org/nova/latest/reference/vm-states.html",),
 )
 def invalid_vm_state(
@@ -80,18 +95,20 @@ def invalid_vm_state(
     if hit is None and from_state is None:
         return RuledOut(reason="the VM's state allows the move")
     if from_state is not None:
-        problem, fix = from_state
+        problem, state_fix = from_state
     else:
         assert hit is not None  # one of the two is set (checked above)
-        problem, fix = hit.match.group(0), "Wait for the VM's current operation to end"
+        problem, state_fix = hit.match.group(0), "wait"
         if hit.match.re is sig.LOCKED:
-            fix = f"openstack server unlock {server.id}"
+            state_fix = "unlock"
     return Concluded(
         facts={
             "server_name": server.name,
             "server_id": server.id,
             "problem": problem,
-            "fix": fix,
+            "state_fix": state_fix,
+            "vm_host": server.host or "",
+            "instance_name": server.instance_name or "",
         },
         cites=cites(hit),
         confidence=Confidence.CONFIRMED if hit and from_state else Confidence.LIKELY,

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from diagnostics.checks._common import gather, move_of
-from diagnostics.checks._leftovers import find_leftovers
+from diagnostics.checks._leftovers import (
+    LEFTOVER_REMEDIES,
+    find_leftovers,
+    leftover_facts,
+)
 from diagnostics.checks.stale_leftovers import LEFTOVER_SIGNS
 from diagnostics.evidence.types import (
     DestHostLogs,
@@ -36,7 +40,7 @@ from diagnostics.registry import check
     priority=50,
     step=7,
     summary="Before retrying, clean up on {dest_host}: {leftovers}.",
-    remediation=("{cleanup}",),
+    remediation=LEFTOVER_REMEDIES,
     references=("https://github.com/bigstack-oss/cubecos/issues/1440",),
 )
 def leftovers_on_dest(
@@ -71,8 +75,9 @@ def leftovers_on_dest(
             or move.dest
             or "the destination",
             "leftovers": "; ".join(x.what for x in found),
-            "cleanup": "; ".join(x.cleanup for x in found),
-        },
+            "source_host": move.source or "",
+        }
+        | leftover_facts(found),
         cites=tuple(x.cite for x in found),
         confidence=Confidence.CONFIRMED,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from diagnostics import remedies as r
 from diagnostics import signatures as sig
 from diagnostics.checks._common import cites, gather, move_of
 from diagnostics.evidence.types import MigrationRecords, Server, SourceHostLogs
@@ -29,14 +30,24 @@ from diagnostics.registry import check
         "did not complete: {detail}."
     ),
     remediation=(
-        "openstack server migration list --server {server_id}",
-        "Retry in a quiet period: openstack server migrate --live-migration "
-        "--host {dest_host} {server_id}",
-        "While a retry runs and stalls: openstack server migration force complete "
-        "{server_id} MIGRATION_ID (pauses the guest briefly).",
-        "For busy guests set [libvirt]live_migration_permit_auto_converge=True (or "
-        "live_migration_permit_post_copy=True) in /opt/pf9/etc/nova/conf.d/ on "
-        "{source_host} and {dest_host}.",
+        r.fix(
+            r.CLI,
+            "openstack server migrate --live-migration --host {dest_host} {server_id}",
+            "Retry when the guest is quiet: the timeout grows with its memory, not "
+            "with how fast it writes.",
+        ),
+        r.check(
+            r.CLI,
+            "openstack server migration list --server {server_id}",
+            "A running retry shows here; if it stalls, openstack server migration "
+            "force complete pauses the guest to finish it.",
+        ),
+        r.check(
+            r.host("{source_host}"),
+            "grep -F 'Migration running for' /var/log/pf9/ostackhost.log",
+            "Memory remaining per progress line: not falling means the guest dirties "
+            "pages faster than they are copied (enable auto-converge or post-copy).",
+        ),
     ),
     references=(
         "https://docs.openstack.org/nova/latest/admin/live-migration-usage.html",

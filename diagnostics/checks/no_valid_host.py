@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from diagnostics import remedies as r
 from diagnostics import signatures as sig
 from diagnostics.checks._common import cites, gather
 from diagnostics.evidence.types import InstanceActions, ManagementPlane, Server
@@ -26,11 +27,31 @@ from diagnostics.registry import check
     step=3,
     summary="Nova found no host that could take {server_name}: {detail}.",
     remediation=(
-        "openstack compute service list --service nova-compute",
-        "openstack allocation candidate list --resource VCPU={vcpus} "
-        "--resource MEMORY_MB={ram_mb} --resource DISK_GB={disk_gb}",
-        "Name a destination to get Nova's specific reason: "
-        "migrate-diag diagnose {server_id} --target-host HOST",
+        r.check(
+            r.CLI,
+            "openstack compute service list --service nova-compute",
+            "Hosts that are down or disabled are never candidates.",
+        ),
+        r.check(
+            r.CLI,
+            "openstack --os-placement-api-version 1.10 allocation candidate list "
+            "--resource VCPU={vcpus} --resource MEMORY_MB={ram_mb} "
+            "--resource DISK_GB={disk_gb}",
+            "The hosts Placement could fit the flavor on.",
+            when="disk_gb",
+        ),
+        r.check(
+            r.CLI,
+            "openstack --os-placement-api-version 1.10 allocation candidate list "
+            "--resource VCPU={vcpus} --resource MEMORY_MB={ram_mb}",
+            "The hosts Placement could fit the flavor on.",
+            when="!disk_gb",
+        ),
+        r.check(
+            r.CLI,
+            "openstack server event list {server_id}",
+            "The request ids of the attempts, for the scheduler log.",
+        ),
     ),
     references=("https://docs.openstack.org/nova/latest/admin/scheduling.html",),
 )
@@ -84,7 +105,9 @@ def no_valid_host(
             "detail": detail,
             "vcpus": str(flavor.vcpus),
             "ram_mb": str(flavor.ram_mb),
-            "disk_gb": str(flavor.disk_gb + flavor.ephemeral_gb),
+            "disk_gb": str(disk)
+            if (disk := flavor.disk_gb + flavor.ephemeral_gb)
+            else "",
         },
         cites=cites(hit, *why[:5]),
         confidence=Confidence.CONFIRMED if reasons else Confidence.LIKELY,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from diagnostics import remedies as r
 from diagnostics import signatures as sig
 from diagnostics.checks._common import cites, gather, move_of
 from diagnostics.evidence.types import (
@@ -47,9 +48,36 @@ _PATTERNS = (
     step=2,
     summary="Neutron could not bind the port of {server_name} on {dest_host}: {reason}.",
     remediation=(
-        "openstack port show {port_id} -c binding:vif_type -c binding:host_id",
-        "openstack network agent list --host {dest_host}",
-        "{fix}",
+        r.check(
+            r.host("{dest_host}"),
+            "journalctl -u {agent_unit} -n 100 --no-pager",
+            "Why the network agent stopped, before a restart hides it.",
+            when="agent_unit",
+        ),
+        r.fix(
+            r.host("{dest_host}"),
+            "systemctl restart {agent_unit}",
+            "Neutron binds ports only to hosts whose agent is alive.",
+            when="agent_unit",
+        ),
+        r.check(
+            r.CLI,
+            "openstack port show {port_id} -c binding_vif_type -c binding_host_id "
+            "-c status",
+            "binding_failed here means Neutron could not bind the port.",
+            when="port_id",
+        ),
+        r.check(
+            r.CLI,
+            "openstack port list --device-id {server_id} --long",
+            "The VM's ports, to find the one that failed.",
+            when="!port_id",
+        ),
+        r.check(
+            r.CLI,
+            "openstack network agent list --host {dest_host}",
+            "Every agent on {dest_host} must be alive (:-) and UP.",
+        ),
     ),
     references=(
         "https://docs.openstack.org/neutron/latest/contributor/internals/"
@@ -94,23 +122,16 @@ def port_binding(
         reason = f"port {failed_ports[0].id} has binding:vif_type binding_failed"
     else:
         reason = f"{dead[0].agent_type} on {move.dest} is not alive"
+    agent_unit = ""
     if dead:
         reason += f"; {dead[0].agent_type} on {move.dest} is down"
-        fix = f"On {move.dest}: systemctl restart {dead[0].binary or 'ovn-controller'}"
-    elif hit is not None and hit.match.re is sig.VIF_TIMEOUT:
-        fix = (
-            f"Check the network agent on {move.dest}; if the backend never sends the "
-            "event, set [compute]live_migration_wait_for_vif_plug=False there"
-        )
-    else:
-        fix = "Read the neutron-server log for the port around the failure time"
+        agent_unit = dead[0].binary or "ovn-controller"
     candidates = [
         hit.get("port") if hit is not None else "",
         *(p.id for p in failed_ports),
         *(p.id for p in (ports.ports if ports else ())),
     ]
-    any_port = f"$(openstack port list --device-id {server.id} -f value -c ID)"
-    port_id = next((c for c in candidates if c), any_port)
+    port_id = next((c for c in candidates if c), "")
     signals = sum(map(bool, (hit, failed_ports, dead)))
     if hit is None and not failed_ports:
         confidence = Confidence.POSSIBLE
@@ -122,7 +143,8 @@ def port_binding(
             "dest_host": move.dest or "the destination host",
             "reason": reason,
             "port_id": port_id,
-            "fix": fix,
+            "server_id": server.id,
+            "agent_unit": agent_unit,
         },
         cites=cites(hit),
         confidence=confidence,

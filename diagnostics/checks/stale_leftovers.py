@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from diagnostics import signatures as sig
-from diagnostics.checks._common import Hit, cites, gather, move_of
-from diagnostics.checks._leftovers import find_leftovers
+from diagnostics.checks._common import (
+    Hit,
+    cites,
+    gather,
+    move_of,
+    move_word,
+    retry_remedies,
+)
+from diagnostics.checks._leftovers import (
+    LEFTOVER_REMEDIES,
+    find_leftovers,
+    leftover_facts,
+)
 from diagnostics.evidence.types import (
     DestHostLogs,
     DestLeftovers,
@@ -29,25 +40,21 @@ from diagnostics.registry import check
 LEFTOVER_SIGNS = (sig.BINDING_EXISTS, sig.DISK_EXISTS, sig.DOMAIN_ACTIVE)
 
 
-def _from_text(hit: Hit, dest: str) -> tuple[str, str]:
+def _from_text(hit: Hit, dest: str) -> tuple[str, dict[str, str]]:
+    """What the failure text names, and the facts of the steps that clear it."""
     if hit.match.re is sig.BINDING_EXISTS:
         port, host = hit.get("port"), hit.get("host")
         return (
             f"port {port} already has a binding on {host}",
-            f"Delete the stale binding (Neutron API): DELETE /v2.0/ports/{port}/bindings/{host}",
+            {"leftover_port_id": port, "binding_host": host},
         )
     if hit.match.re is sig.DISK_EXISTS:
         path = hit.get("path")
-        return (
-            f"disk path {path} already exists on {dest}",
-            f"On {dest}: mv {path} {path}.stale",
-        )
+        return f"disk path {path} already exists on {dest}", {
+            "leftover_instance_dir": path
+        }
     dom = hit.get("dom")
-    return (
-        f"libvirt domain {dom} is already active on {dest}",
-        f"Run virsh -r list --all on both hosts; if {dest} holds a stale copy of {dom}, "
-        f"virsh destroy {dom} and virsh undefine {dom} there",
-    )
+    return f"libvirt domain {dom} is already active on {dest}", {"active_domain": dom}
 
 
 @check(
@@ -58,7 +65,10 @@ def _from_text(hit: Hit, dest: str) -> tuple[str, str]:
     priority=850,
     step=7,
     summary="The move of {server_name} failed because {leftover}.",
-    remediation=("{cleanup}", "Then retry: {retry}"),
+    remediation=(
+        *LEFTOVER_REMEDIES,
+        *retry_remedies("Retries the move once the leftover is gone."),
+    ),
     references=(
         "https://github.com/bigstack-oss/cubecos/issues/1440",
         "https://github.com/risuorg/risu",
@@ -91,18 +101,19 @@ def stale_leftovers(
             return Inconclusive(reason="no failure text to read")
         return RuledOut(reason="the failure text names no leftover")
     dest = move.dest or hit.get("host") or "the destination host"
-    leftover, cleanup = _from_text(hit, dest)
+    leftover, facts = _from_text(hit, dest)
     still_there = find_leftovers(server, move, leftovers, ports, None)
-    retry = f"openstack server migrate --live-migration --host {dest} {server.id}"
-    if move.kind and move.kind != "live-migration":
-        retry = f"openstack server migrate --host {dest} {server.id}"
     return Concluded(
         facts={
             "server_name": server.name,
+            "server_id": server.id,
             "leftover": leftover,
-            "cleanup": cleanup,
-            "retry": retry,
-        },
+            "source_host": move.source or "",
+            "dest_host": dest,
+            "move": move_word(move.kind),
+        }
+        | facts
+        | leftover_facts(still_there),
         cites=cites(hit) + tuple(x.cite for x in still_there),
         confidence=Confidence.CONFIRMED if still_there else Confidence.LIKELY,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from diagnostics import remedies as r
 from diagnostics import signatures as sig
 from diagnostics.checks._common import cites, gather, move_of
 from diagnostics.evidence.types import (
@@ -38,7 +39,28 @@ _MODES = {
     priority=820,
     step=3,
     summary="Nova refused to move {server_name} from {source_host}: {mode}.",
-    remediation=("Let Nova choose the mode: {retry}",),
+    remediation=(
+        r.fix(
+            r.CLI,
+            "openstack server evacuate {server_id}",
+            "Without an on-shared-storage flag Nova works out the storage itself.",
+            when="move=evacuation",
+        ),
+        r.fix(
+            r.CLI,
+            "openstack server migrate --live-migration --host {dest_host} {server_id}",
+            "Without --block-migration or --shared-migration Nova picks the mode that "
+            "matches the disks (block_migration auto).",
+            when="move=live,dest_host",
+        ),
+        r.fix(
+            r.CLI,
+            "openstack server migrate --live-migration {server_id}",
+            "Without --block-migration or --shared-migration Nova picks the mode that "
+            "matches the disks (block_migration auto).",
+            when="move=live,!dest_host",
+        ),
+    ),
     references=(
         "https://docs.openstack.org/nova/latest/admin/configuring-migrations.html",
     ),
@@ -68,20 +90,14 @@ def storage_mode_mismatch(
         return RuledOut(reason="no shared/local storage refusal")
     hit = hits[0]
     origins = {h.origin for h in hits}
-    if move.kind == MigrationKind.EVACUATION:
-        retry = f"openstack server evacuate {server.id}"
-    else:
-        host = f" --host {move.dest}" if move.dest else ""
-        retry = (
-            f"openstack --os-compute-api-version 2.30 server migrate --live-migration{host} "
-            f"{server.id}"
-        )
     return Concluded(
         facts={
             "server_name": server.name,
             "source_host": move.source or "the source host",
             "mode": _MODES[hit.match.re],
-            "retry": retry,
+            "server_id": server.id,
+            "dest_host": move.dest or "",
+            "move": "evacuation" if move.kind == MigrationKind.EVACUATION else "live",
         },
         cites=cites(*hits[:3]),
         confidence=Confidence.CONFIRMED if len(origins) > 1 else Confidence.LIKELY,

@@ -38,13 +38,7 @@ from diagnostics.registry import check
         "{source_host} could not open qemu+tls://{dest_host}/system for the live "
         "migration: {reason}."
     ),
-    remediation=(
-        "On {source_host}: virsh -c qemu+tls://{dest_host}/system version",
-        "On {dest_host}: openssl x509 -noout -subject -enddate -ext subjectAltName "
-        "-in /etc/pki/libvirt/servercert.pem",
-        "On {source_host}: nc -z -w 3 {dest_host} 16514",
-        "{fix}",
-    ),
+    remediation=_tls.TLS_REMEDIES,
     references=(
         "https://github.com/vexxhost/atmosphere/issues/2553",
         "https://docs.openstack.org/nova/latest/admin/secure-live-migration-with-qemu-native-tls.html",
@@ -76,22 +70,25 @@ def tls_connect(
         if probe is None and not texts.available:
             return Inconclusive(reason="no libvirt TLS probe and no migration logs")
         return RuledOut(reason="the TLS connect works and no TLS failure was logged")
+    source = move.source or (probe.source if probe else "")
+    dest = move.dest or (probe.dest if probe else "")
+    chosen: _tls.TlsReason
     if from_probe is not None and (
-        log_hit is None or from_probe[2] <= _tls.rank(log_hit.match)
+        log_hit is None or from_probe.rank <= _tls.rank(log_hit.match)
     ):
-        reason, fix = from_probe[0], from_probe[1]
+        chosen = from_probe
     else:
         assert log_hit is not None  # one of the two is set (checked above)
-        reason, fix = _tls.reason_of_match(log_hit.match)
+        chosen = _tls.reason_of_match(log_hit.match, source, dest)
     probe_cites: tuple[Citation, ...] = ()
     if probe is not None and from_probe is not None:
-        output = probe.connect_output.strip() or from_probe[0]
+        output = probe.connect_output.strip() or from_probe.reason
         probe_cites = (Citation(source=probe.call(0), text=output),)
         for cert, host in (
             (probe.dest_server_cert, probe.dest),
             (probe.source_client_cert, probe.source),
         ):
-            if cert is not None and cert.path in from_probe[0]:
+            if cert is not None and cert.path in from_probe.reason:
                 probe_cites += (
                     Citation(
                         source=probe.call_with(f"{host}$", cert.path),
@@ -102,12 +99,11 @@ def tls_connect(
                 )
     return Concluded(
         facts={
-            "source_host": move.source
-            or (probe.source if probe else "the source host"),
-            "dest_host": move.dest or (probe.dest if probe else "the destination host"),
-            "reason": reason,
-            "fix": fix,
-        },
+            "source_host": source or "the source host",
+            "dest_host": dest or "the destination host",
+            "reason": chosen.reason,
+        }
+        | dict(chosen.fix),
         cites=probe_cites + cites(log_hit),
         confidence=Confidence.CONFIRMED
         if from_probe is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from diagnostics import remedies as r
 from diagnostics import signatures as sig
 from diagnostics.checks._common import cites, gather
 from diagnostics.evidence.types import (
@@ -30,14 +31,26 @@ _SPEC_HINTS = (
     ("accel:device_profile", "accelerators"),
     ("hw:pmem", "persistent memory"),
 )
+# features with a fix of their own; any other is moved cold (the guest restarts)
 _FIXES = {
-    "vTPM secret missing": "openstack server reboot --hard {server_id}",
-    "serial console": "Disable [serial_console]enabled on the source and destination computes",
-    "NUMA with pre-Train computes": "Upgrade the old computes of the cell",
+    "vTPM secret missing": "hard-reboot",
+    "serial console": "none",
+    "NUMA with pre-Train computes": "none",
 }
-_COLD = (
-    "Cold migrate instead (the guest restarts): openstack server migrate {server_id}"
-)
+_REMEDIES = (
+    r.fix(r.CLI, "openstack server reboot --hard {server_id}",
+          "A hard reboot makes Nova recreate the vTPM secret the host lost.",
+          when="feature_fix=hard-reboot"),
+    r.fix(r.CLI, "openstack server migrate {server_id}",
+          "A cold migration moves the VM with a restart of the guest, which this "
+          "feature allows.", when="feature_fix=cold"),
+    r.check(r.CLI, "openstack server migration list --server {server_id}",
+            "The cold migration's progress; confirm it with openstack server resize "
+            "confirm when it reaches finished.", when="feature_fix=cold"),
+    r.check(r.CLI, "openstack compute service list --service nova-compute --long",
+            "Computes older than Train in the cell block NUMA live migration.",
+            when="feature_fix=none"),
+)  # fmt: skip
 
 
 @check(
@@ -48,7 +61,7 @@ _COLD = (
     priority=860,
     step=3,
     summary="{server_name} cannot be live migrated: it uses {feature}.",
-    remediation=("{fix}",),
+    remediation=_REMEDIES,
     references=(
         "https://docs.openstack.org/nova/latest/admin/live-migration-usage.html",
     ),
@@ -80,13 +93,18 @@ def unsupported_device(
     if hit is None and not hinted:
         return RuledOut(reason="no unsupported-feature refusal and no such device")
     feature = feature or hinted[0]
-    fix = _FIXES.get(feature, _COLD).format(server_id=server.id)
+    fix = _FIXES.get(feature, "cold")
     if hit is not None:
         confidence = Confidence.CONFIRMED if feature in hinted else Confidence.LIKELY
     else:
         confidence = Confidence.POSSIBLE
     return Concluded(
-        facts={"server_name": server.name, "feature": feature, "fix": fix},
+        facts={
+            "server_name": server.name,
+            "server_id": server.id,
+            "feature": feature,
+            "feature_fix": fix,
+        },
         cites=cites(hit),
         confidence=confidence,
     )

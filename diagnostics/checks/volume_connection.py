@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from diagnostics import remedies as r
 from diagnostics import signatures as sig
 from diagnostics.checks._common import Hit, cites, gather, move_of
 from diagnostics.checks._storage import (
@@ -48,6 +49,7 @@ _PATTERNS = (
 _CINDER_SIDE = (sig.CINDER_BACKEND, sig.ATTACHMENT_FAILED)
 _STUCK = frozenset({"attaching", "reserved", "error_attaching"})
 _REASON_MAX = 600
+_NODE = r.host("{storage_host}")
 
 
 @check(
@@ -59,12 +61,74 @@ _REASON_MAX = 600
     step=2,
     summary="The volumes of {server_name} could not be connected on {dest_host}: {reason}.",
     remediation=(
-        "openstack volume service list --service cinder-volume",
-        "openstack --os-volume-api-version 3.27 volume attachment list "
-        "--volume-id {volume_id}",
-        "On {dest_host}: iscsiadm -m session -P 3; multipath -ll; "
-        "systemctl is-active iscsid multipathd",
-        "{fix}",
+        r.check(
+            _NODE,
+            "journalctl -u pf9-cindervolume-base -n 100 --no-pager",
+            "Why cinder-volume stopped on the storage node, before a restart hides it.",
+            when="vol_fix=service",
+        ),
+        r.fix(
+            _NODE,
+            "systemctl restart pf9-cindervolume-base",
+            "Cinder attaches the volume only while its backend's cinder-volume runs.",
+            when="vol_fix=service",
+        ),
+        r.check(
+            _NODE,
+            "grep -F {volume_id} {storage_log_path}",
+            "cinder-volume's own error for the volume: what the backend refused.",
+            when="vol_fix=backend",
+        ),
+        r.instruct(
+            _NODE,
+            "Fix what that error names in the backend's export of the volume, "
+            "then retry the migration.",
+            when="vol_fix=backend",
+        ),
+        r.instruct(
+            r.host("{dest_host}"),
+            "Allow the destination's initiator (shown by the check below) on the "
+            "storage array, then retry the migration.",
+            when="vol_fix=initiator",
+        ),
+        r.check(
+            r.CLI,
+            "openstack volume service list --service cinder-volume",
+            "Every cinder-volume must be enabled and up.",
+        ),
+        r.check(
+            r.CLI,
+            "openstack volume show {volume_id} -c status -c os-vol-host-attr:host",
+            "The volume's state and the storage node (host@backend) that serves it.",
+            when="volume_id",
+        ),
+        r.check(
+            r.CLI,
+            "openstack --os-volume-api-version 3.27 volume attachment list "
+            "--volume-id {volume_id}",
+            "Attachments stuck in attaching or reserved block the move.",
+            when="volume_id",
+        ),
+        r.check(
+            r.host("{dest_host}"),
+            "cat /etc/iscsi/initiatorname.iscsi",
+            "The initiator name the storage array must allow for this host.",
+        ),
+        r.check(
+            r.host("{dest_host}"),
+            "iscsiadm -m session -P 3",
+            "The destination's iSCSI sessions and the devices they give.",
+        ),
+        r.check(
+            r.host("{dest_host}"),
+            "multipath -ll",
+            "The multipath devices built on those sessions.",
+        ),
+        r.check(
+            r.host("{dest_host}"),
+            "systemctl is-active iscsid multipathd",
+            "Both daemons must be active on the destination.",
+        ),
     ),
     references=("https://docs.openstack.org/os-brick/latest/",),
 )
@@ -114,7 +178,7 @@ def volume_connection(
         if not (texts.available or volumes or volume_services or storage_logs):
             return Inconclusive(reason="no storage evidence and no failure text")
         return RuledOut(reason="no os-brick or Cinder failure and services are up")
-    volume_id = stuck[0][0] if stuck else next(iter(server.volume_ids), "VOLUME_ID")
+    volume_id = stuck[0][0] if stuck else next(iter(server.volume_ids), "")
     facts = {"server_name": server.name, "dest_host": dest, "volume_id": volume_id}
     if node_hits:
         return _backend_error(facts, node_hits, hit, bool(stuck))
@@ -137,12 +201,13 @@ def _backend_error(
     first = node_hits[0]
     detail = "; ".join(dict.fromkeys(h.text for h in node_hits[:3]))
     reason = f"cinder-volume on {first.node} failed for this request: {detail}"
-    fix = (
-        f"On {first.node}: fix the backend's export of volume {facts['volume_id']} "
-        f"(the cinder-volume error in {first.path}), then retry the migration."
-    )
+    fix = {
+        "vol_fix": "backend",
+        "storage_host": first.node,
+        "storage_log_path": first.path,
+    }
     return Concluded(
-        facts=facts | {"reason": reason[:_REASON_MAX], "fix": fix},
+        facts=facts | {"reason": reason[:_REASON_MAX]} | fix,
         cites=(*(h.line.cite() for h in node_hits[:3]), *cites(hit)),
         # Nova's failure text (or the attachment's state) and the node's log agree
         confidence=Confidence.CONFIRMED if (hit or stuck) else Confidence.LIKELY,
@@ -172,13 +237,9 @@ def _cinder_volume_down(
         confidence = Confidence.LIKELY
     else:  # down, but nothing says this move failed for it
         confidence = Confidence.POSSIBLE
-    fix = (
-        f"Restore cinder-volume for {first.backend} on {first.node} "
-        "(systemctl status pf9-cindervolume-base; journalctl -u pf9-cindervolume-base), "
-        "then retry the migration."
-    )
+    fix = {"vol_fix": "service", "storage_host": first.node}
     return Concluded(
-        facts=facts | {"reason": reason[:_REASON_MAX], "fix": fix},
+        facts=facts | {"reason": reason[:_REASON_MAX]} | fix,
         cites=(*(d.cite for d in down[:2]), *cites(hit)),
         confidence=confidence,
     )
@@ -205,19 +266,11 @@ def _connection_error(
         reason += f"; {down[0].describe()} now"
     if cinder_side and caveats:
         reason += "; not checked: " + "; ".join(caveats)
-    if cinder_side:
-        fix = (
-            "Find cinder-volume's error for the volume on its storage node (openstack "
-            "volume show VOLUME -c os-vol-host-attr:host) and fix the backend's export."
-        )
-    else:
-        fix = (
-            "Allow the destination's initiator (cat /etc/iscsi/initiatorname.iscsi) on "
-            "the storage array and check TCP 3260 from the destination to the portal."
-        )
+    # Cinder's side: the volume show check names its storage node; else the array
+    fix = {"vol_fix": "cinder-side" if cinder_side else "initiator"}
     signs = sum(map(bool, (hit, stuck)))
     return Concluded(
-        facts=facts | {"reason": reason[:_REASON_MAX], "fix": fix},
+        facts=facts | {"reason": reason[:_REASON_MAX]} | fix,
         cites=cites(hit),
         confidence=Confidence.CONFIRMED if signs > 1 else Confidence.LIKELY,
     )

@@ -1,12 +1,17 @@
-"""Diagnosis <-> JSON, exactly the contract of shared/root-causes.md (``schema_version: 1``).
+"""Diagnosis <-> JSON: the contract of shared/root-causes.md, ``schema_version: 2``.
 
 Stable and versioned: keys sorted, ids and enums as their string values. ``from_dict``
-reads it back (the bot stores runs as this JSON and re-renders them after a restart).
+reads it back (the bot stores runs as this JSON and re-renders them after a restart),
+version 1 too. Version 2 made each remediation step an object a script can use:
+``{"kind": "fix"|"check", "on": <host> | "openstack" | <pod>, "place": "host" |
+"openstack" | "pod", "command": …, "why": …}`` instead of a sentence with "On host: "
+baked in; a step that is not a command has no ``command``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -22,17 +27,23 @@ from diagnostics.model import (
     MigrationKind,
     MigrationSummary,
     Outcome,
+    Place,
+    Remedy,
+    RemedyKind,
     RootCauseId,
     RuledOut,
+    RunsOn,
     Severity,
     Skipped,
     StepResult,
     StepStatus,
     VmSummary,
 )
+from diagnostics.remedies import PROGRAMS, programs_of
 from diagnostics.report import timing
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = frozenset({1, SCHEMA_VERSION})
 
 
 def _time(value: datetime | None) -> str | None:
@@ -48,9 +59,19 @@ def _finding(f: Finding) -> dict[str, Any]:
         "severity": f.severity.value,
         "summary": f.summary,
         "evidence": [{"source": c.source, "text": c.text} for c in f.evidence],
-        "remediation": list(f.remediation),
+        "remediation": [_remedy(r) for r in f.remediation],
         "references": list(f.references),
     }
+
+
+def _remedy(r: Remedy) -> dict[str, Any]:
+    step = {
+        "kind": r.kind.value,
+        "on": r.on.contract_name,
+        "place": r.on.place.value,
+        "why": r.why,
+    }
+    return step | ({"command": r.command} if r.command is not None else {})
 
 
 def _outcome(o: Outcome) -> dict[str, Any]:
@@ -138,6 +159,35 @@ def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+_V1_ON_HOST = re.compile(r"^On (?P<host>[^\s:]+): (?P<command>.+)$", re.DOTALL)
+
+
+def _remedy_from(data: Any) -> Remedy:
+    if isinstance(data, str):  # version 1: a sentence, maybe "On <host>: <command>"
+        hit = _V1_ON_HOST.match(data)
+        on = RunsOn(place=Place.HOST, name=hit["host"]) if hit else None
+        text = hit["command"] if hit else data
+        try:
+            runnable = set(programs_of(text)) <= PROGRAMS and bool(programs_of(text))
+        except ValueError:  # unbalanced quotes: prose
+            runnable = False
+        return Remedy(
+            kind=RemedyKind.CHECK,
+            on=on or RunsOn(place=Place.OPENSTACK_CLI),
+            command=text if runnable else None,
+            why="(stored before remediation steps were typed)" if runnable else text,
+        )
+    place = Place(data["place"])
+    return Remedy(
+        kind=RemedyKind(data["kind"]),
+        on=RunsOn(
+            place=place, name=None if place is Place.OPENSTACK_CLI else data["on"]
+        ),
+        command=data.get("command"),
+        why=data["why"],
+    )
+
+
 def _finding_from(data: dict[str, Any]) -> Finding:
     return Finding(
         root_cause=RootCauseId(data["id"]),
@@ -149,7 +199,7 @@ def _finding_from(data: dict[str, Any]) -> Finding:
         evidence=tuple(
             Citation(source=e["source"], text=e["text"]) for e in data["evidence"]
         ),
-        remediation=tuple(data["remediation"]),
+        remediation=tuple(_remedy_from(r) for r in data["remediation"]),
         references=tuple(data.get("references", ())),
     )
 
@@ -170,7 +220,7 @@ def _outcome_from(data: dict[str, Any]) -> Outcome:
 
 
 def from_dict(data: dict[str, Any]) -> Diagnosis:
-    if data.get("schema_version") != SCHEMA_VERSION:
+    if data.get("schema_version") not in READABLE_VERSIONS:
         raise ValueError(f"unsupported schema_version {data.get('schema_version')!r}")
     m = data["migration"]
     started = _dt(data["started_at"])

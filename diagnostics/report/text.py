@@ -69,8 +69,11 @@ def _finding_block(f: Finding, style: Style, *, primary: bool) -> list[str]:
         lines.append("  evidence:")
         lines += [f"    {c.source}\n      {c.text}" for c in f.evidence]
     if f.remediation:
-        lines.append("  remediation:")
-        lines += [f"    {style.paint(r, '36')}" for r in f.remediation]
+        lines.append("  what to do (fixes first; run each command where it says):")
+        for i, r in enumerate(f.remediation, 1):
+            lines.append(f"    {i}. {r.kind.value} on {r.on.label}: {r.why}")
+            if r.command is not None:
+                lines.append(f"         {style.paint(r.command, '36')}")
     return lines
 
 

@@ -25,7 +25,11 @@ from diagnostics.model import (
     MigrationKind,
     MigrationRef,
     MigrationSummary,
+    Place,
+    Remedy,
+    RemedyKind,
     RootCauseId,
+    RunsOn,
     Severity,
     StepFinished,
     StepResult,
@@ -100,7 +104,12 @@ def scripted_diagnosis(
             ),
         ),
         remediation=(
-            "On cmp-a-02: openssl x509 -noout -enddate -in /etc/pki/libvirt/servercert.pem",
+            Remedy(
+                kind=RemedyKind.CHECK,
+                on=RunsOn(place=Place.HOST, name="cmp-a-02"),
+                command="openssl x509 -noout -enddate -in /etc/pki/libvirt/servercert.pem",
+                why="The certificate's end date.",
+            ),
         ),
     )
     return Diagnosis(

@@ -5,6 +5,7 @@ The default world: VM ``web-1`` on ``cmp-a-01`` live migrating to ``cmp-b-01``.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,6 +52,7 @@ from diagnostics.evidence.types import (
 )
 from diagnostics.model import CheckOutcome, Concluded
 from diagnostics.plugins import bundled_check
+from diagnostics.remedies import fill
 
 NOW = datetime(2026, 11, 25, 19, 0, tzinfo=UTC)
 SRC, DST = "cmp-a-01", "cmp-b-01"
@@ -197,6 +199,11 @@ def units(cls: type[SourceHostServices] | type[DestHostServices], **states: str)
     )
 
 
+def rp_uuid(name: str) -> str:
+    """The resource provider uuid of ``name`` in these tests (stable, a real UUID)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_DNS, name))
+
+
 def provider(name: str, **kw: Any) -> ProviderView:
     inventories = {
         "VCPU": Inventory(total=16, allocation_ratio=4.0),
@@ -204,7 +211,7 @@ def provider(name: str, **kw: Any) -> ProviderView:
         "DISK_GB": Inventory(total=500),
     }
     base: dict[str, Any] = {
-        "uuid": f"{name}-rp-uuid", "name": name, "inventories": inventories,
+        "uuid": rp_uuid(name), "name": name, "inventories": inventories,
         "usages": {"VCPU": 4, "MEMORY_MB": 8192, "DISK_GB": 100},
         "traits": frozenset({"HW_CPU_X86_AVX2"}),
     }  # fmt: skip
@@ -285,11 +292,26 @@ def leftovers(domain: bool = False, instance_dir: bool = False) -> DestLeftovers
 
 
 def rendered(check_id: str, outcome: CheckOutcome) -> str:
-    """Assert the outcome is Concluded and its templates render; return all the text."""
+    """Assert the outcome is Concluded and its templates render; return all the text.
+
+    The text is the summary, then one line per remediation step that applies, as the
+    text report shows them: ``<kind> on <where>: <why>`` and then its command.
+    """
     assert isinstance(outcome, Concluded), outcome
     spec = bundled_check(check_id)
     lines = [spec.summary.format(**outcome.facts)]
-    lines += [line.format(**outcome.facts) for line in spec.remediation]
+    steps = fill(spec.remediation, outcome.facts)
+    assert steps, f"{check_id}: no remediation step applies to {dict(outcome.facts)}"
+    for s in steps:
+        lines.append(f"{s.kind.value} on {s.on.label}: {s.why}")
+        lines += [s.command] if s.command is not None else []
     text = "\n".join(lines)
     assert "{" not in text, text
     return text
+
+
+def commands(check_id: str, outcome: CheckOutcome) -> list[str]:
+    """The commands of the remediation steps that apply to a Concluded outcome."""
+    assert isinstance(outcome, Concluded), outcome
+    steps = fill(bundled_check(check_id).remediation, outcome.facts)
+    return [s.command for s in steps if s.command is not None]

@@ -10,11 +10,13 @@ from tests.checks.conftest import (
     SRC,
     VM_ID,
     actions,
+    commands,
     event,
     placement,
     provider,
     records,
     rendered,
+    rp_uuid,
     server,
 )
 
@@ -42,7 +44,9 @@ def test_confirmed_by_placement_free_capacity():
     assert isinstance(outcome, Concluded)
     assert outcome.confidence is Confidence.CONFIRMED
     assert outcome.facts["shortage"] == "MEMORY_MB needs 4096, 2024 free"
-    assert f"openstack resource provider usage show {DST}.example-rp-uuid" in text
+    assert f"openstack resource provider usage show {rp_uuid(DST + '.example')}" in text
+    # the fix comes first: the audit that frees leaked allocations, then a retry
+    assert commands(ID, outcome)[1].startswith("nova-manage placement audit --delete")
 
 
 def test_log_only_names_the_refusal():
@@ -53,9 +57,7 @@ def test_log_only_names_the_refusal():
     assert (
         "lack of memory (host 2048 MB <= instance 4096 MB)" in outcome.facts["shortage"]
     )
-    assert (
-        outcome.facts["usage_cmd"] == f"openstack resource provider list --name {DST}"
-    )
+    assert f"openstack resource provider list --name {DST}" in commands(ID, outcome)
 
 
 def test_placement_refusal_gives_the_provider():
@@ -67,7 +69,7 @@ def test_placement_refusal_gives_the_provider():
         records=None, actions=actions(event("conductor_live_migrate_instance", text))
     )
     assert isinstance(outcome, Concluded)
-    assert rp in outcome.facts["usage_cmd"]
+    assert f"openstack resource provider usage show {rp}" in commands(ID, outcome)
 
 
 def test_ruled_out_when_destination_has_room():

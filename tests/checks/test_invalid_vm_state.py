@@ -35,7 +35,7 @@ def test_confirmed_by_409_and_task_state():
     text = rendered(ID, outcome)
     assert isinstance(outcome, Concluded)
     assert outcome.confidence is Confidence.CONFIRMED
-    assert f"openstack server set --state active {VM_ID}" in text
+    assert f"openstack server set --state active --auto-approve {VM_ID}" in text
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,8 @@ def test_lists_every_leftover_with_its_cleanup():
     assert isinstance(outcome, Concluded)
     assert outcome.confidence is Confidence.CONFIRMED
     assert outcome.facts["leftovers"].count(";") == 3
-    assert f"DELETE /v2.0/ports/{PORT_ID}/bindings/{DST}" in text
+    assert "delete_port_binding(" in text
+    assert f"{PORT_ID} {DST}" in text
     assert f"openstack resource provider allocation delete {MIG_UUID}" in text
 
 

@@ -54,7 +54,8 @@ def test_module_and_function_are_named_after_the_id(spec: CheckSpec) -> None:
 @pytest.mark.parametrize("spec", CHECKS, ids=lambda s: s.id)
 def test_templates_are_valid_format_strings(spec: CheckSpec) -> None:
     """Placeholders are plain identifiers, and no Slack markup slips in."""
-    for template in (spec.summary, *spec.remediation):
+    steps = [(s.command or "", s.why, s.on.name or "") for s in spec.remediation]
+    for template in (spec.summary, *(t for step in steps for t in step)):
         for name in _fields(template):
             assert name.isidentifier(), f"{spec.id}: bad placeholder {name!r}"
         assert "*" not in template.replace("*.", "")

@@ -12,6 +12,7 @@ from tests.checks.conftest import (
     VM_ID,
     actions,
     agents,
+    commands,
     event,
     mgmt,
     ports,
@@ -42,9 +43,14 @@ def test_confirmed_by_dead_agent_on_destination():
     assert isinstance(outcome, Concluded)
     assert outcome.confidence is Confidence.CONFIRMED
     assert (
-        f"openstack port show {PORT_ID} -c binding:vif_type -c binding:host_id" in text
+        f"openstack port show {PORT_ID} -c binding_vif_type -c binding_host_id -c status"
+        in text
     )
-    assert f"On {DST}: systemctl restart ovn-controller" in text
+    steps = commands(ID, outcome)
+    assert steps[:2] == [
+        "journalctl -u ovn-controller -n 100 --no-pager",
+        "systemctl restart ovn-controller",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -72,7 +78,7 @@ def test_dead_agent_alone_is_possible_and_finds_the_port_by_device():
     outcome = run(agents=agents(dest_alive=False))
     assert isinstance(outcome, Concluded)
     assert outcome.confidence is Confidence.POSSIBLE
-    assert VM_ID in outcome.facts["port_id"]
+    assert f"openstack port list --device-id {VM_ID} --long" in commands(ID, outcome)
 
 
 def test_ruled_out_with_healthy_ports_and_agents():

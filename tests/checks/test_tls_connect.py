@@ -8,6 +8,8 @@ import pytest
 
 from diagnostics.checks.tls_connect import tls_connect
 from diagnostics.model import Concluded, Confidence, Inconclusive, RuledOut
+from diagnostics.registry import get_check
+from diagnostics.remedies import fill
 from tests.checks.conftest import (
     DST,
     NOW,
@@ -122,4 +124,8 @@ def test_expired_certificate_is_cited_with_its_dates_and_host_to_fix():
     cert_cite = outcome.cites[1]
     assert cert_cite.source == f"{DST}$ openssl x509 -noout -in {expired.path}"
     assert f"notAfter={(NOW - timedelta(days=2)):%Y-%m-%d}" in cert_cite.text
-    assert outcome.facts["fix"].startswith(f"On {DST}: renew {expired.path}")
+    steps = fill(get_check(ID).remediation, outcome.facts)
+    renew = [s for s in steps if s.command and s.command.startswith("install")]
+    assert [(s.on.name, s.command) for s in renew] == [
+        (DST, f"install -m 0644 {expired.path}.new {expired.path}")
+    ]

@@ -89,7 +89,8 @@ def test_storage_node_log_and_novas_failure_confirm_the_backend_error():
     assert "Failed to add initiator iqn iqn.1994-05.com.redhat:ab12" in text
     assert outcome.cites[0].source == f"{NODE}:{LOG}:40"
     assert outcome.cites[0].text == BACKEND_ERROR
-    assert "On storage-01: fix the backend's export" in text
+    assert "fix on host storage-01: Fix what that error names" in text
+    assert f"grep -F {VOL_ID} {LOG}" in text
 
 
 def test_storage_node_log_alone_is_likely():
@@ -112,7 +113,8 @@ def test_down_cinder_volume_of_the_backend_explains_the_failed_update():
         "cinder-volume for storage-01@lvm is down"
     )
     assert "so Cinder failed the attachment" in outcome.facts["reason"]
-    assert "Restore cinder-volume for storage-01@lvm on storage-01" in text
+    assert "fix on host storage-01: Cinder attaches" in text
+    assert "systemctl restart pf9-cindervolume-base" in text
     assert outcome.cites[0].text.startswith("cinder-volume storage-01@lvm: state down")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from diagnostics import remedies
 from diagnostics.engine import Engine
 from diagnostics.evidence import types as ev
 from diagnostics.evidence.base import CollectContext, CollectorError
@@ -17,9 +18,13 @@ from diagnostics.model import (
     MigrationKind,
     MigrationRef,
     MigrationSummary,
+    Place,
     ProgressEvent,
+    Remedy,
+    RemedyKind,
     RootCauseId,
     RuledOut,
+    RunsOn,
     Severity,
     Skipped,
     StepFinished,
@@ -90,7 +95,11 @@ def _spec(
         "priority": priority,
         "step": step,
         "summary": "found {what}",
-        "remediation": ("fix {what} on {host}",),
+        "remediation": (
+            remedies.fix(
+                remedies.host("{host}"), "systemctl restart {what}", "fix {what}"
+            ),
+        ),
     }
     meta.update(kw)
     return declare(fn, **meta)  # type: ignore[arg-type]
@@ -252,7 +261,14 @@ async def test_ranking_picks_highest_priority_and_lists_the_rest() -> None:
     _, diagnosis = await _collect_all(engine)
     assert diagnosis.root_cause.check_id == "t.high"  # type: ignore[attr-defined]
     assert diagnosis.root_cause.summary == "found high"  # type: ignore[attr-defined]
-    assert diagnosis.root_cause.remediation == ("fix high on h",)  # type: ignore[attr-defined]
+    assert diagnosis.root_cause.remediation == (  # type: ignore[attr-defined]
+        Remedy(
+            kind=RemedyKind.FIX,
+            on=RunsOn(place=Place.HOST, name="h"),
+            command="systemctl restart high",
+            why="fix high",
+        ),
+    )
     assert [f.check_id for f in diagnosis.other_findings] == ["t.low", "t.warn"]  # type: ignore[attr-defined]
 
 

@@ -24,8 +24,27 @@ def test_json_round_trips_and_validates(d: Diagnosis) -> None:
     """Any diagnosis serialises to JSON that validates against the contract and reads back equal."""
     data = json.loads(json_report.dumps(d))
     jsonschema.validate(data, SCHEMA)
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     assert json_report.from_dict(data) == d
+
+
+@given(diagnoses)
+@settings(max_examples=20, deadline=None)
+def test_version_1_documents_still_read(d: Diagnosis) -> None:
+    """A run stored as schema 1 (remediation as sentences) reads back; hosts are kept."""
+    data = json.loads(json_report.dumps(d))
+    data["schema_version"] = 1
+    for finding in [data["root_cause"], *data["other_findings"]]:
+        if finding is not None:
+            finding["remediation"] = ["On cmp-a-02: systemctl status libvirtd", "look"]
+    back = json_report.from_dict(data)
+    if back.root_cause is not None:
+        first, second = back.root_cause.remediation
+        assert (first.on.name, first.command) == (
+            "cmp-a-02",
+            "systemctl status libvirtd",
+        )
+        assert (second.command, second.why) == (None, "look")  # prose stays prose
 
 
 @given(diagnoses)
