@@ -114,11 +114,16 @@ PROGRAMS = frozenset(
 _SEPARATORS = frozenset({"|", "||", "&&", ";", "&"})
 
 
-def programs_of(command: str) -> list[str]:
-    """The program each pipeline segment of ``command`` starts (``sudo -u x`` looked through)."""
+def _words(command: str) -> list[str]:
+    """Shell words, with operators (| ; & ( ) < >) as words of their own."""
     lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
     lexer.whitespace_split = True
-    words = list(lexer)
+    return list(lexer)
+
+
+def programs_of(command: str) -> list[str]:
+    """The program each pipeline segment of ``command`` starts (``sudo -u x`` looked through)."""
+    words = _words(command)
     starts, segment = [], True
     i = 0
     while i < len(words):
@@ -153,6 +158,8 @@ def _validate(t: RemedyTemplate) -> RemedyTemplate:
     for quoted in re.findall(r"'[^']*'|\"[^\"]*\"", command):
         if "{" in quoted:
             raise TemplateError(f"{command!r}: placeholder inside quotes")
+    if t.command is not None and {"(", ")"} & set(_words(command)):
+        raise TemplateError(f"{command!r}: parentheses are prose (or a subshell)")
     unknown = [p for p in programs_of(command) if p not in PROGRAMS]
     if t.command is not None and (unknown or not programs_of(command)):
         raise TemplateError(f"{command!r}: starts with no known program {unknown}")
