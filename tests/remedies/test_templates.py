@@ -65,7 +65,8 @@ def _benign(t: RemedyTemplate) -> dict[str, str]:
 def intended_words(t: RemedyTemplate) -> int:
     """How many words the command has when every value is ordinary."""
     filled = fill_one(dataclasses.replace(t, when=None), _benign(t))
-    assert filled is not None and filled.command is not None, t
+    assert filled is not None, t
+    assert filled.command is not None, t
     return len(shlex.split(filled.command))
 
 
@@ -143,7 +144,8 @@ def test_hostile_values_never_add_words(
     assert filled.command is not None
     assert len(shlex.split(filled.command)) == intended_words(template), filled.command
     if filled.on.place is Place.HOST:
-        assert filled.on.name is not None and HOST_NAME.match(filled.on.name)
+        assert filled.on.name is not None
+        assert HOST_NAME.match(filled.on.name)
 
 
 def test_a_value_failing_its_pattern_drops_the_step() -> None:
