@@ -12,6 +12,19 @@ from diagnostics.model import (
     StepStatus,
 )
 
+# text from logs, APIs and users must not drive the terminal: control characters
+# (ESC first of all) are shown as \xNN instead of being written out
+_CONTROLS = {
+    c: f"\\x{c:02x}"
+    for c in (*range(0x20), *range(0x7F, 0xA0))
+    if c not in (0x09, 0x0A)
+}
+
+
+def _t(text: object) -> str:
+    return str(text).translate(_CONTROLS)
+
+
 _MARK = {
     StepStatus.PASSED: ("ok", "32"),
     StepStatus.FAILED: ("FAIL", "31"),
@@ -35,8 +48,8 @@ class Style:
 def header(event: DiagnosisStarted, style: Style) -> str:
     vm = event.vm
     lines = [
-        style.bold(f"migrate-diag: {vm.name} ({vm.id})")
-        + f" {vm.status} on {vm.host or '?'}"
+        style.bold(f"migrate-diag: {_t(vm.name)} ({_t(vm.id)})")
+        + f" {_t(vm.status)} on {_t(vm.host or '?')}"
     ]
     m = event.migration
     if m is None:
@@ -44,8 +57,9 @@ def header(event: DiagnosisStarted, style: Style) -> str:
     else:
         block = " block" if m.block_migration else ""
         lines.append(
-            f"  migration {m.id} {m.kind.value}{block}: {m.source_host or '?'} → "
-            f"{m.dest_host or '(not scheduled)'}, status {m.status}, request {m.request_id or '?'}"
+            f"  migration {_t(m.id)} {m.kind.value}{block}: {_t(m.source_host or '?')} → "
+            f"{_t(m.dest_host or '(not scheduled)')}, status {_t(m.status)}, "
+            f"request {_t(m.request_id or '?')}"
         )
     return "\n".join(lines)
 
@@ -53,8 +67,8 @@ def header(event: DiagnosisStarted, style: Style) -> str:
 def step_line(step: StepResult, style: Style) -> str:
     word, code = _MARK[step.status]
     mark = style.paint(f"[{word:>4}]", code)
-    lines = [f"{mark} {step.number}. {step.title}: {step.summary}"]
-    lines += [f"         - {finding}" for finding in step.findings]
+    lines = [f"{mark} {step.number}. {_t(step.title)}: {_t(step.summary)}"]
+    lines += [f"         - {_t(finding)}" for finding in step.findings]
     return "\n".join(lines)
 
 
@@ -62,18 +76,18 @@ def _finding_block(f: Finding, style: Style, *, primary: bool) -> list[str]:
     label = "ROOT CAUSE" if primary else "also found"
     lines = [
         style.bold(f"{label}: {f.root_cause.value}")
-        + f" ({f.confidence.value}) — {f.title}",
-        f"  {f.summary}",
+        + f" ({f.confidence.value}) — {_t(f.title)}",
+        f"  {_t(f.summary)}",
     ]
     if f.evidence:
         lines.append("  evidence:")
-        lines += [f"    {c.source}\n      {c.text}" for c in f.evidence]
+        lines += [f"    {_t(c.source)}\n      {_t(c.text)}" for c in f.evidence]
     if f.remediation:
         lines.append("  what to do (fixes first; run each command where it says):")
         for i, r in enumerate(f.remediation, 1):
-            lines.append(f"    {i}. {r.kind.value} on {r.on.label}: {r.why}")
+            lines.append(f"    {i}. {r.kind.value} on {_t(r.on.label)}: {_t(r.why)}")
             if r.command is not None:
-                lines.append(f"         {style.paint(r.command, '36')}")
+                lines.append(f"         {style.paint(_t(r.command), '36')}")
     return lines
 
 
@@ -87,7 +101,7 @@ def verdict(d: Diagnosis, style: Style) -> str:
         lines += _finding_block(d.root_cause, style, primary=True)
     for other in d.other_findings:
         lines += ["", *_finding_block(other, style, primary=False)]
-    lines.append(f"\n(diagnosis {d.id} in {d.duration_ms} ms)")
+    lines.append(f"\n(diagnosis {_t(d.id)} in {d.duration_ms} ms)")
     return "\n".join(lines)
 
 

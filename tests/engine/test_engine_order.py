@@ -6,6 +6,7 @@ import asyncio
 import inspect
 from collections.abc import Awaitable
 
+from diagnostics import remedies
 from diagnostics.engine import Engine
 from diagnostics.evidence import types as ev
 from diagnostics.evidence.base import CollectContext, action_free
@@ -89,7 +90,7 @@ async def test_lists_overlap_and_action_free_collectors_start_before_the_action(
         priority=1,
         step=5,
         summary="s",
-        remediation=("r",),
+        remediation=(remedies.check(remedies.CLI, "openstack server list", "r."),),
     )
     engine = Engine(
         settings=DiagnosticsSettings(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from importlib import resources
 
@@ -75,3 +76,14 @@ def test_json_key_order_is_stable(d: Diagnosis) -> None:
     """Keys are sorted so diffs of two runs are readable."""
     data = json.loads(json_report.dumps(d))
     assert list(data) == sorted(data)
+
+
+@given(diagnoses)
+@settings(max_examples=10, deadline=None)
+def test_text_from_logs_cannot_drive_the_terminal(d: Diagnosis) -> None:
+    """An ESC sequence in a VM name or evidence is shown as \\x1b, never written raw."""
+    hostile = dataclasses.replace(d, vm=dataclasses.replace(d.vm, name="vm\x1b[2J\x07"))
+    out = text.render(hostile, colour=False)
+    assert "\x1b" not in out
+    assert "\x07" not in out
+    assert "vm\\x1b[2J\\x07" in out
