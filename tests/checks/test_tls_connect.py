@@ -8,7 +8,7 @@ import pytest
 
 from diagnostics.checks.tls_connect import tls_connect
 from diagnostics.model import Concluded, Confidence, Inconclusive, RuledOut
-from diagnostics.registry import get_check
+from diagnostics.plugins import bundled_check as get_check
 from diagnostics.remedies import fill
 from tests.checks.conftest import (
     DST,

@@ -23,7 +23,7 @@ from diagnostics.checks.stale_leftovers import stale_leftovers
 from diagnostics.checks.tls_connect import tls_connect
 from diagnostics.evaluate import to_finding, unknown_finding
 from diagnostics.model import Concluded, Remedy
-from diagnostics.registry import get_check
+from diagnostics.plugins import bundled_check as get_check
 from diagnostics.remedies import HOST_NAME, fill_one
 from tests.checks.conftest import (
     PORT_ID,

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from diagnostics import remedies as r
 from diagnostics.evaluate import _UNKNOWN_REMEDIES
 from diagnostics.model import Place, RemedyKind
-from diagnostics.registry import CheckSpec, RegistryError, all_checks, declare
+from diagnostics.plugins import bundled_checks
+from diagnostics.registry import CheckSpec, RegistryError, declare
 from diagnostics.remedies import (
     ABS_PATH,
     HOST_NAME,
@@ -30,7 +31,7 @@ from diagnostics.remedies import (
     programs_of,
 )
 
-CHECKS = all_checks()
+CHECKS = bundled_checks()
 TEMPLATES = [(spec.id, t) for spec in CHECKS for t in spec.remediation] + [
     ("engine.unknown", t) for t in _UNKNOWN_REMEDIES
 ]
