@@ -283,3 +283,28 @@ def test_service_monitor_scrapes_metrics(default: Manifests, full: Manifests) ->
         <= service["metadata"]["labels"].items()
     )
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"sshh": {"existingSecret": "x"}},  # a misspelt section
+        {
+            "ssh": {"privateKey": "-----BEGIN OPENSSH PRIVATE KEY-----"}
+        },  # a key as a value
+        {
+            "envFromSecrets": ["SLACK_BOT_TOKEN=xoxb-1"]
+        },  # a token instead of a Secret name
+        {"probes": {"liveness": {"path": "healthz"}}},
+    ],
+    ids=["typo", "inline-key", "inline-token", "relative-probe-path"],
+)
+def test_values_schema_refuses_mistakes_and_inline_secrets(
+    values: dict[str, Any],
+) -> None:
+    """values.schema.json makes `helm install` refuse them before anything is deployed."""
+    helm = module("helm_python")
+    with helm.Chart.load(str(CHART)) as chart:
+        chart.validate_schema(full_values())  # the worked example passes
+        with pytest.raises(helm.HelmValuesError):
+            chart.validate_schema(values)
