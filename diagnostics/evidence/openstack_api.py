@@ -43,6 +43,7 @@ from diagnostics.evidence.types import (
     Server,
     Unavailable,
 )
+from diagnostics.evidence.urls import segment
 from diagnostics.model import (
     AmbiguousVm,
     CloudUnreachable,
@@ -398,7 +399,7 @@ class OpenStackApi:
                     shown, more = await self.call(
                         "GET /servers/{id}/os-instance-actions/{request_id}",
                         lambda: self.conn.compute.get_server_action(
-                            request_id, server.id
+                            segment(request_id), segment(server.id)
                         ),
                     )
                 detailed = convert.instance_action_from_sdk(shown)

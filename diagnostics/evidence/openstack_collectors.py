@@ -42,6 +42,7 @@ from diagnostics.evidence.types import (
     Volumes,
     VolumeServices,
 )
+from diagnostics.evidence.urls import segment
 
 T = TypeVar("T")
 
@@ -87,7 +88,7 @@ def _hosts(ctx: CollectContext) -> tuple[str, ...]:
 def _bindings(api: OpenStackApi, port_id: str) -> tuple[PortBinding, ...] | str:
     """GET /v2.0/ports/{id}/bindings (no SDK proxy method exists); a reason if refused."""
     try:
-        body = get_json(api.conn.network, f"/ports/{port_id}/bindings")
+        body = get_json(api.conn.network, f"/ports/{segment(port_id)}/bindings")
     except sdk_exceptions.ForbiddenException:
         return "bindings need admin role"
     except sdk_exceptions.NotFoundException:
@@ -148,7 +149,7 @@ async def _volume(
     (volume, calls), (attachments, more) = await asyncio.gather(
         api.call(
             "GET /volumes/{id}",
-            partial(api.conn.block_storage.get_volume, volume_id),
+            partial(api.conn.block_storage.get_volume, segment(volume_id)),
             family=Family.CINDER,
         ),
         api.call(
