@@ -14,7 +14,7 @@ serialises claimers of one VM, which then correlate by time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.cases.report import FailureReport, MalformedEvent
 from bot.store.intake_repo import KnownCase, Sighting
@@ -68,6 +68,12 @@ class JoinRules:
 
     report: FailureReport
     window: timedelta  # how far apart two sightings of one failure may be
+    now: datetime
+
+    @property
+    def since(self) -> datetime:
+        """The oldest case of the VM the instance key may join."""
+        return self.now - self.window
 
     def same_call(self, case: KnownCase) -> bool:
         """The bare request key joins only when the instances cannot differ."""

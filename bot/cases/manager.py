@@ -95,8 +95,7 @@ class CaseManager:
         due = now + timedelta(seconds=self.settings.intake.storms.group_wait_s)
         claim = await self.intake.claim(
             sighting(report),
-            JoinRules(report, self.correlation_window),
-            correlate_since=now - self.correlation_window,
+            JoinRules(report, self.correlation_window, now),
             channel=None,
             due_at=due,
             now=now,

@@ -70,6 +70,9 @@ class KnownCase:
 class JoinRules(Protocol):
     """When a sighting that shares only a weak key joins an existing case."""
 
+    @property
+    def since(self) -> datetime: ...
+
     def same_call(self, case: KnownCase) -> bool: ...
 
     def same_failure(self, case: KnownCase) -> bool: ...
@@ -172,7 +175,6 @@ class IntakeRepo(IntakeBookkeeping):
         sighting: Sighting,
         rules: JoinRules,
         *,
-        correlate_since: datetime,
         channel: str | None,
         due_at: datetime,
         now: datetime,
@@ -180,13 +182,11 @@ class IntakeRepo(IntakeBookkeeping):
         """Store the sighting as a new case, or join it to the case that already owns it.
 
         A strong key joins at once; the bare request key joins when ``rules.same_call``;
-        the instance key joins the newest case of the VM created since
-        ``correlate_since`` that ``rules.same_failure`` accepts.
+        the instance key joins the newest case of the VM created since ``rules.since``
+        that ``rules.same_failure`` accepts.
         """
         return await self._transaction(
-            lambda s: self._claim(
-                s, sighting, rules, correlate_since, channel, due_at, now
-            )
+            lambda s: self._claim(s, sighting, rules, channel, due_at, now)
         )
 
     async def _claim(
@@ -194,7 +194,6 @@ class IntakeRepo(IntakeBookkeeping):
         session: AsyncSession,
         sighting: Sighting,
         rules: JoinRules,
-        correlate_since: datetime,
         channel: str | None,
         due_at: datetime,
         now: datetime,
@@ -225,7 +224,7 @@ class IntakeRepo(IntakeBookkeeping):
         instance = existing.get(sighting.instance_key or "")
         if target is None and instance is not None:
             # the locked instance key serialises claimers of this VM across replicas
-            target = await self._correlate(session, sighting, rules, correlate_since)
+            target = await self._correlate(session, sighting, rules)
         if target is None:
             await self._create(session, fresh_id, sighting, channel, due_at, now)
             if instance is not None:
@@ -240,14 +239,13 @@ class IntakeRepo(IntakeBookkeeping):
         session: AsyncSession,
         sighting: Sighting,
         rules: JoinRules,
-        since: datetime,
     ) -> str | None:
         """A recent case of the same VM that the rules accept, newest first."""
         query = (
             select(IntakeCaseRow)
             .where(
                 IntakeCaseRow.instance_uuid == sighting.instance_uuid,
-                IntakeCaseRow.created_at >= since,
+                IntakeCaseRow.created_at >= rules.since,
             )
             .order_by(IntakeCaseRow.created_at.desc())
         )
