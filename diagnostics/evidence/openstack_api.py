@@ -14,10 +14,12 @@ import logging
 import re
 import threading
 from collections.abc import Awaitable, Callable, Iterable
+from http import HTTPStatus
 from typing import Any, TypeVar
 
 import openstack.connection
 from keystoneauth1 import discover
+from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1.session import TCPKeepAliveAdapter
 from openstack import exceptions as sdk_exceptions
 from openstack.config import OpenStackConfig
@@ -108,6 +110,11 @@ def choose_microversion(
             "compute API offers only %s: failed events will lack their details", chosen
         )
     return chosen
+
+
+def _refused_token(exc: Exception) -> bool:
+    status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
+    return status == HTTPStatus.UNAUTHORIZED
 
 
 class OpenStackApi:
@@ -224,7 +231,19 @@ class OpenStackApi:
             try:
                 if family is Family.NOVA:
                     self._negotiate()
-                return fn(), stop_recording()
+                try:
+                    return fn(), stop_recording()
+                except (
+                    sdk_exceptions.HttpException,
+                    ks_exceptions.Unauthorized,
+                ) as exc:
+                    if not _refused_token(exc):
+                        raise
+                    # A refused token (revoked, or the cloud restarted): keystoneauth
+                    # renews it only in the thread that invalidated it first; a call
+                    # that met the same 401 at the same time asks once more, with the
+                    # token that thread got. Every call here is a read, safe to repeat.
+                    return fn(), stop_recording()
             finally:
                 stop_recording()
 
