@@ -89,11 +89,12 @@ class HostShell:
 
     def needs_host_ip(self, host: str) -> bool:
         """Would ``resolve`` fall back to the bare name for want of a host_ip hint?"""
-        return (
-            self.settings.use_hypervisor_host_ip
-            and host not in self._host_ips
-            and not self._targets.names_address(host)
-        )
+        if not self.settings.use_hypervisor_host_ip or host in self._host_ips:
+            return False
+        try:
+            return not self._targets.names_address(host)
+        except CollectorError:
+            return True  # an unreadable ssh_config is reported by the connect, per host
 
     def target(self, host: str, host_ip: str | None = None) -> Target:
         """Nova host name -> whom to connect to: static map, pattern, ssh_config, host_ip, the name."""

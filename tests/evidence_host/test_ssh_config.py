@@ -253,3 +253,18 @@ def test_explicit_jump_host_wins_over_proxyjump(tmp_path: Path) -> None:
     jump = resolver.resolve("cmp-a-01").jump
     assert jump is not None
     assert (jump.address, jump.port) == ("127.0.0.2", 2022)
+
+
+async def test_an_unreadable_ssh_config_is_the_hosts_reason(tmp_path: Path) -> None:
+    """A broken file makes that host Unavailable with the file and paramiko's complaint."""
+    config = tmp_path / "config"
+    config.write_text("Host cmp-a-01\n    HostName\n")
+    shell = HostShell(SshSettings(config_file=config, use_hypervisor_host_ip=False))
+    try:
+        assert shell.needs_host_ip("cmp-a-01") is False  # host_ip is off: never asks
+        with pytest.raises(CollectorError) as caught:
+            await shell.run("cmp-a-01", ["lscpu"])
+        assert caught.value.reason == f"cannot read ssh.config_file {config}"
+        assert "Unparsable line HostName" in str(caught.value.detail)
+    finally:
+        shell.close()
