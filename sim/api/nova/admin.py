@@ -8,6 +8,8 @@ fields and ``cpu_info`` gone from 2.88 (``uptime`` appears); aggregate ``uuid`` 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -22,10 +24,11 @@ from sim.api.nova.common import (
     require_admin,
     state_of,
 )
+from sim.api.nova.fields import Field, render
 from sim.api.nova.servers import find_flavor
 from sim.region.identity import CONDUCTOR_HOST, provider_uuid
 from sim.region.state import RegionState, stable_uuid
-from sim.scenario.model import Aggregate
+from sim.scenario.model import Aggregate, Host
 from sim.scenario.times import resolve_time
 
 
@@ -84,6 +87,113 @@ async def list_services(request: web.Request) -> web.Response:
     return json_body({"services": [_service_view(request, r) for r in rows]})
 
 
+@dataclass(frozen=True, slots=True)
+class _Usage:
+    """What the servers on a hypervisor use, on top of the scenario's baseline."""
+
+    vcpus: int
+    ram_mb: int
+    disk_gb: int
+    running_vms: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Hypervisor:
+    state: RegionState
+    index: int  # the integer id before 2.53
+    name: str
+    host: Host
+    service: dict[str, Any]  # its nova-compute row of os-services
+    usage: _Usage
+
+
+def _usage(state: RegionState, name: str, host: Host) -> _Usage:
+    on_host = [s for s in state.servers.values() if s["host"] == name]
+    res = host.resources
+    flavors = [find_flavor(state, s["flavor"]) for s in on_host]
+    disk = sum(
+        f.disk
+        for f, s in zip(flavors, on_host, strict=True)
+        if not s["boot_from_volume"]
+    )
+    return _Usage(
+        vcpus=res.used_vcpus + sum(f.vcpus for f in flavors),
+        ram_mb=res.reserved_memory_mb
+        + res.used_memory_mb
+        + sum(f.ram for f in flavors),
+        disk_gb=res.used_disk_gb + disk,
+        running_vms=len(on_host),
+    )
+
+
+def _cpu_info(h: _Hypervisor) -> dict[str, Any]:
+    cpu, res = h.host.cpu, h.host.resources
+    return {
+        "arch": cpu.arch,
+        "model": cpu.libvirt_model,
+        "vendor": cpu.vendor,
+        "topology": {
+            "cells": 2,
+            "sockets": 2,
+            "cores": max(res.vcpus // 4, 1),
+            "threads": 2,
+        },
+        "features": list(cpu.flags),
+    }
+
+
+def _service_ref(id_key: str) -> Callable[[_Hypervisor], dict[str, Any]]:
+    def ref(h: _Hypervisor) -> dict[str, Any]:
+        return {
+            "disabled_reason": h.service["disabled_reason"],
+            "host": h.name,
+            "id": h.service[id_key],
+        }
+
+    return ref
+
+
+# nova/api/openstack/compute/hypervisors.py; the capacity fields went away in 2.88
+HYPERVISOR_FIELDS: tuple[Field[_Hypervisor], ...] = (
+    Field("host_ip", lambda h: h.host.host_ip),
+    Field("hypervisor_hostname", lambda h: h.name),
+    Field("hypervisor_type", lambda h: "QEMU"),
+    Field("hypervisor_version", lambda h: h.host.hypervisor_version),
+    Field("id", lambda h: h.index, until="2.53"),
+    Field("id", lambda h: provider_uuid(h.state.scenario, h.name), since="2.53"),
+    Field("service", _service_ref("int_id"), until="2.53"),
+    Field("service", _service_ref("uuid"), since="2.53"),
+    Field("state", lambda h: h.service["state"]),
+    Field("status", lambda h: h.service["status"]),
+    Field("uptime", lambda h: None, since="2.88"),
+    Field("cpu_info", lambda h: json.dumps(_cpu_info(h)), until="2.28"),
+    Field("cpu_info", _cpu_info, since="2.28", until="2.88"),
+    Field("current_workload", lambda h: 0, until="2.88"),
+    Field(
+        "disk_available_least",
+        lambda h: h.host.resources.disk_gb - h.usage.disk_gb,
+        until="2.88",
+    ),
+    Field(
+        "free_disk_gb",
+        lambda h: h.host.resources.disk_gb - h.usage.disk_gb,
+        until="2.88",
+    ),
+    Field(
+        "free_ram_mb",
+        lambda h: h.host.resources.memory_mb - h.usage.ram_mb,
+        until="2.88",
+    ),
+    Field("local_gb", lambda h: h.host.resources.disk_gb, until="2.88"),
+    Field("local_gb_used", lambda h: h.usage.disk_gb, until="2.88"),
+    Field("memory_mb", lambda h: h.host.resources.memory_mb, until="2.88"),
+    Field("memory_mb_used", lambda h: h.usage.ram_mb, until="2.88"),
+    Field("running_vms", lambda h: h.usage.running_vms, until="2.88"),
+    Field("vcpus", lambda h: h.host.resources.vcpus, until="2.88"),
+    Field("vcpus_used", lambda h: h.usage.vcpus, until="2.88"),
+)
+
+
 def _hypervisor(request: web.Request, index: int, name: str) -> dict[str, Any]:
     state = state_of(request)
     host = state.scenario.hosts[name]
@@ -92,63 +202,8 @@ def _hypervisor(request: web.Request, index: int, name: str) -> dict[str, Any]:
         for r in services(state)
         if r["host"] == name and r["binary"] == "nova-compute"
     )
-    new_ids = at_least(request, "2.53")
-    view: dict[str, Any] = {
-        "host_ip": host.host_ip,
-        "hypervisor_hostname": name,
-        "hypervisor_type": "QEMU",
-        "hypervisor_version": host.hypervisor_version,
-        "id": provider_uuid(state.scenario, name) if new_ids else index,
-        "service": {
-            "disabled_reason": service["disabled_reason"],
-            "host": name,
-            "id": service["uuid"] if new_ids else service["int_id"],
-        },
-        "state": service["state"],
-        "status": service["status"],
-    }
-    if at_least(request, "2.88"):
-        view["uptime"] = None
-        return view
-    on_host = [s for s in state.servers.values() if s["host"] == name]
-    res = host.resources
-    flavors = [find_flavor(state, s["flavor"]) for s in on_host]
-    vcpus_used = res.used_vcpus + sum(f.vcpus for f in flavors)
-    ram_used = res.reserved_memory_mb + res.used_memory_mb + sum(f.ram for f in flavors)
-    disk_used = res.used_disk_gb + sum(
-        f.disk
-        for f, s in zip(flavors, on_host, strict=True)
-        if not s["boot_from_volume"]
-    )
-    cpu = {
-        "arch": host.cpu.arch,
-        "model": host.cpu.libvirt_model,
-        "vendor": host.cpu.vendor,
-        "topology": {
-            "cells": 2,
-            "sockets": 2,
-            "cores": max(res.vcpus // 4, 1),
-            "threads": 2,
-        },
-        "features": list(host.cpu.flags),
-    }
-    view.update(
-        {
-            "cpu_info": cpu if at_least(request, "2.28") else json.dumps(cpu),
-            "current_workload": 0,
-            "disk_available_least": res.disk_gb - disk_used,
-            "free_disk_gb": res.disk_gb - disk_used,
-            "free_ram_mb": res.memory_mb - ram_used,
-            "local_gb": res.disk_gb,
-            "local_gb_used": disk_used,
-            "memory_mb": res.memory_mb,
-            "memory_mb_used": ram_used,
-            "running_vms": len(on_host),
-            "vcpus": res.vcpus,
-            "vcpus_used": vcpus_used,
-        }
-    )
-    return view
+    shown = _Hypervisor(state, index, name, host, service, _usage(state, name, host))
+    return render(HYPERVISOR_FIELDS, shown, request)
 
 
 def _with_servers(request: web.Request, view: dict[str, Any]) -> dict[str, Any]:
