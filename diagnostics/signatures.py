@@ -176,7 +176,7 @@ CINDER_BACKEND = re.compile(
     r"|Failed to export for volume: (?P<reason>[^\n]+)"
     r"|Failed to add initiator iqn (?P<iqn>\S+) to target"
     r"|Failed to (?:create|attach) iscsi target for volume(?: id:)? ?(?P<vol>[0-9a-f-]{36})"
-    r"|RtstoolError: (?P<rtstool>[^\n]+)",
+    r"|RtstoolError: (?P<rtstool>[^\n'\\]+)",
     _M | re.I,
 )
 

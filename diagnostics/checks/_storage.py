@@ -3,6 +3,7 @@ what the storage nodes' cinder-volume logs say, and what could not be looked at.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from diagnostics import signatures as sig
@@ -122,12 +123,16 @@ def backend_hits(logs: StorageNodeLogs | None) -> list[NodeHit]:
     for line, m in logs.matching(sig.CINDER_BACKEND) if logs is not None else ():
         node, _, rest = line.source.partition(":")
         path = rest.rpartition(":")[0] or rest
-        hits.append(
-            NodeHit(
-                node=node, path=path, line=line, text=m.group(0).strip()[:_TEXT_MAX]
-            )
-        )
+        hits.append(NodeHit(node=node, path=path, line=line, text=balanced(m)))
     return hits
+
+
+def balanced(m: re.Match[str]) -> str:
+    """The matched message, its parenthesis closed where the signature stopped short."""
+    text = m.group(0).strip()[:_TEXT_MAX]
+    if text.count("(") > text.count(")"):
+        text = text.rstrip(".") + ")"
+    return text
 
 
 def storage_caveats(

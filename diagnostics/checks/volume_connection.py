@@ -50,6 +50,22 @@ _CINDER_SIDE = (sig.CINDER_BACKEND, sig.ATTACHMENT_FAILED)
 _STUCK = frozenset({"attaching", "reserved", "error_attaching"})
 _REASON_MAX = 600
 _NODE = r.host("{storage_host}")
+_PCD_LOG = (
+    "/var/log/pf9/cindervolume-base.log"  # PCD Block Storage role's cinder-volume
+)
+
+
+def _clip(reason: str) -> str:
+    """The reason as the summary template wants it: bounded, no closing period."""
+    return reason[:_REASON_MAX].rstrip(". ")
+
+
+def _cause(hit: Hit) -> str:
+    """The backend's own reason from a CINDER_BACKEND match, else the whole match."""
+    groups = hit.match.groupdict()
+    named = next((v for v in groups.values() if v), None)
+    text = hit.match.group(0) if named is None or groups.get("iqn") else named
+    return text.strip()[:300].rstrip(". ")
 
 
 @check(
@@ -191,6 +207,7 @@ def volume_connection(
         dest_storage,
         down=down if has_volumes else [],
         caveats=storage_caveats(mine, storage_nodes, storage_logs),
+        node=min((b.partition("@")[0] for b in mine), default=None),
     )
 
 
@@ -207,7 +224,7 @@ def _backend_error(
         "storage_log_path": first.path,
     }
     return Concluded(
-        facts=facts | {"reason": reason[:_REASON_MAX]} | fix,
+        facts=facts | {"reason": _clip(reason)} | fix,
         cites=(*(h.line.cite() for h in node_hits[:3]), *cites(hit)),
         # Nova's failure text (or the attachment's state) and the node's log agree
         confidence=Confidence.CONFIRMED if (hit or stuck) else Confidence.LIKELY,
@@ -239,7 +256,7 @@ def _cinder_volume_down(
         confidence = Confidence.POSSIBLE
     fix = {"vol_fix": "service", "storage_host": first.node}
     return Concluded(
-        facts=facts | {"reason": reason[:_REASON_MAX]} | fix,
+        facts=facts | {"reason": _clip(reason)} | fix,
         cites=(*(d.cite for d in down[:2]), *cites(hit)),
         confidence=confidence,
     )
@@ -253,24 +270,31 @@ def _connection_error(
     *,
     down: list[DownBackend],
     caveats: list[str],
+    node: str | None,
 ) -> Concluded:
     """os-brick on the destination, or Cinder's answer to Nova, without a deeper cause."""
-    if hit is not None:
+    cinder_side = hit is None or hit.match.re in _CINDER_SIDE
+    if hit is not None and hit.match.re is sig.CINDER_BACKEND:
+        reason = f"Cinder's backend failed the attachment: {_cause(hit)}"
+    elif hit is not None:
         reason = hit.match.group(0).strip()[:200]
     else:
         reason = f"volume {stuck[0][0]} attachment is stuck in {stuck[0][1]}"
-    if dest_storage is not None and not dest_storage.iscsi_sessions:
+    if not cinder_side and dest_storage is not None and not dest_storage.iscsi_sessions:
         reason += f"; {dest_storage.host} has no iSCSI session"
-    cinder_side = hit is None or hit.match.re in _CINDER_SIDE
     if down:  # an iSCSI login error means cinder-volume did answer this request
         reason += f"; {down[0].describe()} now"
     if cinder_side and caveats:
         reason += "; not checked: " + "; ".join(caveats)
-    # Cinder's side: the volume show check names its storage node; else the array
+    # Cinder's side: read cinder-volume's error on the volume's storage node when it is
+    # known (the probe that could not run), else the volume show check names the node;
+    # not Cinder's side: the array must allow the destination's initiator
     fix = {"vol_fix": "cinder-side" if cinder_side else "initiator"}
+    if cinder_side and node:
+        fix = {"vol_fix": "backend", "storage_host": node, "storage_log_path": _PCD_LOG}
     signs = sum(map(bool, (hit, stuck)))
     return Concluded(
-        facts=facts | {"reason": reason[:_REASON_MAX]} | fix,
+        facts=facts | {"reason": _clip(reason)} | fix,
         cites=cites(hit),
         confidence=Confidence.CONFIRMED if signs > 1 else Confidence.LIKELY,
     )

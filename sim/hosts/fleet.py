@@ -73,7 +73,7 @@ class HostFleet:
         )
         endpoints: dict[str, tuple[int, str]] = {}
         for name, host in self.state.scenario.hosts.items():
-            if not host.reachable:
+            if not (host.reachable and host.ssh_open):
                 continue
             host_key = asyncssh.generate_private_key("ssh-ed25519", comment=name)
             server = await asyncssh.listen(

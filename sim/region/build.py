@@ -24,6 +24,9 @@ from sim.region.state import (
 from sim.scenario.model import Scenario, Server
 from sim.scenario.times import resolve_time
 
+# PCD's Block Storage role logs cinder-volume here (a storage node always has the file)
+CINDER_VOLUME_LOG = "/var/log/pf9/cindervolume-base.log"
+
 
 def _port_id(scenario: Scenario, server: Server, index: int) -> str:
     port = server.ports[index]
@@ -147,6 +150,8 @@ def build_state(scenario: Scenario, now: datetime | None = None) -> RegionState:
                 resources["DISK_GB"] = flavor.disk
             state.allocations[sid] = {provider_uuid(scenario, server.host): resources}
     for host_name, host in scenario.hosts.items():
+        if host.cinder_volume:  # the storage role's log exists, if only empty
+            state.host_logs.setdefault(host_name, {}).setdefault(CINDER_VOLUME_LOG, [])
         for path, lines in host.logs.items():
             rendered = [render_log_line(host_name, path, ln, {}, now) for ln in lines]
             add_log_lines(state, host_name, path, rendered)

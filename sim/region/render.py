@@ -51,7 +51,8 @@ def render_log_line(
       a logger of the form ``func:line`` is written before the text as libvirt does;
     - paths containing ``/qemu/``: ``2026-11-25T19:02:11.498571Z <text>``;
     - everything else (ostackhost.log, pod logs) is oslo.log with the request context
-      ``[req-… <user> <project> - - default default]`` and ``[instance: <uuid>]``.
+      ``[req-… <user> <project> - - default default]`` and ``[instance: <uuid>]`` (not in
+      cinder-volume's log, whose ``request_id`` may hold Nova's global id and its own).
     """
     at = resolve_time(line.at, now)
     text = render_text(line.text, context)
@@ -73,7 +74,9 @@ def render_log_line(
     else:
         ctx = "[-]"
     instance = ""
-    if context.get("server_id") and "[instance:" not in text:
+    # cinder-volume logs no "[instance: …]" (its lines name the volume in the message)
+    cinder = "cindervolume" in path or "cinder-volume" in path
+    if context.get("server_id") and "[instance:" not in text and not cinder:
         instance = f"[instance: {context['server_id']}] "
     return RenderedLogLine(
         at=at, text=f"{stamp} {pid} {line.level} {line.logger} {ctx} {instance}{text}"

@@ -118,6 +118,19 @@ def kubeconfig(region: Region) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def storage_nodes(region: Region) -> set[str]:
+    """Nodes of the volumes' cinder-volume backends (``storage-01`` of ``storage-01@lvm#x``).
+
+    A backend whose node is no host of the scenario still gets a loopback address (a
+    refused port), so the storage-node probes never dial a name outside the machine.
+    """
+    return {
+        volume.backend_host.partition("#")[0].partition("@")[0]
+        for server in region.scenario.servers
+        for volume in server.volumes
+    } - {""}
+
+
 def migrate_diag_config(region: Region, paths: dict[str, Path]) -> dict[str, Any]:
     """Our CLI's config pointing at this region (the one place its schema lives)."""
     config: dict[str, Any] = {
@@ -134,7 +147,7 @@ def migrate_diag_config(region: Region, paths: dict[str, Path]) -> dict[str, Any
                     "address": "127.0.0.1",
                     "port": region.ssh_endpoints.get(host, (CLOSED_PORT, ""))[0],
                 }
-                for host in sorted(region.scenario.hosts)
+                for host in sorted({*region.scenario.hosts, *storage_nodes(region)})
             },
             "use_hypervisor_host_ip": False,
             # the operator's ~/.ssh/config (a Host * ProxyJump, say) must not steer the

@@ -152,6 +152,9 @@ class Host(_Strict):
     # static file content, keyed by path (e.g. extra logs); logs for migrations live in history
     logs: dict[str, list[LogLine]] = Field(default_factory=dict)
     reachable: bool = True  # False -> SSH server not started (connection refused)
+    # False -> the host runs (its services report up) but refuses the diagnosis's SSH, as
+    # a storage node outside the diagnosis user's access would
+    ssh_open: bool = True
 
 
 class Aggregate(_Strict):
@@ -305,6 +308,8 @@ class Expect(_Strict):
     # e.g. an evacuation the API refused before creating one
     kind: Literal["live-migration", "migration", "evacuation", "resize"] | None = None
     also: list[str] = Field(default_factory=list)
+    # the primary finding's confidence (shared/root-causes.md), when the scenario pins it
+    confidence: Literal["confirmed", "likely", "possible"] | None = None
 
 
 class Scenario(_Strict):

@@ -63,6 +63,8 @@ async def test_scenario_gives_its_expected_root_cause(
         indent=1,
     )  # fmt: skip
     assert got == expect.root_cause, detail
+    if expect.confidence is not None:
+        assert report["root_cause"]["confidence"] == expect.confidence, detail
     if scenario.mode == "saas":
         step4 = next(s for s in report["steps"] if s["number"] == 4)
         assert step4["status"] == "skipped"

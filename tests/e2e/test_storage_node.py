@@ -1,0 +1,68 @@
+"""Volume-backed VMs: the storage node's cinder-volume log, through the CLI over real
+HTTP (the sim's Cinder) and SSH (the sim's storage node)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sim.testing import start_region
+from tests.e2e.test_scenarios import diagnose_json
+
+NODE_LOG = "storage-01:/var/log/pf9/cindervolume-base.log:"
+
+
+def _step(report: dict, number: int) -> dict:  # type: ignore[type-arg]
+    return next(s for s in report["steps"] if s["number"] == number)
+
+
+async def test_storage_node_log_line_confirms_the_backend_error(tmp_path: Path) -> None:
+    """The cinder-volume error on storage-01 is cited with its host, file and line."""
+    async with start_region("volume-backend-error-on-storage-node", tmp_path) as region:
+        code, report, _ = await diagnose_json(region.paths, "db-02")  # type: ignore[attr-defined]
+        commands = list(region.state.ssh_commands)
+    assert code == 0
+    cause = report["root_cause"]
+    assert (cause["id"], cause["confidence"]) == ("storage_volume", "confirmed")
+    assert "cinder-volume on storage-01 failed for this request" in cause["summary"]
+    cited = [e for e in cause["evidence"] if e["source"].startswith(NODE_LOG)]
+    assert cited, cause["evidence"]
+    assert (
+        "Failed to add initiator iqn iqn.1994-05.com.redhat:7e1c2b9a4d3f"
+        in cited[0]["text"]
+    )
+    assert any("RtstoolError: Could not find target" in e["text"] for e in cited)
+    assert (
+        "storage node storage-01 (storage-01@lvm): cinder-volume up"
+        in _step(report, 7)["summary"]
+    )
+    assert "storage-01 (cinder-volume): " in _step(report, 8)["summary"]
+    # read-only and quoted, like every probe: the grep and the unit state, nothing else
+    on_node = [c for host, c in commands if host == "storage-01"]
+    assert on_node, commands
+    assert all(
+        c.startswith(("grep -a -H -n -F ", "systemctl is-active -- ")) for c in on_node
+    )
+
+
+async def test_unreachable_storage_node_is_could_not_check_and_nothing_confirmed(
+    tmp_path: Path,
+) -> None:
+    """No SSH to the storage node: step 8 says why and what it needs; no cause confirmed."""
+    async with start_region(
+        "volume-backend-storage-node-unreachable", tmp_path
+    ) as region:
+        code, report, _ = await diagnose_json(region.paths, "db-02")  # type: ignore[attr-defined]
+    assert code == 0
+    cause = report["root_cause"]
+    assert (cause["id"], cause["confidence"]) == ("storage_volume", "likely")
+    assert "the cinder-volume log on storage-01 was not read" in cause["summary"]
+    findings = [cause, *report["other_findings"]]
+    assert all(f["confidence"] != "confirmed" for f in findings), findings
+    step8 = _step(report, 8)
+    assert step8["status"] == "error"
+    assert (
+        "could not check: storage-01: SSH connection refused by storage-01"
+        in step8["summary"]
+    )
+    assert "needs SSH as pf9 to the storage node storage-01" in step8["summary"]
+    assert not any(e["source"].startswith(NODE_LOG) for e in cause["evidence"])
