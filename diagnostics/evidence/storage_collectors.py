@@ -22,6 +22,7 @@ from functools import partial
 
 from diagnostics.evidence import host_commands as cmd
 from diagnostics.evidence.base import CollectContext, CollectorError, collector, once
+from diagnostics.evidence.executors import Family
 from diagnostics.evidence.host_common import guarded, host_shell, refused, where
 from diagnostics.evidence.host_logs import request_ids
 from diagnostics.evidence.log_lines import parse_log_line, within
@@ -70,18 +71,27 @@ async def _lookup(ctx: CollectContext) -> _Lookup | Unavailable:
     backends: dict[str, list[str]] = {}
     unmapped: dict[str, str] = {}
     calls: tuple[ApiCall, ...] = ()
-    for volume_id in ctx.server.volume_ids:
-        try:
-            volume, more = await api.call(
-                "GET /volumes/{id}",
-                partial(api.conn.block_storage.get_volume, volume_id),
-            )
-        except CollectorError as err:
-            unmapped[volume_id] = err.reason
-            continue
-        calls += more
+
+    async def host_of(volume_id: str) -> tuple[str | None, tuple[ApiCall, ...]]:
+        volume, more = await api.call(
+            "GET /volumes/{id}",
+            partial(api.conn.block_storage.get_volume, volume_id),
+            family=Family.CINDER,
+        )
         host = getattr(volume, "host", None)
-        parsed = backend_of(host if isinstance(host, str) else None)
+        return (host if isinstance(host, str) else None), more
+
+    ids = ctx.server.volume_ids
+    found = await asyncio.gather(*(host_of(v) for v in ids), return_exceptions=True)
+    for volume_id, got in zip(ids, found, strict=True):
+        if isinstance(got, CollectorError):
+            unmapped[volume_id] = got.reason
+            continue
+        if isinstance(got, BaseException):
+            raise got
+        host, more = got
+        calls += more
+        parsed = backend_of(host)
         if parsed is None:
             unmapped[volume_id] = _ADMIN_HOST
         else:
@@ -93,6 +103,7 @@ async def _lookup(ctx: CollectContext) -> _Lookup | Unavailable:
             found, more = await api.call(
                 "GET /os-services (block storage)",
                 lambda: list(api.conn.block_storage.services(binary="cinder-volume")),
+                family=Family.CINDER,
             )
             calls += more
             services = tuple(service_from_sdk(s) for s in found)

@@ -60,7 +60,9 @@ class FakeApi:
             block_storage=SimpleNamespace(get_volume=get_volume, services=list_services)
         )
 
-    async def call(self, what: str, fn: Callable[[], Any]) -> tuple[Any, tuple[()]]:
+    async def call(
+        self, what: str, fn: Callable[[], Any], **_: Any
+    ) -> tuple[Any, tuple[()]]:
         self.calls.append(what)
         return fn(), ()
 
