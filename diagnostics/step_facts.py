@@ -145,6 +145,12 @@ def cap_notes(number: int, got: EvidenceMap) -> tuple[str, ...]:
             and value.logs.truncated
         ):
             notes.append(f"pod logs: {value.logs.shown()}")
+        elif (
+            isinstance(value, ev.StorageNodeLogs)
+            and number == value.STEP
+            and value.truncated
+        ):
+            notes.append(f"cinder-volume logs: {value.shown()}")
     return tuple(notes)
 
 

@@ -72,6 +72,8 @@ def storage_logs(got: EvidenceMap) -> StorageFacts:
         parts.append(f"{node} (cinder-volume): {len(lines)} lines")
         if errors:
             abnormal.append(f"{node}: {len(errors)} cinder-volume ERROR lines")
+    if logs.truncated:  # the cap is disclosed, never "N lines" alone
+        parts.append(f"cinder-volume logs: {logs.shown()}")
     return StorageFacts(
         parts=tuple(parts),
         abnormal=tuple(abnormal),

@@ -53,6 +53,7 @@ _NODE = r.host("{storage_host}")
 _PCD_LOG = (
     "/var/log/pf9/cindervolume-base.log"  # PCD Block Storage role's cinder-volume
 )
+_NO_TARGET = "Could not find target"  # cinder-rtstool: the volume's LIO target is gone
 
 
 def _clip(reason: str) -> str:
@@ -88,6 +89,19 @@ def _cause(hit: Hit) -> str:
             "systemctl restart pf9-cindervolume-base",
             "Cinder attaches the volume only while its backend's cinder-volume runs.",
             when="vol_fix=service",
+        ),
+        r.check(
+            _NODE,
+            "journalctl -u pf9-cindervolume-base -n 100 --no-pager",
+            "What cinder-volume logged since it started, before a restart hides it.",
+            when="vol_fix=lio-target",
+        ),
+        r.fix(
+            _NODE,
+            "systemctl restart pf9-cindervolume-base",
+            "The volume's LIO target is gone; cinder-volume's start-up ensure_export "
+            "restores the targets from the saved configuration.",
+            when="vol_fix=lio-target",
         ),
         r.check(
             _NODE,
@@ -223,6 +237,10 @@ def _backend_error(
         "storage_host": first.node,
         "storage_log_path": first.path,
     }
+    if any(_NO_TARGET in h.text for h in node_hits):
+        # LIO lost its targets (e.g. after a reboot): cinder-volume's start-up
+        # ensure_export restores them from the saved configuration
+        fix = {"vol_fix": "lio-target", "storage_host": first.node}
     return Concluded(
         facts=facts | {"reason": _clip(reason)} | fix,
         cites=(*(h.line.cite() for h in node_hits[:3]), *cites(hit)),

@@ -25,7 +25,7 @@ from diagnostics.evidence.base import CollectContext, CollectorError, collector,
 from diagnostics.evidence.executors import Family
 from diagnostics.evidence.host_common import guarded, host_shell, refused, where
 from diagnostics.evidence.host_logs import request_ids
-from diagnostics.evidence.log_lines import parse_log_line, within
+from diagnostics.evidence.log_lines import parse_log_lines, within
 from diagnostics.evidence.openstack_api import OpenStackApi
 from diagnostics.evidence.openstack_calls import ApiCall, provenance
 from diagnostics.evidence.openstack_convert import service_from_sdk
@@ -223,28 +223,59 @@ class _NodeLog:
     node: str
     lines: tuple[LogLine, ...] = ()
     truncated: bool = False
+    matched: int = 0
+    at_least: bool = False
     read: bool = False  # at least one log file was searched
     unchecked: str | None = None
     provenance: str = ""
 
 
-def _parse_hits(
-    node: str,
-    result: CommandResult,
-    files: tuple[str, ...],
-    match_cap: int,
-    byte_cap: int,
-) -> tuple[list[LogLine], bool]:
-    cut = (
-        len(result.stdout.encode("utf-8", errors="replace")) >= byte_cap
-        or result.truncated
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Hits:
+    lines: list[LogLine]
+    capped: bool  # a cap (matches per file, bytes) was hit
+    matched: int  # lines that matched in all: counted on the node when capped
+    at_least: bool  # ``matched`` is only a lower bound
+    commands: tuple[str, ...]
+
+
+async def _hits(
+    shell: HostShell, host: str, grep: cmd.HostCommand, result: CommandResult
+) -> _Hits:
+    """The capped grep's lines, as the hypervisor log search reads them: at most the match
+    cap per file built, each file's lines redacted together, and the total counted on the
+    node (``grep -c``) when a cap cut the list."""
+    s = shell.settings
+    files = tuple(s.cinder_volume_logs)
+    cut = result.truncated or (
+        grep.byte_cap is not None
+        and len(result.stdout.encode("utf-8", errors="replace")) >= grep.byte_cap
     )
-    hits = cmd.parse_grep(result.stdout, files, cut=cut)
-    per_file: dict[str, int] = {}
-    for hit in hits:
-        per_file[hit.path] = per_file.get(hit.path, 0) + 1
-    lines = [parse_log_line(f"{node}:{h.path}:{h.lineno}", h.text) for h in hits]
-    return lines, cut or any(n >= match_cap for n in per_file.values())
+    scan = cmd.scan_grep(result.stdout, files, cut=cut, per_file_cap=s.log_match_cap)
+    seen = sum(scan.seen.values())
+    capped = cut or any(n >= s.log_match_cap for n in scan.seen.values())
+    commands: tuple[str, ...] = (where(host, result),)
+    matched, at_least = seen, capped
+    if capped:
+        counted = await shell.run(host, cmd.grep_count(grep))
+        counts = cmd.parse_grep_count(counted.stdout, files)
+        commands += (where(host, counted),)
+        total = sum(counts.values()) if counts else 0
+        if counts is not None and not counted.truncated and total >= seen:
+            matched, at_least = total, False
+    by_file: dict[str, list[tuple[str, str]]] = {}
+    for hit in scan.hits:
+        by_file.setdefault(hit.path, []).append(
+            (f"{host}:{hit.path}:{hit.lineno}", hit.text)
+        )
+    lines = [line for group in by_file.values() for line in parse_log_lines(group)]
+    return _Hits(
+        lines=lines,
+        capped=capped,
+        matched=matched,
+        at_least=at_least,
+        commands=commands,
+    )
 
 
 async def _node_log(ctx: CollectContext, node: str, volume_ids: list[str]) -> _NodeLog:
@@ -261,9 +292,7 @@ async def _node_log(ctx: CollectContext, node: str, volume_ids: list[str]) -> _N
         if (missing := refused(host, result)) is not None:
             return missing
         problems = parse_grep_errors(result.stderr)
-        lines, capped = _parse_hits(
-            host, result, files, s.log_match_cap, s.log_byte_cap
-        )
+        hits = await _hits(shell, host, grep, result)
         searched = [f for f in files if f not in problems.missing]
         read = bool(searched) and len(problems.unreadable) < len(searched)
         unchecked = None
@@ -280,11 +309,13 @@ async def _node_log(ctx: CollectContext, node: str, volume_ids: list[str]) -> _N
             )
         return _NodeLog(
             node=node,
-            lines=within(lines, ctx.window),
-            truncated=capped,
+            lines=within(hits.lines, ctx.window),
+            truncated=hits.capped,
+            matched=hits.matched,
+            at_least=hits.at_least,
             read=read,
             unchecked=unchecked,
-            provenance=where(host, result),
+            provenance="; ".join(hits.commands),
         )
 
     got = await guarded(ctx, node, "storage", body)
@@ -320,6 +351,8 @@ async def storage_node_logs(ctx: CollectContext) -> StorageNodeLogs | Unavailabl
         provenance="; ".join(log.provenance for log in read),
         lines=tuple(line for log in read for line in log.lines),
         truncated=any(log.truncated for log in read),
+        matched=sum(log.matched for log in read),
+        matched_at_least=any(log.at_least for log in read),
         nodes=tuple(log.node for log in read),
         unchecked=unchecked,
     )

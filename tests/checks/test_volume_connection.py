@@ -241,3 +241,18 @@ def test_ruled_out(kw):
 def test_inconclusive_without_storage_evidence():
     """No volumes, services, logs or events is inconclusive."""
     assert isinstance(run(), Inconclusive)
+
+
+def test_missing_lio_target_says_to_restore_the_targets():
+    """cinder-rtstool's "Could not find target": restart cinder-volume to restore them."""
+    rtstool = (
+        f"2026-11-25 18:55:10.812 2471 ERROR cinder.volume.targets.lio [{REQ} req-c - - -] "
+        "Stderr: 'cinder.cmd.rtstool.RtstoolError: Could not find target "
+        f"iqn.2010-10.org.openstack:volume-{VOL_ID}\\n'"
+    )
+    outcome = run(storage_nodes=nodes(), storage_logs=node_logs(BACKEND_ERROR, rtstool))
+    text = rendered(ID, outcome)
+    assert "RtstoolError: Could not find target" in outcome.facts["reason"]
+    assert "\\n" not in outcome.facts["reason"]
+    assert "systemctl restart pf9-cindervolume-base" in text
+    assert "journalctl -u pf9-cindervolume-base" in text

@@ -110,10 +110,11 @@ def _oslo(at: datetime, text: str, req: str = REQ, level: str = "ERROR") -> str:
 
 
 def _grep_files(files: dict[str, list[str] | str]) -> Answer:
-    """grep -F over ``files``; a str value is grep's error for that path."""
+    """grep -F (with -m and -c) over ``files``; a str value is grep's error for that path."""
 
     def run(argv: list[str]) -> tuple[int, str, str]:
         patterns = [argv[i + 1] for i, a in enumerate(argv) if a == "-e"]
+        cap = int(argv[argv.index("-m") + 1]) if "-m" in argv else None
         paths = argv[argv.index("--") + 1 :]
         out, err = [], []
         for path in paths:
@@ -121,9 +122,15 @@ def _grep_files(files: dict[str, list[str] | str]) -> Answer:
             if isinstance(content, str):
                 err.append(f"grep: {path}: {content}\n")
                 continue
-            for n, line in enumerate(content, start=1):
-                if any(p in line for p in patterns):
-                    out.append(f"{path}:{n}:{line}\n")
+            hits = [
+                (n, line)
+                for n, line in enumerate(content, start=1)
+                if any(p in line for p in patterns)
+            ][:cap]
+            if "-c" in argv:
+                out.append(f"{path}:{len(hits)}\n")
+            else:
+                out += [f"{path}:{n}:{line}\n" for n, line in hits]
         return (2 if err else 0 if out else 1), "".join(out), "".join(err)
 
     return run
@@ -318,3 +325,20 @@ async def test_real_ssh_refused_by_a_closed_loopback_port(tmp_path):
         shell.close()
     assert isinstance(logs, Unavailable)
     assert "SSH connection refused by storage-01 (127.0.0.1:1)" in logs.reason
+
+
+async def test_capped_search_is_counted_on_the_node_and_disclosed(tmp_path):
+    """Past the match cap the lines are counted with grep -c and the cap is said."""
+    lines = [_oslo(T0, f"attach {VOL} try {i}") for i in range(5)]
+    api = FakeApi({VOL: "storage-01@lvm#LVM"}, [_service("storage-01@lvm")])
+    grep = _grep_files({PCD_LOG: lines})
+    shell = MemoryShell(
+        _settings(tmp_path, log_match_cap=2), {"storage-01": {"grep": grep}}
+    )
+    logs = await storage_node_logs(_ctx(api, shell))
+    assert isinstance(logs, StorageNodeLogs)
+    assert len(logs.lines) == 2
+    assert logs.truncated
+    assert logs.matched == 5
+    assert logs.shown() == "showing 2 of 5 matching lines (capped)"
+    assert "storage-01$ grep -c -a -H -F " in logs.provenance
