@@ -44,6 +44,7 @@ from diagnostics.evidence.types import (
     StorageNodes,
     Unavailable,
 )
+from diagnostics.evidence.urls import segment
 
 # a storage node's name comes from Cinder; it still goes to SSH only if it is a host name
 _HOST_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,252})$")
@@ -75,7 +76,7 @@ async def _lookup(ctx: CollectContext) -> _Lookup | Unavailable:
     async def host_of(volume_id: str) -> tuple[str | None, tuple[ApiCall, ...]]:
         volume, more = await api.call(
             "GET /volumes/{id}",
-            partial(api.conn.block_storage.get_volume, volume_id),
+            partial(api.conn.block_storage.get_volume, segment(volume_id)),
             family=Family.CINDER,
         )
         host = getattr(volume, "host", None)
