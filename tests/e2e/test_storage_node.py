@@ -36,6 +36,16 @@ async def test_storage_node_log_line_confirms_the_backend_error(tmp_path: Path) 
         in _step(report, 7)["summary"]
     )
     assert "storage-01 (cinder-volume): " in _step(report, 8)["summary"]
+    # one lookup of the storage nodes serves steps 7 and 8 (the volume and the services)
+    storage_calls = sorted(
+        r["what"]
+        for r in report["timing"]["requests"]
+        if r["stage"] in ("StorageNodes", "StorageNodeLogs")
+    )
+    assert storage_calls == [
+        "GET /os-services?binary=cinder-volume",
+        "GET /volumes/4b0e6f1c-7a2d-4e59-9c3b-5d8a1f2e6c47",
+    ]
     # read-only and quoted, like every probe: the grep and the unit state, nothing else
     on_node = [c for host, c in commands if host == "storage-01"]
     assert on_node, commands
