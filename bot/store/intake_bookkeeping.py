@@ -18,6 +18,9 @@ from bot.store.intake_models import (
 from bot.store.models import CaseRow
 from bot.store.repo import Store
 from bot.times import as_utc
+from diagnostics.evidence.redact import redact
+
+_DEAD_LETTER_CHARS = 65536
 
 
 class IntakeBookkeeping:
@@ -52,12 +55,14 @@ class IntakeBookkeeping:
 
     async def dead_letter(self, source: str, reason: str, body: bytes | str) -> None:
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        # redacted before the cut, so a secret the cut would split is still recognised
+        kept = redact(text[: _DEAD_LETTER_CHARS * 2])[:_DEAD_LETTER_CHARS]
         async with self.store.sessions.begin() as session:
             session.add(
                 DeadLetterRow(
                     source=source,
-                    reason=reason,
-                    body=text[:65536],
+                    reason=redact(reason),
+                    body=kept,
                     at=datetime.now(UTC),
                 )
             )

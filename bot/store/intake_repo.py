@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -26,6 +26,7 @@ from bot.store.intake_models import DedupeKeyRow, IntakeCaseRow
 from bot.store.models import CaseRow
 from bot.store.repo import Store, new_id
 from bot.times import as_utc
+from diagnostics.evidence.redact import redact, redact_json
 from diagnostics.model import MigrationKind
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,21 @@ def _known(row: IntakeCaseRow) -> KnownCase:
     )
 
 
+def _redacted(sighting: Sighting) -> Sighting:
+    """What may be written of a sighting: the error text and the body, redacted.
+
+    The body is the source's own (a notification carries ``_context_auth_token``, Nova's
+    ``exception_message`` can hold a ``transport_url``); secret-named fields are masked
+    whatever their value looks like.
+    """
+    report = redact_json(sighting.report)
+    return replace(
+        sighting,
+        error=redact(sighting.error) if sighting.error else sighting.error,
+        report=report if isinstance(report, Mapping) else {},
+    )
+
+
 def _is_retryable(exc: DBAPIError) -> bool:
     text = str(exc.orig).lower()
     return "deadlock" in text or "database is locked" in text or "serializ" in text
@@ -185,6 +201,7 @@ class IntakeRepo(IntakeBookkeeping):
         the instance key joins the newest case of the VM created since ``rules.since``
         that ``rules.same_failure`` accepts.
         """
+        sighting = _redacted(sighting)
         return await self._transaction(
             lambda s: self._claim(s, sighting, rules, channel, due_at, now)
         )

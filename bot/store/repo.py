@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 from bot.store.models import CaseRow, EscalationRow, RunRow
 from bot.times import as_utc
+from diagnostics.evidence.redact import redact, redact_strings
 from diagnostics.model import Diagnosis, MigrationKind
 from diagnostics.report.json import from_dict, to_dict
 
@@ -176,7 +177,8 @@ class Store:
         row = RunRow(
             id=new_id("run"),
             case_id=case_id,
-            diagnosis=to_dict(diagnosis),
+            # already redacted where its text entered the model; again, as it is stored
+            diagnosis=redact_strings(to_dict(diagnosis)),
             verdict=diagnosis.verdict,
             requested_by=requested_by,
             created_at=datetime.now(UTC),
@@ -217,7 +219,7 @@ class Store:
             user_id=user_id,
             dedup_key=dedup_key,
             at=datetime.now(UTC),
-            status=status,
+            status=redact(status),  # PagerDuty's answer, verbatim otherwise
         )
         async with self.sessions.begin() as session:
             session.add(row)

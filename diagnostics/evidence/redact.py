@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 MASK = "***"
 
@@ -57,7 +58,8 @@ _AUTH_HEADER = re.compile(
 # X-Auth-Token / X-Subject-Token / X-Service-Token headers ("X-Auth-Token: gAAAA...",
 # "'X-Auth-Token': '{SHA256}...'")
 _TOKEN_HEADER = re.compile(
-    r"(?P<head>\bx-(?:auth|subject|service)-token['\"]?\s*[:=]\s*['\"]?)[^\s'\",;]+",
+    r"(?P<head>\bx-(?:auth|subject|service)-token\\*['\"]?\s*[:=]\s*\\*['\"]?)"
+    r"[^\s'\",;\\]+",
     re.IGNORECASE,
 )
 
@@ -72,15 +74,23 @@ _SECRET_WORD = (
 )
 _SECRET_KEY = r"[\w.\-]*" + _SECRET_WORD + r"[\w.\-]*"
 _SECRET_KEY_NAME = re.compile(_SECRET_KEY + r"|key", re.IGNORECASE)
+# A quote may be escaped (``\"``): JSON inside a JSON string, as in oslo's envelope
+# ("oslo.message" is itself a JSON text) or a dead-lettered body.
+_QUOTE = r"(?:\\*['\"])"
+_VALUE = (
+    r"(?P<value>'[^'\n]*'|\"[^\"\n]*\"|(?P<eq>\\+['\"])(?:(?!(?P=eq)).)*(?P=eq)"
+    r"|[^\s,;}&]+)"
+)
 _KEY_VALUE = re.compile(
-    r"(?P<head>(?P<q>['\"]?)\b" + _SECRET_KEY + r"(?P=q)\s*[=:]\s*)"
-    r"(?P<value>'[^'\n]*'|\"[^\"\n]*\"|[^\s,;}&]+)",
+    r"(?P<head>(?P<q>" + _QUOTE + r"?)\b" + _SECRET_KEY + r"(?P=q)\s*[=:]\s*)" + _VALUE,
     re.IGNORECASE,
 )
 
 _BARE_KEY = re.compile(
-    r"(?P<head>(?:(?<![\w.\-])key\s*=|(?P<q>['\"])key(?P=q)\s*:)\s*)"
-    r"(?P<value>'[^'\n]*'|\"[^\"\n]*\"|[^\s,;}&]+)",
+    r"(?P<head>(?:(?<![\w.\-])key\s*=|(?P<q>"
+    + _QUOTE
+    + r")key(?P=q)\s*:)\s*)"
+    + _VALUE,
     re.IGNORECASE,
 )
 
@@ -114,9 +124,8 @@ _ISCSIADM_VALUE = re.compile(
 
 def _mask_value(m: re.Match[str]) -> str:
     value = m.group("value")
-    if value[:1] in {"'", '"'}:
-        return f"{m.group('head')}{value[0]}{MASK}{value[0]}"
-    return f"{m.group('head')}{MASK}"
+    quote = m.groupdict().get("eq") or (value[0] if value[:1] in {"'", '"'} else "")
+    return f"{m.group('head')}{quote}{MASK}{quote}"
 
 
 def _keep_head(m: re.Match[str]) -> str:
@@ -202,20 +211,35 @@ def is_secret_key(name: str) -> bool:
 def redact_json(value: object) -> object:
     """A JSON-like value with every secret-named field masked and every string redacted.
 
-    For bodies kept as structures (a notification with its ``_context_*`` fields, a
+    For bodies kept as they came (a notification with its ``_context_*`` fields, a
     webhook payload): the field name decides even when the value has no telltale shape.
     """
+    return _walk(value, by_name=True)
+
+
+def redact_strings(value: Any) -> Any:
+    """A JSON-like value of our own (a stored diagnosis) with every string redacted.
+
+    Field names are left alone: our own keys (a check's ``key`` fact) are not secrets.
+    """
+    return _walk(value, by_name=False)
+
+
+def _walk(value: object, *, by_name: bool) -> object:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, Mapping):
         return {
             k: (
                 MASK
-                if isinstance(k, str) and is_secret_key(k) and v not in (None, "")
-                else redact_json(v)
+                if by_name
+                and isinstance(k, str)
+                and is_secret_key(k)
+                and v not in (None, "")
+                else _walk(v, by_name=by_name)
             )
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
-        return [redact_json(v) for v in value]
+        return [_walk(v, by_name=by_name) for v in value]
     return value

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -44,6 +46,17 @@ def test_secret_is_masked(text, secret):
         out = redact(line)
         assert secret not in out
         assert MASK in out
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"), SINGLE_LINE, ids=[c[1] for c in SINGLE_LINE]
+)
+def test_secret_is_masked_inside_json_text(text, secret):
+    """In a JSON string, and in JSON inside a JSON string (oslo's envelope, dead letters)."""
+    once = json.dumps({"message": text})
+    twice = json.dumps({"oslo.message": once})
+    for wrapped in (once, twice):
+        assert secret not in redact(wrapped)
 
 
 @pytest.mark.parametrize(
