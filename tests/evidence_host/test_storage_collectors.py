@@ -17,6 +17,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from diagnostics.evidence.base import CollectorError
 from diagnostics.evidence.host_commands import HostCommand
 from diagnostics.evidence.ssh import CommandResult, HostShell
@@ -178,6 +181,32 @@ def test_grep_keeps_hostile_ids_as_single_arguments_without_s():
         command.argv.count("-e") == 2
     )  # the empty and the multi-line patterns dropped
     assert command.argv[command.argv.index("--") + 1 :] == (PCD_LOG,)
+
+
+@given(st.text(), st.text(), st.text())
+def test_any_request_id_volume_id_and_path_round_trip(req, volume_id, path):
+    """Whatever Cinder or the operator's config holds stays one argument each."""
+    command = grep_cinder_log([req, volume_id], [PCD_LOG, path], 500, 4096)
+    words = shlex.split(command.line)
+    assert words[:-4] == list(command.argv)
+    kept = [
+        p for p in dict.fromkeys([req, volume_id]) if p and not set(p) & {"\n", "\r"}
+    ]
+    assert [
+        command.argv[i + 1] for i, a in enumerate(command.argv) if a == "-e"
+    ] == kept
+    assert command.argv[command.argv.index("--") + 1 :] == (PCD_LOG, path)
+
+
+@given(st.text())
+def test_backend_of_never_raises_and_names_a_node_without_at_or_hash(text):
+    """Any host attribute gives None or (backend, node) with the node before '@'/'#'."""
+    parsed = backend_of(text)
+    if parsed is not None:
+        backend, node = parsed
+        assert node
+        assert "@" not in node
+        assert "#" not in backend
 
 
 def test_grep_errors_tell_missing_from_unreadable():
