@@ -10,8 +10,10 @@ one's end. Targets in bench/README.md (span ≤ 1.25 × bound at 50 ms).
 The region runs in its own process (``migrate-diag sim up --latency MS``), so its event
 loop never competes with the one being measured.
 
-- cold: ``migrate-diag diagnose VM --format json`` as a fresh process (imports, token,
-  version discovery included); wall time and the span/bound from its JSON ``timing``.
+- cold: ``migrate-diag diagnose VM --format json`` as a fresh process (imports and
+  version discovery included) reusing the Keystone token of the run before
+  (``openstack.token_cache``, on by default); "cold-auth" is the same with the cache off,
+  so every run authenticates. Wall time and the span/bound from the JSON ``timing``.
 - warm: one engine in this process, as the serving bot keeps it (the first diagnosis
   warms the token and discovery and is not counted).
 
@@ -52,8 +54,12 @@ READY = "migrate-diag     --config"
 
 
 def _cli() -> list[str]:
-    script = Path(sys.executable).with_name("migrate-diag")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "bot.cli"]
+    """`migrate-diag` of this interpreter and import path (PYTHONPATH picks the checkout)."""
+    return [
+        sys.executable,
+        "-c",
+        "import sys; from bot.cli import main; sys.exit(main())",
+    ]
 
 
 def scenario_vm(name: str) -> str:
@@ -182,10 +188,19 @@ def report(kind: str, latency: int, samples: list[Sample]) -> str:
     bound = _median([s.bound_ms for s in samples])
     ratio = _median([s.ratio for s in samples])
     return (
-        f"{kind:<5} {latency:>4} ms  wall {_fmt(wall, ' ms'):>8}  span {_fmt(span, ' ms'):>8}"
+        f"{kind:<9} {latency:>4} ms  wall {_fmt(wall, ' ms'):>8}  span {_fmt(span, ' ms'):>8}"
         f"  bound {_fmt(bound, ' ms'):>8}  span/bound {_fmt(ratio):>5}"
         f"  (median of {len(samples)})"
     )
+
+
+def _variant(config: Path, name: str, **openstack: object) -> Path:
+    """The region's config with some ``openstack`` settings changed."""
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data.setdefault("openstack", {}).update(openstack)
+    path = config.with_name(f"{name}.yaml")
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
 
 
 def main() -> int:
@@ -203,9 +218,19 @@ def main() -> int:
             tempfile.TemporaryDirectory() as tmp,
             region(args.scenario, latency, Path(tmp) / "state") as config,
         ):
-            cold_samples = cold(config, vm, args.cold_runs)
-            warm_samples = asyncio.run(warm(config, vm, args.warm_runs, args.span_only))
+            if args.span_only:  # a checkout from before the token cache setting
+                no_cache = cached = config
+            else:
+                no_cache = _variant(config, "no-token-cache", token_cache=False)
+                cached = _variant(config, "token-cache", token_cache_dir=f"{tmp}/t")
+            auth_samples = cold(no_cache, vm, args.cold_runs)
+            cold(cached, vm, 1)  # leaves a cached token for the cold runs
+            cold_samples = cold(cached, vm, args.cold_runs)
+            warm_samples = asyncio.run(
+                warm(no_cache, vm, args.warm_runs, args.span_only)
+            )
         for line in (
+            report("cold-auth", latency, auth_samples),
             report("cold", latency, cold_samples),
             report("warm", latency, warm_samples),
         ):
