@@ -28,7 +28,7 @@ async def start_region(
     state_dir = Path(tmp_path) / "state"
     region = Region(scenario, key_dir=state_dir, **options)
     async with region:
-        region.paths = write_state_dir(region, state_dir)  # type: ignore[attr-defined]
+        region.paths = write_state_dir(region, state_dir)
         yield region
 
 

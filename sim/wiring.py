@@ -15,7 +15,6 @@ import logging
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from aiohttp import web
 
@@ -59,6 +58,7 @@ class Region:
         self.ports: dict[str, int] = {}
         self.ssh_endpoints: dict[str, tuple[int, str]] = {}
         self.client_key: Path | None = None
+        self.paths: dict[str, Path] = {}  # the state dir's files, once written
         self.app: web.Application | None = None
         self._runners: list[web.AppRunner] = []
         self._fleet: HostFleet | None = None
@@ -79,8 +79,7 @@ class Region:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         self._runners.append(runner)
-        server: Any = site._server  # aiohttp exposes the bound port only here
-        return int(server.sockets[0].getsockname()[1])
+        return int(runner.addresses[0][1])  # the free port the OS gave for port 0
 
     async def start(self) -> Region:
         """Bind the APIs, start the SSH hosts and (self-hosted) the Kubernetes API."""
