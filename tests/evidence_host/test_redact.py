@@ -224,3 +224,20 @@ def test_generated_passwords_in_urls_and_keys_never_survive(secret):
     assert secret not in redact(f"transport_url = rabbit://nova:{secret}@mq:5672/")
     assert secret not in redact(f"admin_password = {secret}")
     assert secret not in redact(f"node.session.auth.password = {secret}")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "PASSWORD = Upper5ecret",
+        "Admin_Password: Upper5ecret",
+        "X-AUTH-TOKEN: Upper5ecret",
+        "AUTHORIZATION: Bearer Upper5ecret",
+        "KEY = Upper5ecret",
+        "DB_CONNECTION=MYSQL://NOVA:Upper5ecret@DB/NOVA",
+        "Node.Session.Auth.PASSWORD = Upper5ecret",
+    ],
+)
+def test_key_names_match_in_any_case(text):
+    """The cheap pre-checks that skip rules compare case-folded, as the rules match."""
+    assert "Upper5ecret" not in redact(text)
