@@ -25,7 +25,7 @@ from sim.scenario.model import Notification
 
 log = logging.getLogger(__name__)
 
-# vendored from Nova's doc/notification_samples (see sim/nova_samples/README.md)
+# vendored from Nova's doc/notification_samples (see sim/region/nova_samples/README.md)
 SAMPLES_DIR = Path(__file__).resolve().parent / "nova_samples" / "notification_samples"
 EXCHANGE = "nova"
 

@@ -111,7 +111,7 @@ def _write(tmp_path: Path, data: object, text: str | None = None) -> Path:
 
 
 def test_minimal_scenario_loads_from_a_path(tmp_path: Path) -> None:
-    """A scenario outside sim/scenarios loads by path (the base for the failure cases)."""
+    """A scenario outside sim/scenario/bundled loads by path (the base for the failure cases)."""
     assert load_scenario(_write(tmp_path, _MINIMAL)).servers[0].name == "vm-1"
 
 
