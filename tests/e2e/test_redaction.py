@@ -70,7 +70,7 @@ async def test_planted_secrets_never_reach_any_output(tmp_path: Path) -> None:
     scenario, vm = planted_scenario(tmp_path)
     seen: list[object] = []
     async with start_region(scenario, tmp_path) as region:
-        settings = load_settings(region.paths["config"], BotSettings)  # type: ignore[attr-defined]
+        settings = load_settings(region.paths["config"], BotSettings)
         async with open_engine(settings) as engine:
             record_evidence(engine, seen)
             diagnosis = await engine.diagnose(MigrationRef(server=vm))

@@ -207,7 +207,7 @@ def test_the_count_repeats_the_search_without_its_caps():
 async def test_the_report_says_how_many_lines_matched(tmp_path: Path) -> None:
     """Against the sim with a match cap of 1: text, JSON and Slack show "1 of N" lines."""
     async with start_region("unknown-failure", tmp_path) as region:
-        base = load_settings(region.paths["config"], BotSettings)  # type: ignore[attr-defined]
+        base = load_settings(region.paths["config"], BotSettings)
         ssh = base.ssh.model_copy(update={"log_match_cap": 1})
         settings = base.model_copy(update={"ssh": ssh})
         async with open_engine(settings) as engine:

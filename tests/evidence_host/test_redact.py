@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from diagnostics.evidence.base import CollectorError
 from diagnostics.evidence.redact import (
     MASK,
     is_secret_key,
@@ -15,6 +16,7 @@ from diagnostics.evidence.redact import (
     redact_json,
     redact_lines,
 )
+from diagnostics.evidence.types import Unavailable
 from tests.redaction_corpus import (
     KEYRING_LINES,
     MULTI_LINE,
@@ -241,3 +243,14 @@ def test_generated_passwords_in_urls_and_keys_never_survive(secret):
 def test_key_names_match_in_any_case(text):
     """The cheap pre-checks that skip rules compare case-folded, as the rules match."""
     assert "Upper5ecret" not in redact(text)
+
+
+def test_unavailable_and_collector_errors_are_redacted_whoever_builds_them():
+    """An API's or a host's error text (an HTTP body, an SSH error) is masked at once."""
+    text = (
+        "HTTP 500: " + " | ".join(t for t, _ in SINGLE_LINE) + "\n" + traceback_text()
+    )
+    unavailable = Unavailable(reason=f"failed: {SINGLE_LINE[0][0]}", detail=text)
+    error = CollectorError(f"failed: {SINGLE_LINE[0][0]}", text)
+    assert leaks([unavailable.reason, unavailable.detail]) == []
+    assert leaks([error.reason, error.detail, str(error)]) == []
