@@ -42,7 +42,7 @@ from diagnostics.registry import check
         ),
         r.check(
             r.CLI,
-            "openstack availability zone list --long",
+            "openstack availability zone list --compute --long",
             "The zones and the hosts in each.",
         ),
         r.check(
