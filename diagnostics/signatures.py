@@ -1,14 +1,22 @@
-"""The exact failure strings of ../shared/failure-signatures.md, compiled, plus log parsers.
+"""The exact failure strings of ../shared/failure-signatures.md, compiled, and where
+Nova puts failure text (``failure_texts``).
 
 Every pattern is unanchored at the start, so it matches both the bare message and the
 wrapped forms Nova produces (§0.5, §3.2): ``Migration pre-check error: ``,
 ``Error while check_can_live_migrate_source from A to host B: <Type>_Remote ``,
-``Migration error: ``, ``Live Migration failure: ``. Names follow the catalog's numbering.
+``Migration error: ``, ``Resize error: ``, ``Live Migration failure: ``. Names follow
+the catalog's numbering.
+
+Nova stores instance-action event details and fault messages cut to 255 bytes
+(``safe_truncate`` below, as nova/compute/utils.py), so no pattern may need text that
+the cut removes: a closing quote, a trailing exit code, the end of a long reason. Each
+pattern is tested on the full text, the truncated text and the log line.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from diagnostics.evidence.types import (
@@ -18,16 +26,30 @@ from diagnostics.evidence.types import (
     Server,
     SourceHostLogs,
 )
-from diagnostics.model import Citation, RootCauseId
+from diagnostics.model import Citation
+
+# Nova's limit for instance-action event details and fault messages, in UTF-8 bytes
+NOVA_TEXT_MAX = 255
+
+
+def safe_truncate(value: str, length: int = NOVA_TEXT_MAX) -> str:
+    """``value`` cut to ``length`` UTF-8 bytes without splitting a character.
+
+    As ``nova.compute.utils.safe_truncate``: encode, cut the bytes, then drop trailing
+    bytes until what is left decodes (a character is 1-4 bytes).
+    """
+    data = value.encode("utf-8")[:length]
+    while True:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            data = data[:-1]
+
 
 _S = re.S
 _M = re.M
 
 # F1 libvirt connectivity and TLS
-LIVE_MIGRATION_FAILURE = re.compile(
-    r"Live Migration failure: (?P<libvirt_msg>.+?)(?:: libvirt\.libvirtError: .*)?$", _M
-)
-MIGRATION_ABORTED = re.compile(r"Migration operation has aborted")
 REMOTE_URI = re.compile(
     r"Failed to connect to remote libvirt URI (?P<uri>qemu\+(?P<scheme>\w+)://"
     r"(?P<dest>[^/\s]+)/system)(?::\s*(?P<cause>.+))?"
@@ -46,19 +68,11 @@ CERT_TIMES = re.compile(
 CERT_READ = re.compile(
     r"Cannot read (?P<what>CA certificate|certificate|private key) '(?P<path>[^']+)'"
 )
-CONN_DROPPED = re.compile(
-    r"(?P<what>End of file while reading data|Cannot recv data|Cannot write data)"
-    r"(?::\s*(?P<detail>.*))?"
-)
 QEMU_TLS = re.compile(
     r"Unable to access credentials (?P<path>/\S+)"
     r"|Cannot (?:write to|read from) TLS channel: (?P<why>.+)"
 )
-DRIVE_MIRROR = re.compile(r"unable to execute QEMU command 'drive-mirror': (?P<why>.+)")
 DOMAIN_ACTIVE = re.compile(r"domain '(?P<dom>[^']+)' is already active")
-PRECHECK_TIMEOUT = re.compile(
-    r"Timeout while checking if we can live migrate to host: (?P<dest>\S+)"
-)
 
 # F1b timeouts and aborts
 NOT_COMPLETED = re.compile(r"Live migration not completed after (?P<secs>\d+) sec")
@@ -89,9 +103,6 @@ AZ_REQUESTED = re.compile(
 )
 CINDER_AZ = re.compile(r"are not in the same availability[_ ]zone")
 SKIPPING_HOST = re.compile(r"Skipping host: (?P<host>\S+) because: (?P<reason>.+)")
-HOST_NOT_FOUND = re.compile(
-    r"Compute host (?P<host>\S+) (?:could not be found|not found)"
-)
 
 # F3 CPU
 UNACCEPTABLE_CPU = re.compile(
@@ -280,109 +291,50 @@ UNSUPPORTED_FEATURES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("cross-cell move", re.compile(r"across cells|Unable to determine in which cell")),
 )
 
-_WRAPPER = re.compile(
-    r"^\s*(?:Migration pre-check error: |Migration error: |Live Migration failure: "
-    r"|Error while check_can_live_migrate_source from \S+ to host \S+: (?:\w+_Remote )?"
-    r"|\w+_Remote: )"
-)
-
-
-def unwrap(message: str) -> str:
-    """Strip Nova's wrappers (repeatedly) so the inner message is classified on its own."""
-    previous = None
-    while previous != message:
-        previous, message = message, _WRAPPER.sub("", message, count=1)
-    return message
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignatureHit:
-    """One catalog signature found in a text; ``groups`` holds its named groups."""
-
-    name: str
-    family: RootCauseId
-    groups: dict[str, str]
-
-
-_R = RootCauseId
-CATALOG: tuple[tuple[str, RootCauseId, re.Pattern[str]], ...] = (
-    ("cert-times", _R.LIBVIRT_TLS, CERT_TIMES),
-    ("cert-owner", _R.LIBVIRT_TLS, CERT_OWNER),
-    ("cert-validation", _R.LIBVIRT_TLS, CERT_VALIDATION),
-    ("cert-read", _R.LIBVIRT_TLS, CERT_READ),
-    ("peer-cert", _R.LIBVIRT_TLS, PEER_CERT),
-    ("socket-connect", _R.LIBVIRT_TLS, SOCKET_CONNECT),
-    ("remote-uri", _R.LIBVIRT_TLS, REMOTE_URI),
-    ("qemu-tls", _R.LIBVIRT_TLS, QEMU_TLS),
-    ("not-completed", _R.MIGRATION_TIMEOUT, NOT_COMPLETED),
-    ("cancelled", _R.MIGRATION_TIMEOUT, CANCELLED),
-    ("aborted-by-client", _R.MIGRATION_TIMEOUT, ABORTED_BY_CLIENT),
-    ("stuck", _R.MIGRATION_TIMEOUT, STUCK),
-    ("agg-extra-specs", _R.AZ_AGGREGATE_MISMATCH, AGG_EXTRA_SPECS),
-    ("az-requested", _R.AZ_AGGREGATE_MISMATCH, AZ_REQUESTED),
-    ("cinder-az", _R.AZ_AGGREGATE_MISMATCH, CINDER_AZ),
-    ("no-valid-host", _R.NO_VALID_HOST, NO_VALID_HOST),
-    ("no-valid-host-cold", _R.NO_VALID_HOST, NO_VALID_HOST_COLD),
-    ("max-retries", _R.NO_VALID_HOST, MAX_RETRIES),
-    ("exhausted", _R.NO_VALID_HOST, EXHAUSTED),
-    ("unacceptable-cpu", _R.CPU_INCOMPATIBLE, UNACCEPTABLE_CPU),
-    ("missing-features", _R.CPU_INCOMPATIBLE, MISSING_FEATURES),
-    ("lack-of-memory", _R.INSUFFICIENT_RESOURCES, LACK_OF_MEMORY),
-    ("disk-too-large", _R.INSUFFICIENT_RESOURCES, DISK_TOO_LARGE),
-    ("insufficient-compute", _R.INSUFFICIENT_RESOURCES, INSUFFICIENT_COMPUTE),
-    ("placement-refused", _R.INSUFFICIENT_RESOURCES, PLACEMENT_REFUSED),
-    ("forced-host-capacity", _R.INSUFFICIENT_RESOURCES, FORCED_HOST_CAPACITY),
-    ("not-shared", _R.STORAGE_VOLUME, NOT_SHARED),
-    ("not-local", _R.STORAGE_VOLUME, NOT_LOCAL),
-    ("mapped-volumes", _R.STORAGE_VOLUME, MAPPED_VOLUMES),
-    ("evac-shared", _R.STORAGE_VOLUME, EVAC_SHARED),
-    ("device-not-found", _R.STORAGE_VOLUME, DEVICE_NOT_FOUND),
-    ("portal-not-found", _R.STORAGE_VOLUME, PORTAL_NOT_FOUND),
-    ("iscsi-login", _R.STORAGE_VOLUME, ISCSI_LOGIN),
-    ("iscsiadm-error", _R.STORAGE_VOLUME, ISCSIADM_ERROR),
-    ("attachment-failed", _R.STORAGE_VOLUME, ATTACHMENT_FAILED),
-    ("cinder-backend", _R.STORAGE_VOLUME, CINDER_BACKEND),
-    ("binding-failed", _R.PORT_BINDING, BINDING_FAILED),
-    ("binding-not-created", _R.PORT_BINDING, BINDING_NOT_CREATED),
-    ("failed-to-bind", _R.PORT_BINDING, FAILED_TO_BIND),
-    ("dead-agent", _R.PORT_BINDING, DEAD_AGENT),
-    ("no-ovn-chassis", _R.PORT_BINDING, NO_OVN_CHASSIS),
-    ("activate-failed", _R.PORT_BINDING, ACTIVATE_FAILED),
-    ("vif-timeout", _R.PORT_BINDING, VIF_TIMEOUT),
-    ("service-unavailable", _R.COMPUTE_SERVICE_DOWN, SERVICE_UNAVAILABLE),
-    ("service-in-use", _R.EVACUATION_SOURCE_UP, SERVICE_IN_USE),
-    ("same-host", _R.INVALID_VM_STATE, SAME_HOST),
-    ("invalid-state", _R.INVALID_VM_STATE, INVALID_STATE),
-    ("locked", _R.INVALID_VM_STATE, LOCKED),
-    ("power-state", _R.INVALID_VM_STATE, POWER_STATE),
-    ("ssh-failed", _R.COLD_MIGRATION_SSH, SSH_FAILED),
-    ("disk-copy", _R.COLD_MIGRATION_SSH, DISK_COPY),
-    *((f"unsupported:{n}", _R.UNSUPPORTED_DEVICE, p) for n, p in UNSUPPORTED_FEATURES),
-    ("binding-exists", _R.STALE_LEFTOVERS, BINDING_EXISTS),
-    ("disk-exists", _R.STALE_LEFTOVERS, DISK_EXISTS),
-    ("domain-active", _R.STALE_LEFTOVERS, DOMAIN_ACTIVE),
-)
-
-
-def classify_text(text: str) -> list[SignatureHit]:
-    """Every catalog signature in ``text`` (wrapped or bare), in catalog order."""
-    hits = []
-    for name, family, pattern in CATALOG:
-        m = pattern.search(text)
-        if m:
-            groups = {k: v for k, v in m.groupdict().items() if v is not None}
-            hits.append(SignatureHit(name=name, family=family, groups=groups))
-    return hits
-
-
-# ---- raw failure lines for the `unknown` verdict ---------------------------------------------
+# ---- where Nova puts failure text ----------------------------------------------------------
 
 _MAX_LOG_CITES = 15
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FailureText:
+    """One text Nova recorded about a failure, with where it came from.
+
+    ``part`` is ``details`` or ``traceback`` of a failed event (``result`` when the event
+    carries neither: its text is then just "Error"), or ``fault`` for the server fault.
+    """
+
+    origin: str  # event / fault
+    part: str
+    source: str
+    text: str
+
+
+def failure_texts(
+    actions: InstanceActions | None, server: Server | None
+) -> Iterator[FailureText]:
+    """The failed events' details and tracebacks, in event order, then the server fault."""
+    action = actions.migration_action if actions is not None else None
+    if actions is not None and action is not None:
+        for event in action.failed_events:
+            where = f"{actions.call()} event {event.event}"
+            where += f" on {event.host}" if event.host else ""
+            parts = [(p, t) for p, t in (("details", event.details),
+                                         ("traceback", event.traceback)) if t]  # fmt: skip
+            for part, text in parts or [("result", "Error")]:
+                yield FailureText(origin="event", part=part, source=where, text=text)
+    if server is not None and server.fault is not None:
+        fault = f"{server.fault.message}\n{server.fault.details or ''}".strip()
+        yield FailureText(
+            origin="fault",
+            part="fault",
+            source=f"{server.provenance} fault",
+            text=fault,
+        )
+
+
 def _is_error(line: LogLine) -> bool:
-    level = line.level
-    return level in {"ERROR", "CRITICAL"}
+    return line.level in {"ERROR", "CRITICAL"}
 
 
 def raw_failure_lines(
@@ -391,25 +343,22 @@ def raw_failure_lines(
     source_logs: SourceHostLogs | None,
     dest_logs: DestHostLogs | None,
 ) -> tuple[Citation, ...]:
-    """The raw fault, the failed events' details and ERROR log lines, for a human to read."""
-    cites: list[Citation] = []
-    if server is not None and server.fault is not None:
-        text = server.fault.message + (
-            f"\n{server.fault.details}" if server.fault.details else ""
-        )
-        cites.append(Citation(source=f"{server.provenance} fault", text=text.strip()))
-    action = actions.migration_action if actions is not None else None
-    if actions is not None and action is not None:
-        for event in action.failed_events:
-            last = (event.traceback or "").strip().splitlines()
-            body = event.details or (last[-1] if last else "Error")
-            where = f"{actions.call()} event {event.event}"
-            cites.append(
-                Citation(
-                    source=where + (f" on {event.host}" if event.host else ""),
-                    text=body,
-                )
-            )
+    """The raw fault, the failed events' details and ERROR log lines, for a human to read.
+
+    One line per failed event: its details, else the last line of its traceback.
+    """
+    texts = list(failure_texts(actions, server))
+    cites = [
+        Citation(source=t.source, text=t.text) for t in texts if t.origin == "fault"
+    ]
+    shown: set[str] = set()
+    for t in texts:
+        if t.origin != "event" or t.source in shown:
+            continue
+        shown.add(t.source)
+        last = t.text.strip().splitlines()
+        body = last[-1] if t.part == "traceback" and last else t.text
+        cites.append(Citation(source=t.source, text=body))
     for logs in (source_logs, dest_logs):
         if logs is not None:
             errors = [line.cite() for line in logs.lines if _is_error(line)]

@@ -26,6 +26,7 @@ from diagnostics.evidence.types import (
 )
 from diagnostics.model import Citation, MigrationKind
 from diagnostics.remedies import RemedyTemplate
+from diagnostics.signatures import failure_texts
 
 _CITE_MAX = 500
 FAILED_STATUSES = frozenset({"error", "failed", "cancelled"})
@@ -99,21 +100,11 @@ def gather(
     mgmt: ManagementPlane | None = None,
 ) -> Texts:
     """Collect the failure texts of the evidence given (None means not available)."""
-    items: list[_Text] = []
-    action = actions.migration_action if actions is not None else None
-    if actions is not None and action is not None:
-        for event in action.events:
-            if event.result != "Error":
-                continue
-            where = f"{actions.call()} event {event.event}"
-            for text in (event.details, event.traceback):
-                if text:
-                    items.append(_Text(origin="event", source=where, text=text))
-    if server is not None and server.fault is not None:
-        fault = f"{server.fault.message}\n{server.fault.details}".strip()
-        items.append(
-            _Text(origin="fault", source=f"{server.provenance} fault", text=fault)
-        )
+    items = [
+        _Text(origin=t.origin, source=t.source, text=t.text)
+        for t in failure_texts(actions, server)
+        if t.part != "result"  # "Error" alone is no failure text to search
+    ]
     items += _log_items(source_logs, "source-log")
     items += _log_items(dest_logs, "dest-log")
     items += _log_items(mgmt.logs if mgmt is not None else None, "mgmt-log")

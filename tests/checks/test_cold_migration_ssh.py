@@ -6,6 +6,7 @@ import pytest
 
 from diagnostics.checks.cold_migration_ssh import cold_migration_ssh
 from diagnostics.model import Concluded, Confidence, Inconclusive, RuledOut
+from diagnostics.signatures import safe_truncate
 from tests.checks.conftest import (
     DST,
     VM_ID,
@@ -99,3 +100,17 @@ def test_probe_alone_without_records_concludes():
 def test_inconclusive_without_probe_or_text():
     """No probe and no failure text is inconclusive."""
     assert isinstance(run(), Inconclusive)
+
+
+def test_event_detail_cut_by_nova_still_concludes_with_the_fix():
+    """Nova keeps 255 bytes: 'Stderr: 'Host key verification ' with no closing quote."""
+    detail = safe_truncate(
+        ssh_error("Host key verification failed.").replace(DST, "10.20.1.13"), 255
+    )
+    assert not detail.endswith("'")
+    outcome = run(actions=actions(event("compute_resize_instance", detail)))
+    assert isinstance(outcome, Concluded)
+    assert outcome.facts["reason"] == "host key verification failed"
+    steps = commands(ID, outcome)
+    # the address Nova ssh'd to is the one whose key must be trusted
+    assert "ssh-keyscan -t ed25519 10.20.1.13 | ssh-keygen -lf -" in steps
