@@ -1,17 +1,17 @@
-"""The bot's one rule for times: aware UTC everywhere, naive values mean UTC."""
+"""The bot's times: the rule of diagnostics.times (aware UTC; naive means UTC), plus now."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from diagnostics.times import as_utc
+from diagnostics.times import parse_time as parse_iso
+
+__all__ = ["as_utc", "parse_time", "utcnow"]
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    """A naive time as UTC (SQLite and oslo hand back naive values that were UTC)."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def parse_time(value: object) -> datetime | None:
@@ -19,10 +19,6 @@ def parse_time(value: object) -> datetime | None:
 
     Accepts a trailing ``Z`` and oslo's ``str(utcnow())`` form (a space, no zone).
     """
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str):
         return None
-    try:
-        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return as_utc(stamp)
+    return parse_iso(value)

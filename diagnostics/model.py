@@ -97,6 +97,11 @@ class VmSummary:
     host: str | None
 
 
+# migration statuses of a move that did not complete: the conductor's pre-check or
+# scheduling error, a rollback, an abort or timeout (failure-signatures §1)
+FAILED_MIGRATION_STATUSES: tuple[str, ...] = ("error", "failed", "cancelled")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MigrationSummary:
     """The migration being diagnosed, as the JSON contract's ``migration`` object."""
@@ -114,7 +119,7 @@ class MigrationSummary:
 
     @property
     def failed(self) -> bool:
-        return self.status in {"error", "failed", "cancelled"}
+        return self.status in FAILED_MIGRATION_STATUSES
 
 
 # ---- check outcomes: a closed set ---------------------------------------------------------

@@ -17,11 +17,11 @@ from typing import Any, Protocol
 from bot.cases.report import FailureReport, ReportSource
 from bot.intake.sinks import ReportSink, Watermarks
 from bot.times import parse_time, utcnow
-from diagnostics.model import MigrationKind
+from diagnostics.model import FAILED_MIGRATION_STATUSES, MigrationKind
 
 log = logging.getLogger(__name__)
 
-FAILURE_STATUSES = ("error", "failed", "cancelled")
+FAILURE_STATUSES = FAILED_MIGRATION_STATUSES  # queried in this order
 
 
 class MigrationLister(Protocol):

@@ -24,12 +24,11 @@ from diagnostics.evidence.types import (
     Server,
     SourceHostLogs,
 )
-from diagnostics.model import Citation, MigrationKind
+from diagnostics.model import FAILED_MIGRATION_STATUSES, Citation, MigrationKind
 from diagnostics.remedies import RemedyTemplate
 from diagnostics.signatures import failure_texts
 
 _CITE_MAX = 500
-FAILED_STATUSES = frozenset({"error", "failed", "cancelled"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,7 +125,7 @@ class Move:
 
     @property
     def failed(self) -> bool:
-        return self.status in FAILED_STATUSES
+        return self.status in FAILED_MIGRATION_STATUSES
 
 
 def move_of(records: MigrationRecords | None, server: Server | None) -> Move:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from diagnostics.evidence.redact import redact, redact_lines
 from diagnostics.evidence.types import LogLine
+from diagnostics.times import as_utc
 
 _OSLO = re.compile(
     r"^(?P<ts>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d{1,6})?)\s+\d+\s+"
@@ -98,7 +99,7 @@ def in_window(line: LogLine, window: tuple[datetime, datetime] | None) -> bool:
     """Lines without a parseable timestamp are kept (they may be a traceback's tail)."""
     if window is None or line.timestamp is None:
         return True
-    start, end = (t if t.tzinfo else t.replace(tzinfo=UTC) for t in window)
+    start, end = (as_utc(t) for t in window)
     return start <= line.timestamp <= end
 
 

@@ -24,6 +24,7 @@ from diagnostics.evidence.types import (
     PodInfo,
     Unavailable,
 )
+from diagnostics.times import as_utc
 
 MATCH_CAP = 500  # matched lines kept over all pods
 _MIN_SINCE_S = 60
@@ -33,7 +34,7 @@ def _since_seconds(ctx: CollectContext, api: ManagementPlaneApi) -> int:
     """Back to the start of the failed action's window, else the configured bound."""
     if ctx.window is None:
         return api.settings.since_seconds
-    start = ctx.window[0] if ctx.window[0].tzinfo else ctx.window[0].replace(tzinfo=UTC)
+    start = as_utc(ctx.window[0])
     elapsed = (datetime.now(UTC) - start).total_seconds()
     return max(_MIN_SINCE_S, math.ceil(elapsed))
 

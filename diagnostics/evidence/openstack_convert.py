@@ -39,25 +39,7 @@ from diagnostics.evidence.types import (
     VolumeAttachmentInfo,
     VolumeInfo,
 )
-
-
-def parse_time(value: object) -> datetime | None:
-    """ISO 8601 string (naive means UTC, as OpenStack writes it) → aware UTC; else None."""
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, str) and value.strip():
-        text = value.strip()
-        if text.endswith("Z"):
-            text = text[:-1] + "+00:00"
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            return None
-    else:
-        return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+from diagnostics.times import parse_time
 
 
 def _str(value: object) -> str | None:

@@ -41,6 +41,7 @@ from diagnostics.model import (
 )
 from diagnostics.remedies import PROGRAMS, programs_of
 from diagnostics.report import timing
+from diagnostics.times import parse_time
 
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = frozenset({1, SCHEMA_VERSION})
@@ -156,7 +157,7 @@ def dumps(d: Diagnosis) -> str:
 
 
 def _dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+    return parse_time(value)
 
 
 _V1_ON_HOST = re.compile(r"^On (?P<host>[^\s:]+): (?P<command>.+)$", re.DOTALL)
