@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,12 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.builtin_interval_calculators import (
+    BackoffRetryIntervalCalculator,
+)
+from slack_sdk.http_retry.jitter import Jitter
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import actions, commands
@@ -69,14 +75,35 @@ class Secrets:
         )
 
 
+class ProportionalJitter(Jitter):
+    """Up to half the interval again (the SDK's RandomJitter adds a flat 0-1 s)."""
+
+    def recalculate(self, duration: float) -> float:
+        return duration * (1 + random.random() / 2)  # spreads retries of many clients
+
+
 def build_client(settings: BotSettings, bot_token: SecretStr) -> AsyncWebClient:
-    """The Web API client; Socket Mode's apps.connections.open goes through it too."""
+    """The Web API client; Socket Mode's apps.connections.open goes through it too.
+
+    slack_sdk's retry handlers, bounded: 429 after its Retry-After, 500/503 and dropped
+    connections with exponential backoff; then the call raises and the caller gives up
+    with the reason (``bot.posting.writer.DeliveryFailed``).
+    """
+    s = settings.slack
+    backoff = BackoffRetryIntervalCalculator(
+        backoff_factor=s.retry_backoff_s, jitter=ProportionalJitter()
+    )
     return AsyncWebClient(
         token=bot_token.get_secret_value(),
-        base_url=settings.slack.api_base_url,
+        base_url=s.api_base_url,
         retry_handlers=[
-            AsyncConnectionErrorRetryHandler(),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            AsyncConnectionErrorRetryHandler(
+                max_retry_count=s.retries, interval_calculator=backoff
+            ),
+            AsyncServerErrorRetryHandler(
+                max_retry_count=s.retries, interval_calculator=backoff
+            ),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=s.retries),
         ],
     )
 
@@ -118,7 +145,12 @@ def build_services(
         settings=settings,
         diagnoser=diagnoser,
         store=store,
-        pager=PagerDuty(settings.escalation.pagerduty_url, routing_key),
+        pager=PagerDuty(
+            settings.escalation.pagerduty_url,
+            routing_key,
+            attempts=settings.escalation.attempts,
+            backoff_s=settings.escalation.retry_backoff_s,
+        ),
         pacer=pacer
         or ChannelPacer(
             rate_per_s=settings.slack.post_rate_per_s, burst=settings.slack.post_burst

@@ -81,6 +81,7 @@ class ParentState:
     claimed_by: str | None = None
     claimed_at: datetime | None = None
     error: str | None = None  # the diagnosis itself could not finish
+    notice: str | None = None  # what Slack would not take (a lost thread reply)
 
 
 def _route(m: MigrationSummary | None) -> str:
@@ -174,6 +175,10 @@ def render_parent(state: ParentState) -> list[Block]:
             ContextBlock(
                 elements=[md(f"🙋 {user_mention(state.claimed_by)} is on it{since}")]
             )
+        )
+    if state.notice:
+        blocks.append(
+            ContextBlock(elements=[md(f"⚠️ {escaped_within(state.notice, 500)}")])
         )
     if d is not None or state.error is not None:
         blocks.append(parent_buttons(state.case_id, state.run_id))

@@ -15,6 +15,16 @@ from diagnostics.service import open_engine
 log = logging.getLogger(__name__)
 
 
+def intake_enabled(settings: BotSettings) -> bool:
+    """Any automatic source on? Without one the bot is slash-only and needs no channel."""
+    sources = settings.intake
+    return (
+        sources.notifications.enabled
+        or sources.poller.enabled
+        or sources.webhook.enabled
+    )
+
+
 async def serve(settings: BotSettings) -> None:
     """Run until cancelled (Ctrl-C / SIGTERM cancel the surrounding asyncio.run)."""
     secrets = Secrets.from_settings(settings)
@@ -31,17 +41,22 @@ async def serve(settings: BotSettings) -> None:
             )
             bot = await start_bot(services, client, secrets)
             try:
-                intake = await run_intake(
-                    settings,
-                    bot.poster,
-                    store,
-                    incident_poster=SlackIncidentPoster(client, services.pacer),
-                )
+                intake = None
+                if intake_enabled(settings):
+                    intake = await run_intake(
+                        settings,
+                        bot.poster,
+                        store,
+                        incident_poster=SlackIncidentPoster(client, services.pacer),
+                    )
+                else:
+                    log.info("intake off: slash commands only")
                 log.info("migrate-diag bot listening (%s mode)", settings.slack.mode)
                 try:
                     await asyncio.Event().wait()
                 finally:
-                    await intake.close()
+                    if intake is not None:
+                        await intake.close()
             finally:
                 await bot.close()
     finally:

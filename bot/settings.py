@@ -29,9 +29,12 @@ class SlackSettings(Section):
         default=1.2, ge=0
     )  # chat.update pacing per message
     max_concurrent_diagnoses: int = Field(default=4, ge=1)
-    # chat.postMessage pacing per channel (Slack allows about 1/s with short bursts)
+    # chat.postMessage pacing per channel: Slack allows about 1/s; bursts are not promised
     post_rate_per_s: float = Field(default=1.0, gt=0)
-    post_burst: int = Field(default=3, ge=1)
+    post_burst: int = Field(default=1, ge=1)
+    # every Web API call: retries of 429 (after Retry-After), 5xx and connection errors
+    retries: int = Field(default=3, ge=0, le=10)
+    retry_backoff_s: float = Field(default=0.5, ge=0, le=30)  # 5xx: 0.5, 1, 2 s ...
 
 
 class AccessSettings(Section):
@@ -53,6 +56,9 @@ class EscalationSettings(Section):
     oncall_group: str | None = (
         None  # Slack user group id (S...) to mention on escalation
     )
+    # PagerDuty's rule: 429 and 5xx are retried with backoff (1, 2, 4 s ...), bounded
+    attempts: int = Field(default=4, ge=1, le=10)
+    retry_backoff_s: float = Field(default=1.0, ge=0, le=60)
 
 
 class StoreSettings(Section):

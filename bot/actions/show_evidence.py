@@ -26,7 +26,7 @@ def evidence_report(d: Diagnosis) -> str:
 
 
 async def show_evidence(
-    services: Services, client: AsyncWebClient, click: Click
+    services: Services, poster: SlackCasePoster, client: AsyncWebClient, click: Click
 ) -> None:
     refusal = await services.authz.check(
         Action.SHOW_EVIDENCE, click.user, click.channel
@@ -39,13 +39,24 @@ async def show_evidence(
     if run is None or case is None:
         await tell(client, click, "This run is no longer in the store.")
         return
-    await client.files_upload_v2(
-        channel=case.channel,
-        thread_ts=case.thread_ts or case.parent_ts,
-        content=evidence_report(run.diagnosis),
-        filename=f"migrate-diag-{run.id}.txt",
-        title=f"Evidence for {case.vm_name} ({run.id})",
-    )
+    thread = case.thread_ts or case.parent_ts
+    if thread is None:
+        await tell(client, click, "This case has no thread to put the evidence in.")
+        return
+
+    async def upload() -> None:
+        # the file's message counts against the channel's posting limit like any other
+        async with poster.writer.pacer.slot(case.channel):
+            await client.files_upload_v2(
+                channel=case.channel,
+                thread_ts=thread,
+                content=evidence_report(run.diagnosis),
+                filename=f"migrate-diag-{run.id}.txt",
+                title=f"Evidence for {case.vm_name} ({run.id})",
+            )
+
+    # in the thread's order: after the steps and the card it is evidence for
+    await poster.writer.submit(case.channel, thread, upload)
 
 
 def register(app: AsyncApp, services: Services, poster: SlackCasePoster) -> None:
@@ -56,5 +67,6 @@ def register(app: AsyncApp, services: Services, poster: SlackCasePoster) -> None
         await ack()
         click = Click.of(body)
         services.tasks.spawn(
-            show_evidence(services, client, click), name=f"evidence-{click.value}"
+            show_evidence(services, poster, client, click),
+            name=f"evidence-{click.value}",
         )

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shlex
 from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
-from slack_sdk.errors import SlackApiError
 
 from bot.authz import Action
 from bot.posting.case_poster import SlackCasePoster
+from bot.posting.writer import DeliveryFailed
 from bot.services import Services
 from bot.store.repo import new_id
 from bot.textsafe import code_span, escaped_within
@@ -26,6 +27,7 @@ from diagnostics.model import (
 log = logging.getLogger(__name__)
 
 MAX_ARGUMENT = 255
+AUTHZ_BEFORE_ACK_S = 1.5  # of Slack's 3 s ack deadline
 KINDS = {k.value: k for k in MigrationKind}
 
 
@@ -147,13 +149,13 @@ async def run_case(
             response_type="ephemeral",
             replace_original=True,
         )
-    except SlackApiError as exc:
-        error = exc.response.get("error")
-        log.warning("cannot post in %s: %s", channel, error)
-        await respond(
-            text=f"I cannot post in this channel ({error}). Invite me, then try again.",
-            response_type="ephemeral",
-        )
+    except DeliveryFailed as exc:
+        # logged once by the writer; the case ended without a parent
+        if exc.permanent:
+            text = f"I cannot post in this channel ({exc.reason}). Invite me, then try again."
+        else:
+            text = f"Slack did not take the post ({exc.reason}) after retries; try again later."
+        await respond(text=text, response_type="ephemeral", replace_original=True)
 
 
 def register(app: AsyncApp, services: Services, poster: SlackCasePoster) -> None:
@@ -170,6 +172,17 @@ def register(app: AsyncApp, services: Services, poster: SlackCasePoster) -> None
         if isinstance(parsed, UsageError):
             await ack(text=f"{parsed.message}\n{usage(command_name)}")
             return
+        channel, user = str(command["channel_id"]), str(command["user_id"])
+        # the refusal IS the ack when it can be decided in time: posted after an ack it
+        # could arrive first and leave "Diagnosing…" as the last word the user sees
+        try:
+            async with asyncio.timeout(AUTHZ_BEFORE_ACK_S):
+                refusal = await services.authz.check(Action.DIAGNOSE, user, channel)
+        except TimeoutError:
+            refusal = None  # a slow group lookup: decided (and answered) after the ack
+        if refusal is not None:
+            await ack(text=refusal.message)
+            return
         await ack(text=f"Diagnosing {code_span(parsed.server)}…")
         services.tasks.spawn(
             run_case(
@@ -177,8 +190,8 @@ def register(app: AsyncApp, services: Services, poster: SlackCasePoster) -> None
                 poster,
                 respond,
                 ref=parsed,
-                channel=str(command["channel_id"]),
-                user=str(command["user_id"]),
+                channel=channel,
+                user=user,
             ),
             name=f"diagnose-{command.get('trigger_id', '')}",
         )

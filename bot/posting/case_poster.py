@@ -7,13 +7,16 @@ reply. Each run is a :class:`bot.posting.session.CaseSession`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.posting.session import CaseSession, SlackOutput
+from bot.posting.writer import SlackWriter
 from bot.rendering import ParentState, fit, parent_text, render_parent
 from bot.services import Services
+from bot.store import CaseRecord, RunRecord
 from diagnostics.model import Diagnosis, DiagnosticsError, MigrationRef
 
 log = logging.getLogger(__name__)
@@ -29,9 +32,10 @@ class SlackCasePoster:
     def __init__(self, client: AsyncWebClient, services: Services) -> None:
         self.client = client
         self.services = services
+        # every write of the bot (cases, buttons, incidents) goes through this one writer
+        self.writer = SlackWriter(client, services.pacer)
         self._out = SlackOutput(
-            client=client,
-            pacer=services.pacer,
+            writer=self.writer,
             store=services.store,
             update_interval_s=services.settings.slack.update_interval_s,
             runbook_url=services.settings.deployment.runbook_url,
@@ -98,10 +102,20 @@ class SlackCasePoster:
         requested_by: str | None,
         previous: Diagnosis | None,
     ) -> None:
+        running = asyncio.ensure_future(
+            self.services.diagnoser.diagnose(ref, on_event=session.on_event)
+        )
         try:
-            diagnosis = await self.services.diagnoser.diagnose(
-                ref, on_event=session.on_event
+            await asyncio.wait(
+                {running, session.drainer}, return_when=asyncio.FIRST_COMPLETED
             )
+            if not running.done():
+                # the drainer stopped early: Slack refused the parent. Stop collecting
+                # (no point, nowhere to show it) and let settle() raise why.
+                running.cancel()
+                await asyncio.gather(running, return_exceptions=True)
+                await session.settle()
+            diagnosis = await running
         except Exception as exc:
             await session.settle()
             if not session.has_parent:
@@ -113,6 +127,9 @@ class SlackCasePoster:
                 reason = f"internal error ({type(exc).__name__}); see the bot's log"
             await session.failed(reason)
             return
+        finally:
+            if not running.done():
+                running.cancel()
         await session.settle()
         run = await self.services.store.record_run(case_id, diagnosis, requested_by)
         await session.finished(diagnosis, run.id, previous)
@@ -128,18 +145,26 @@ class SlackCasePoster:
             running.claimed(case.claimed_by, case.claimed_at)
             return
         runs = await store.latest_runs(case_id, limit=1)
-        state = ParentState(
-            case_id=case.id,
-            vm_name=case.vm_name,
-            diagnosis=runs[0].diagnosis if runs else None,
-            run_id=runs[0].id if runs else None,
-            claimed_by=case.claimed_by,
-            claimed_at=case.claimed_at,
-            error=None if runs else "no completed run",
+        state = stored_state(case, runs[0] if runs else None)
+        await self.writer.update(
+            case.channel, case.parent_ts, fit(render_parent(state)), parent_text(state)
         )
-        await self.client.chat_update(
-            channel=case.channel,
-            ts=case.parent_ts,
-            blocks=fit(render_parent(state)),
-            text=parent_text(state),
-        )
+
+
+def stored_state(
+    case: CaseRecord, run: RunRecord | None, *, error: str | None = None
+) -> ParentState:
+    """The parent as the store knows it: the run's whole checklist, verdict and claim."""
+    d = run.diagnosis if run else None
+    return ParentState(
+        case_id=case.id,
+        vm_name=case.vm_name,
+        migration=d.migration if d else None,
+        steps=tuple((step.number, step.title) for step in d.steps) if d else (),
+        results={step.number: step for step in d.steps} if d else {},
+        diagnosis=d,
+        run_id=run.id if run else None,
+        claimed_by=case.claimed_by,
+        claimed_at=case.claimed_at,
+        error=error if error is not None else (None if run else "no completed run"),
+    )

@@ -2,23 +2,17 @@
 
 ``LiveMessage`` keeps one message in step with a changing state without exceeding
 chat.update's tier (Tier 3, ~50/min per workspace): changes are coalesced, at most one
-update per ``interval_s`` per message, and the latest state always wins.
-``ThreadWriter`` posts replies strictly in order, paced per channel, off the engine's path.
+update per ``interval_s`` per message, and the latest state always wins. Thread replies
+go through :class:`bot.posting.writer.SlackWriter` (ordered per thread, paced per channel).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
-
-from bot.pacing import ChannelPacer
-
-log = logging.getLogger(__name__)
+from bot.posting.writer import SlackWriter
 
 Rendered = tuple[list[dict[str, Any]], str]  # (blocks, fallback text)
 
@@ -26,13 +20,13 @@ Rendered = tuple[list[dict[str, Any]], str]  # (blocks, fallback text)
 class LiveMessage:
     def __init__(
         self,
-        client: AsyncWebClient,
+        writer: SlackWriter,
         channel: str,
         ts: str,
         render: Callable[[], Rendered],
         interval_s: float,
     ) -> None:
-        self.client = client
+        self.writer = writer
         self.channel = channel
         self.ts = ts
         self.render = render
@@ -42,6 +36,7 @@ class LiveMessage:
         self._last_sent = float("-inf")
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self.delivered = False  # did Slack take the latest update
 
     def changed(self) -> None:
         """Note that the state changed; an update follows within ``interval_s``."""
@@ -66,14 +61,10 @@ class LiveMessage:
     async def _send(self) -> None:
         async with self._lock:
             blocks, text = self.render()
-            try:
-                await self.client.chat_update(
-                    channel=self.channel, ts=self.ts, blocks=blocks, text=text
-                )
-            except SlackApiError as exc:
-                log.warning(
-                    "chat.update %s failed: %s", self.ts, exc.response.get("error")
-                )
+            # the client retried 429/5xx already; a failure is logged once by the writer
+            self.delivered = await self.writer.update(
+                self.channel, self.ts, blocks, text
+            )
             self._last_sent = asyncio.get_running_loop().time()
 
     async def finish(self) -> None:
@@ -85,43 +76,3 @@ class LiveMessage:
             await asyncio.wait([task])
         self._dirty = False
         await self._send()
-
-
-class ThreadWriter:
-    """Posts replies into one thread in the order they were queued."""
-
-    def __init__(
-        self, client: AsyncWebClient, pacer: ChannelPacer, channel: str, thread_ts: str
-    ) -> None:
-        self.client = client
-        self.pacer = pacer
-        self.channel = channel
-        self.thread_ts = thread_ts
-        self._queue: asyncio.Queue[Rendered | None] = asyncio.Queue()
-        self._worker = asyncio.create_task(self._run(), name=f"thread-{thread_ts}")
-
-    def post(self, blocks: list[dict[str, Any]], text: str) -> None:
-        self._queue.put_nowait((blocks, text))
-
-    async def _run(self) -> None:
-        while (item := await self._queue.get()) is not None:
-            blocks, text = item
-            await self.pacer.wait(self.channel)
-            try:
-                await self.client.chat_postMessage(
-                    channel=self.channel,
-                    thread_ts=self.thread_ts,
-                    blocks=blocks,
-                    text=text,
-                )
-            except SlackApiError as exc:
-                log.warning(
-                    "thread reply in %s failed: %s",
-                    self.thread_ts,
-                    exc.response.get("error"),
-                )
-
-    async def close(self) -> None:
-        """Wait until every queued reply has been posted."""
-        self._queue.put_nowait(None)
-        await self._worker

@@ -12,11 +12,9 @@ import asyncio
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from slack_sdk.web.async_client import AsyncWebClient
-
 from bot.cards import render_changes, render_root_cause, root_cause_text
-from bot.pacing import ChannelPacer
-from bot.posting.live import LiveMessage, Rendered, ThreadWriter
+from bot.posting.live import LiveMessage, Rendered
+from bot.posting.writer import DeliveryFailed, SlackWriter
 from bot.rendering import (
     ParentState,
     fit,
@@ -42,8 +40,7 @@ DETAILED = frozenset({StepStatus.FAILED, StepStatus.WARNING, StepStatus.ERROR})
 class SlackOutput:
     """Where a session posts; shared read-only by every session of one poster."""
 
-    client: AsyncWebClient
-    pacer: ChannelPacer
+    writer: SlackWriter
     store: Store
     update_interval_s: float
     runbook_url: str
@@ -73,10 +70,13 @@ class CaseSession:
             claimed_at=case.claimed_at,
         )
         self._live: LiveMessage | None = None
-        self._thread: ThreadWriter | None = None
+        self._thread: str | None = (
+            None  # the ts replies go under, once the parent exists
+        )
+        self._replies: list[asyncio.Future[str]] = []
         self._posted_steps: set[int] = set()
         self._events: asyncio.Queue[ProgressEvent | None] = asyncio.Queue()
-        self._drainer = asyncio.create_task(self._drain(), name=f"events-{case.id}")
+        self.drainer = asyncio.create_task(self._drain(), name=f"events-{case.id}")
 
     @property
     def has_parent(self) -> bool:
@@ -89,9 +89,9 @@ class CaseSession:
 
     async def settle(self) -> None:
         """Wait until every queued event is in Slack; re-raises what the drainer hit."""
-        if not self._drainer.done():
+        if not self.drainer.done():
             self._events.put_nowait(None)
-        await self._drainer
+        await self.drainer
 
     async def _drain(self) -> None:
         while (event := await self._events.get()) is not None:
@@ -123,11 +123,9 @@ class CaseSession:
         thread_root = case.thread_ts or self._incident_ts
         if parent_ts is None:
             blocks, text = self._rendered()
-            await out.pacer.wait(case.channel)
-            resp = await out.client.chat_postMessage(
-                channel=case.channel, blocks=blocks, text=text, thread_ts=thread_root
+            parent_ts = await out.writer.post(
+                case.channel, blocks, text, thread_ts=thread_root
             )
-            parent_ts = str(resp["ts"])
             self._case = await out.store.set_parent(
                 case.id,
                 channel=case.channel,
@@ -135,12 +133,16 @@ class CaseSession:
                 thread_ts=thread_root,
             )
         self._live = LiveMessage(
-            out.client, case.channel, parent_ts, self._rendered, out.update_interval_s
+            out.writer, case.channel, parent_ts, self._rendered, out.update_interval_s
         )
-        self._thread = ThreadWriter(
-            out.client, out.pacer, case.channel, thread_root or parent_ts
-        )
+        self._thread = thread_root or parent_ts
         self._live.changed()
+
+    def _reply(self, blocks: list[dict[str, object]], text: str) -> None:
+        assert self._thread is not None
+        self._replies.append(
+            self._out.writer.reply(self._case.channel, self._thread, blocks, text)
+        )
 
     def _step_done(self, step: StepResult) -> None:
         self._state = replace(
@@ -152,7 +154,7 @@ class CaseSession:
             and self._thread
         ):
             self._posted_steps.add(step.number)
-            self._thread.post(fit(render_step(step)), step_text(step))
+            self._reply(fit(render_step(step)), step_text(step))
 
     def claimed(self, by: str | None, at: datetime | None) -> None:
         """Show a claim made while the diagnosis runs."""
@@ -181,22 +183,36 @@ class CaseSession:
             step
         ) in diagnosis.steps:  # the authoritative result, whatever the events said
             self._step_done(step)
-        assert self._thread is not None
-        self._thread.post(
+        self._reply(
             fit(render_root_cause(diagnosis, run_id, self._out.runbook_url)),
             root_cause_text(diagnosis),
         )
         if previous is not None:
-            self._thread.post(
-                fit(render_changes(previous, diagnosis)), "Re-run finished"
-            )
+            self._reply(fit(render_changes(previous, diagnosis)), "Re-run finished")
 
     async def close(self) -> None:
-        """Stop the drainer, send the parent's final state, post every queued reply."""
-        if not self._drainer.done():
+        """Stop the drainer, post every queued reply, then the parent's final state.
+
+        A reply Slack would not take (after the client's retries) is named on the parent,
+        so the parent never claims a complete thread it does not have.
+        """
+        if not self.drainer.done():
             self._events.put_nowait(None)
-        await asyncio.gather(self._drainer, return_exceptions=True)
+        await asyncio.gather(self.drainer, return_exceptions=True)
+        if self._thread is not None:
+            await self._out.writer.flush(self._case.channel, self._thread)
+        lost = [
+            f.exception()
+            for f in self._replies
+            if f.done() and not f.cancelled() and f.exception() is not None
+        ]
+        if lost:
+            first = lost[0]
+            reason = first.reason if isinstance(first, DeliveryFailed) else str(first)
+            self._state = replace(
+                self._state,
+                notice=f"{len(lost)} thread repl{'y' if len(lost) == 1 else 'ies'}"
+                f" could not be posted ({reason})",
+            )
         if self._live is not None:
             await self._live.finish()
-        if self._thread is not None:
-            await self._thread.close()

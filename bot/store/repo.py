@@ -63,6 +63,11 @@ class EscalationRecord:
     at: datetime
     status: str
 
+    @property
+    def accepted(self) -> bool:
+        """PagerDuty took the page (``bot.escalation.EscalationResult.status``)."""
+        return self.status == "accepted"
+
 
 def _case(row: CaseRow) -> CaseRecord:
     return CaseRecord(

@@ -49,14 +49,28 @@ SECRETS = Secrets(
 
 
 class PagerDutyEndpoint:
-    """A local Events v2 endpoint that answers 202 and keeps what it received."""
+    """A local Events v2 endpoint that answers 202 and keeps what it received.
+
+    ``failures`` are answered first, one per request (429 with Retry-After: 0, or a 5xx).
+    """
 
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
+        self.failures: list[int] = []
+        self.requests = 0
         self._runner: web.AppRunner | None = None
         self.url = ""
 
     async def _enqueue(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        if self.failures:
+            status = self.failures.pop(0)
+            headers = {"Retry-After": "0"} if status == 429 else {}
+            return web.json_response(
+                {"status": "throttled" if status == 429 else "error"},
+                status=status,
+                headers=headers,
+            )
         self.events.append(await request.json())
         return web.json_response(
             {"status": "success", "message": "Event processed"}, status=202
@@ -176,13 +190,18 @@ def bot_settings(
     return base.model_copy(
         update={
             "slack": SlackSettings(
-                mode=mode, api_base_url=fake.api_url, update_interval_s=0.05
+                mode=mode,
+                api_base_url=fake.api_url,
+                update_interval_s=0.05,
+                retry_backoff_s=0.01,
             ),  # type: ignore[arg-type]
             "store": StoreSettings(
                 url=f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite'}"
             ),
             "escalation": EscalationSettings(
-                pagerduty_url=pagerduty.url, oncall_group="S0ONCALL1"
+                pagerduty_url=pagerduty.url,
+                oncall_group="S0ONCALL1",
+                retry_backoff_s=0.01,
             ),
             **sections,
         }
@@ -190,9 +209,16 @@ def bot_settings(
 
 
 async def launch(
-    settings: BotSettings, diagnoser: Diagnoser, fake: FakeSlack
+    settings: BotSettings,
+    diagnoser: Diagnoser,
+    fake: FakeSlack,
+    *,
+    pacer: ChannelPacer | None = None,
 ) -> tuple[RunningBot, Store]:
-    """Start the real Bolt app against the stand-in (Socket Mode, or HTTP on a free port)."""
+    """Start the real Bolt app against the stand-in (Socket Mode, or HTTP on a free port).
+
+    The pacer is a fast one unless given (the stand-in's default limits are 20/s, burst 5).
+    """
     client = build_client(settings, SECRETS.bot_token)
     store = await Store.open(settings.store.url)
     services = build_services(
@@ -201,7 +227,7 @@ async def launch(
         store=store,
         client=client,
         routing_key=SECRETS.routing_key,
-        pacer=ChannelPacer(rate_per_s=20, burst=5),
+        pacer=pacer or ChannelPacer(rate_per_s=20, burst=5),
     )
     bot = await start_bot(services, client, SECRETS, http_host="127.0.0.1", http_port=0)
     if bot.http_port is not None:

@@ -110,12 +110,33 @@ async def test_slash_command_to_verdict(
 async def test_claim_button(
     fake: FakeSlack, pagerduty: PagerDutyEndpoint, tmp_path: Path
 ) -> None:
-    """Claim is recorded in the store and shown on the parent."""
+    """Claim is recorded and shown on the parent, which keeps its checklist.
+
+    A second claim by someone else is refused with who holds the case.
+    """
     async with diagnosed(fake, pagerduty, tmp_path) as d:
+        checklist = d.parent.blocks[2]["text"]["text"]
+        assert "1. " in checklist
+        assert "Resolving" not in checklist
         await fake.click(OPS, d.parent.ts, "diag.claim", user=OPERATOR)
-        await fake.wait_for(
-            lambda: "is on it" in all_text(fake.message(OPS, d.parent.ts))
+        parent = await fake.wait_for(
+            lambda: (
+                (m := fake.message(OPS, d.parent.ts))
+                and "is on it" in all_text(m)
+                and m
+            )
         )
+        assert parent.blocks[2]["text"]["text"] == checklist  # the steps stay
+        assert "diag.rerun" in all_text(parent)  # and the buttons
+        await d.bot.services.tasks.drain()
+        await fake.click(OPS, d.parent.ts, "diag.claim", user="U0OTHER01")
+        refusal = await fake.wait_for(
+            lambda: next(
+                (e for e in fake.world.ephemeral if e["user"] == "U0OTHER01"), None
+            )
+        )
+        assert f"<@{OPERATOR}> holds this case" in refusal["text"]
+        await d.bot.services.tasks.drain()
         case = await d.store.get_case(d.case_id)
         assert case is not None
         assert case.claimed_by == OPERATOR
@@ -124,7 +145,10 @@ async def test_claim_button(
 async def test_escalate_button(
     fake: FakeSlack, pagerduty: PagerDutyEndpoint, tmp_path: Path
 ) -> None:
-    """PagerDuty gets a valid trigger with the case's dedup key; on-call is mentioned."""
+    """PagerDuty gets a valid trigger with the case's dedup key; on-call is mentioned.
+
+    The event links the Slack thread and the runbook; a second Escalate pages nobody.
+    """
     async with diagnosed(fake, pagerduty, tmp_path) as d:
         await fake.click(OPS, d.parent.ts, "diag.escalate", user=OPERATOR)
         await fake.wait_for(lambda: pagerduty.events)
@@ -145,6 +169,23 @@ async def test_escalate_button(
         )
         assert "<!subteam^S0ONCALL1>" in all_text(handoff)
         assert (await d.store.escalations(d.case_id))[0].user_id == OPERATOR
+        links = {link["text"]: link["href"] for link in event["links"]}
+        assert links["Slack thread"].endswith(f"/p{d.parent.ts.replace('.', '')}")
+        assert links["Runbook"] == d.bot.services.settings.deployment.runbook_url
+        await d.bot.services.tasks.drain()
+        await fake.click(OPS, d.parent.ts, "diag.escalate", user="U0OTHER01")
+        again = await fake.wait_for(
+            lambda: next(
+                (e for e in fake.world.ephemeral if e["user"] == "U0OTHER01"), None
+            )
+        )
+        assert again["text"].startswith(f"Already escalated by <@{OPERATOR}> at ")
+        await d.bot.services.tasks.drain()
+        assert len(pagerduty.events) == 1  # one page
+        handoffs = [
+            m for m in fake.thread(OPS, d.parent.ts) if "S0ONCALL1" in all_text(m)
+        ]
+        assert len(handoffs) == 1  # one hand-off
 
 
 async def test_show_evidence_button(

@@ -8,7 +8,7 @@ from pathlib import Path
 from bot.settings import AccessSettings
 from tests.bot.conftest import OPS
 from tests.bot.support import PagerDutyEndpoint, ScriptedDiagnoser, bot_settings, launch
-from tests.fakeslack import FakeSlack, sign
+from tests.fakeslack import Ack, FakeSlack, sign
 
 OPERATOR = "U0OPER001"
 
@@ -49,11 +49,14 @@ async def test_user_not_allowed_is_refused_and_nothing_runs(
     )
     bot, store = await launch(settings, diagnoser, fake)
     try:
-        await fake.slash("/migrate-diag", "web-02", user=OPERATOR, channel=OPS)
-        answer = await fake.wait_for(
-            lambda: [b for uses in fake.responses.values() for b in uses]
-        )
-        assert "not allowed" in answer[0]["text"]
+        ack = await fake.slash("/migrate-diag", "web-02", user=OPERATOR, channel=OPS)
+        # the refusal is the ack itself: no "Diagnosing…" is ever shown to this user
+        assert isinstance(ack, Ack)
+        assert ack.payload is not None
+        assert "not allowed" in ack.payload["text"]
+        assert "Diagnosing" not in ack.payload["text"]
+        await bot.services.tasks.drain()
+        assert [b for uses in fake.responses.values() for b in uses] == []
         assert diagnoser.calls == []
         assert fake.calls("chat.postMessage") == []
         # a member of the allowed user group may

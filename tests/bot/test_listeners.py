@@ -21,6 +21,7 @@ from bot import actions, commands
 from bot.authz import Authorizer
 from bot.escalation import EscalationResult
 from bot.pacing import ChannelPacer
+from bot.posting.writer import SlackWriter
 from bot.rendering import CLAIM, ESCALATE, RERUN, SHOW_EVIDENCE
 from bot.services import Services
 from bot.settings import AccessSettings, BotSettings, EscalationSettings
@@ -67,6 +68,7 @@ class ListenerApp:
 class RecordingPoster:
     """Stands in for ``SlackCasePoster``: records what the listeners ask of it."""
 
+    writer: SlackWriter
     running: set[str] = field(default_factory=set)
     fail_with: Exception | None = None
     posts: list[dict[str, Any]] = field(default_factory=list)
@@ -185,7 +187,7 @@ async def make_harness(tmp_path: Path, access: AccessSettings) -> Harness:
         authz=Authorizer(access, client),
         diagnosis_slots=asyncio.Semaphore(2),
     )
-    poster = RecordingPoster()
+    poster = RecordingPoster(writer=SlackWriter(client, services.pacer))
     app = ListenerApp()
     commands.register(app, services, poster)  # type: ignore[arg-type]
     actions.register(app, services, poster)  # type: ignore[arg-type]
@@ -297,10 +299,12 @@ async def test_slash_command_failure_before_posting_is_answered_privately(
 async def test_slash_command_refused_user_is_told_why(harness: Harness) -> None:
     """A user outside the diagnose list gets the refusal; the poster is never called."""
     respond = AsyncMock()
-    await harness.call(COMMAND, command=slash("web-02"), respond=respond)
-    assert respond.await_args.kwargs["text"] == (
-        "You are not allowed to diagnose here. Nothing was run."
+    ack = await harness.call(COMMAND, command=slash("web-02"), respond=respond)
+    # the refusal is the ack, so "Diagnosing…" is never the last thing they see
+    ack.assert_awaited_once_with(
+        text="You are not allowed to diagnose here. Nothing was run."
     )
+    respond.assert_not_awaited()
     assert harness.poster.posts == []
 
 
@@ -317,7 +321,10 @@ async def test_claim_records_the_claimer_and_says_so_in_the_thread(
     assert (await harness.store.get_case(case.id)).claimed_by == OPERATOR  # type: ignore[union-attr]
     assert harness.poster.refreshed == [case.id]
     harness.client.chat_postMessage.assert_awaited_once_with(
-        channel=OPS, thread_ts=PARENT_TS, text=f"🙋 <@{OPERATOR}> is on it."
+        channel=OPS,
+        blocks=None,
+        text=f"🙋 <@{OPERATOR}> is on it.",
+        thread_ts=PARENT_TS,
     )
 
 

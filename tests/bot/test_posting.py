@@ -9,16 +9,19 @@ from typing import Any
 from unittest.mock import AsyncMock
 
 import pytest
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.authz import Authorizer
 from bot.pacing import ChannelPacer
 from bot.posting.case_poster import SlackCasePoster
+from bot.posting.writer import DeliveryFailed
 from bot.services import OnEvent, Services
 from bot.settings import AccessSettings, BotSettings, SlackSettings
 from bot.store import Store
-from diagnostics.model import Diagnosis, MigrationRef, ProgressEvent
-from tests.bot.support import ScriptedDiagnoser
+from diagnostics.model import Diagnosis, DiagnosisStarted, MigrationRef, ProgressEvent
+from diagnostics.registry import STEP_TITLES
+from tests.bot.support import ScriptedDiagnoser, scripted_diagnosis
 
 OPS = "C0OPS0001"
 
@@ -116,18 +119,48 @@ async def test_the_engine_finishes_while_slack_is_still_posting(store: Store) ->
     assert case.parent_ts == parent_ts
 
 
-async def test_a_failed_parent_post_reaches_the_caller(store: Store) -> None:
-    """When Slack refuses the parent, post_case raises (nothing was shown) after the run."""
-    from slack_sdk.errors import SlackApiError
+class HangingDiagnoser(ScriptedDiagnoser):
+    """Starts (the parent is posted), then collects forever, until cancelled."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancelled = False
+
+    async def diagnose(
+        self, ref: MigrationRef, on_event: OnEvent | None = None
+    ) -> Diagnosis:
+        d = scripted_diagnosis("web-02")
+        assert on_event is not None
+        await on_event(
+            DiagnosisStarted(
+                diagnosis_id=d.id,
+                vm=d.vm,
+                migration=d.migration,
+                steps=tuple(STEP_TITLES.items()),
+            )
+        )
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        raise AssertionError("unreachable")
+
+
+async def test_a_refused_parent_stops_the_diagnosis_and_reaches_the_caller(
+    store: Store,
+) -> None:
+    """Slack refuses the parent: the collection is cancelled, post_case raises the reason."""
     client = AsyncMock(spec=AsyncWebClient)
     client.chat_postMessage.side_effect = SlackApiError(
         "not_in_channel", {"ok": False, "error": "not_in_channel"}
     )
-    diagnoser = WatchedDiagnoser()
+    diagnoser = HangingDiagnoser()
     poster = SlackCasePoster(client, services(store, diagnoser, client))
-    with pytest.raises(SlackApiError, match="not_in_channel"):
+    with pytest.raises(DeliveryFailed) as failure:
         await poster.post_case("case-2", MigrationRef(server="web-02"), OPS)
-    assert diagnoser.returned.is_set()
+    assert (failure.value.reason, failure.value.permanent) == ("not_in_channel", True)
+    assert diagnoser.cancelled  # no point collecting what cannot be shown
+    assert client.chat_postMessage.await_count == 1  # a permanent error: no retry
     assert await store.latest_runs("case-2") == []  # no run recorded for an unseen case
     assert not poster.is_running("case-2")

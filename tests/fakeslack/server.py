@@ -25,6 +25,7 @@ from tests.fakeslack.world import (
 )
 
 TOP_TEXT_MAX = 4000
+SERVER_ERROR_PAGE = "<html><body><h1>Slack is having trouble</h1></body></html>"
 
 
 @dataclass
@@ -101,7 +102,12 @@ class FakeSlack:
         retry_after: int = 0,
         times: int = 1,
     ) -> None:
-        """Make the next ``times`` calls of ``method`` fail (429 + Retry-After, or ok:false)."""
+        """Make the next ``times`` calls of ``method`` fail.
+
+        429 answers ``ratelimited`` with ``Retry-After``; 5xx answers an HTML error page,
+        as Slack's edge does (no JSON, so the SDK sees no ``error``); ``status=200`` with
+        ``error`` answers ``ok: false`` with that code (``channel_not_found``, ...).
+        """
         self._injections.append(Injection(method, status, error, retry_after, times))
 
     def calls(self, method: str | None = None) -> list[Call]:
@@ -200,6 +206,10 @@ class FakeSlack:
             Call(method=method, args=args, at=loop.time(), status=status, response=body)
         )
         await self._notify()
+        if status >= 500:
+            return web.Response(
+                status=status, text=SERVER_ERROR_PAGE, content_type="text/html"
+            )
         return web.json_response(body, status=status, headers=headers)
 
     def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -301,6 +311,18 @@ class FakeSlack:
             "ts": ts,
             "text": msg.text,
             "message": self._as_json(msg),
+        }
+
+    def _m_chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(args.get("channel", "")), str(args.get("message_ts", ""))
+        if channel not in self.world.channels:
+            return {"ok": False, "error": "channel_not_found"}
+        if (channel, ts) not in self.world.messages:
+            return {"ok": False, "error": "message_not_found"}
+        return {
+            "ok": True,
+            "channel": channel,
+            "permalink": f"https://fake.slack.test/archives/{channel}/p{ts.replace('.', '')}",
         }
 
     def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
