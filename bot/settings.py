@@ -88,8 +88,12 @@ class WebhookSource(Section):
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=8088, ge=1, le=65535)
-    secret_env: str = "MIGRATE_DIAG_WEBHOOK_SECRET"
+    secret_env: str = "MIGRATE_DIAG_WEBHOOK_SECRET"  # HMAC body signature
     secret_file: Path | None = None
+    token_env: str = (
+        "MIGRATE_DIAG_WEBHOOK_TOKEN"  # Authorization: Bearer (Alertmanager)
+    )
+    token_file: Path | None = None
 
 
 class StormSettings(Section):

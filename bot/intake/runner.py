@@ -92,11 +92,18 @@ async def run_intake(
         if intake.webhook.enabled:
             hook = intake.webhook
             secret = read_secret(hook.secret_env, hook.secret_file)
-            if secret is None:
+            token = read_secret(hook.token_env, hook.token_file)
+            if secret is None and token is None:
                 raise ConfigError(
-                    f"intake.webhook: set ${hook.secret_env} or secret_file"
+                    f"intake.webhook: set ${hook.secret_env} (HMAC) or"
+                    f" ${hook.token_env} (bearer token), or their _file"
                 )
-            app = build_webhook_app(cases, cases.intake, secret.get_secret_value())
+            app = build_webhook_app(
+                cases,
+                cases.intake,
+                secret.get_secret_value() if secret else None,
+                token=token.get_secret_value() if token else None,
+            )
             running.webhook, running.webhook_port = await start_webhook(
                 app, hook.host, hook.port
             )

@@ -1,9 +1,16 @@
 """``POST /hooks/migration-failed``: failure reports from monitoring (generic JSON, Alertmanager).
 
-Authentication is an HMAC-SHA256 shared secret over ``v1:<timestamp>:<raw body>``, sent as
-``X-Migrate-Diag-Signature: sha256=<hex>`` with ``X-Migrate-Diag-Timestamp: <unix s>``;
-requests older or newer than 300 s are refused (replay), and digests are compared in
-constant time. Bad signature → 401; malformed body → 400 with the reason.
+Authentication, either of:
+
+- an HMAC-SHA256 shared secret over ``v1:<timestamp>:<raw body>``, sent as
+  ``X-Migrate-Diag-Signature: sha256=<hex>`` with ``X-Migrate-Diag-Timestamp: <unix s>``;
+- a bearer token, ``Authorization: Bearer <token>`` (Alertmanager's
+  ``http_config.authorization``, which cannot sign a body).
+
+Both are compared in constant time (``hmac.compare_digest``) and share the same rules: the
+body limit, and the 300 s window on ``X-Migrate-Diag-Timestamp`` (required with HMAC,
+checked when a bearer sender adds it). Bad credentials → 401; malformed body → 400 with
+the reason.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -41,6 +49,16 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest.hexdigest()}"
 
 
+def _window(timestamp: str, now: float) -> str | None:
+    try:
+        stamp = int(timestamp)
+    except ValueError:
+        return "timestamp is not an integer"
+    if abs(now - stamp) > MAX_SKEW_S:
+        return "timestamp outside the 300 s window"
+    return None
+
+
 def verify(
     secret: str, headers: Mapping[str, str], body: bytes, now: float
 ) -> str | None:
@@ -49,15 +67,42 @@ def verify(
     signature = headers.get(SIGNATURE_HEADER, "")
     if not timestamp or not signature:
         return "missing signature or timestamp header"
-    try:
-        stamp = int(timestamp)
-    except ValueError:
-        return "timestamp is not an integer"
-    if abs(now - stamp) > MAX_SKEW_S:
-        return "timestamp outside the 300 s window"
+    if (late := _window(timestamp, now)) is not None:
+        return late
     if not hmac.compare_digest(sign(secret, timestamp, body), signature):
         return "signature does not match"
     return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookAuth:
+    """What a sender may prove itself with; at least one is set (``intake.webhook``)."""
+
+    hmac_secret: str | None = None
+    bearer_token: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.hmac_secret and not self.bearer_token:
+            raise ValueError("the webhook needs an HMAC secret or a bearer token")
+
+
+def authenticate(
+    auth: WebhookAuth, headers: Mapping[str, str], body: bytes, now: float
+) -> str | None:
+    """None when the request proves itself by either means; otherwise why not."""
+    scheme, _, credentials = headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        if auth.bearer_token is None:
+            return "bearer tokens are not accepted here"
+        if not hmac.compare_digest(
+            credentials.strip().encode(), auth.bearer_token.encode()
+        ):
+            return "bearer token does not match"
+        timestamp = headers.get(TIMESTAMP_HEADER)
+        return _window(timestamp, now) if timestamp else None
+    if auth.hmac_secret is None:
+        return "missing Authorization: Bearer header"
+    return verify(auth.hmac_secret, headers, body, now)
 
 
 _FIELDS = {
@@ -138,15 +183,18 @@ def parse_body(body: bytes, now: datetime) -> list[FailureReport]:
 def build_webhook_app(
     sink: ReportSink,
     dead_letters: DeadLetters,
-    secret: str,
+    secret: str | None,
     *,
+    token: str | None = None,
     clock: Callable[[], float] = time.time,
 ) -> web.Application:
+    auth = WebhookAuth(hmac_secret=secret, bearer_token=token)
+
     async def handle(request: web.Request) -> web.Response:
         body = await request.read()
         if len(body) > MAX_BODY:
             return web.json_response({"error": "body too large"}, status=413)
-        problem = verify(secret, request.headers, body, clock())
+        problem = authenticate(auth, request.headers, body, clock())
         if problem is not None:
             log.warning("webhook refused: %s", problem)
             return web.json_response({"error": problem}, status=401)
