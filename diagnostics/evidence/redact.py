@@ -30,7 +30,9 @@ _PEM_BEGIN = re.compile(
 _PEM_END = re.compile(r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----")
 # (both are matched from the end of a line's log prefix, hence no "^")
 # a line inside a PEM block: base64, blank, or an RFC 1421 header ("DEK-Info: AES-128,...")
-_PEM_BODY = re.compile(r"\s*(?:[A-Za-z0-9+/=*]*|[A-Za-z][\w-]*: .*)\s*$")
+_PEM_BODY = re.compile(
+    r"\s*(?:[A-Za-z0-9+/=*]*|(?:Proc-Type|DEK-Info|Comment): .*)\s*$"
+)
 # a body line seen without its BEGIN (the window or grep dropped it): one long base64 word
 _B64_LINE = re.compile(
     r"\s*(?=\S*[A-Z])(?=\S*[a-z])(?=\S*\d)[A-Za-z0-9+/]{40,}={0,2}\s*$"

@@ -90,6 +90,20 @@ def test_a_cut_key_stops_masking_at_the_first_line_that_is_not_key_material():
     assert leaks(out) == []
 
 
+def test_an_encrypted_legacy_key_loses_its_headers_and_body():
+    """RFC 1421 headers (Proc-Type, DEK-Info) inside the block are masked with the body."""
+    lines = [
+        PEM_LINES[0],
+        "Proc-Type: 4,ENCRYPTED",
+        "DEK-Info: AES-128-CBC,DekIv0011223344",
+        "",
+        *PEM_LINES[1:],
+    ]
+    out = redact_lines(lines)
+    assert "DekIv0011223344" not in "\n".join(out)
+    assert leaks(out) == []
+
+
 def test_a_key_body_line_without_its_begin_is_masked_by_its_shape():
     """A lone base64 body line (its BEGIN fell outside the window) is masked."""
     out = redact_lines([OSLO + ORPHAN_BODY_LINE])
