@@ -69,3 +69,44 @@ def test_hostile_vm_name_renders_inert() -> None:
     for blocks, _ in _messages(d):
         for node in re.findall(r'"type": "mrkdwn"[^}]*', json.dumps(blocks)):
             assert "*bold*" not in node.replace("`*bold*", "")
+
+
+def test_remediation_card_numbers_steps_with_where_and_why_and_code() -> None:
+    """Each step: number, Fix/Check, where it runs, why; then the command as one code block."""
+    from dataclasses import replace
+
+    from diagnostics.model import Place, Remedy, RemedyKind, RunsOn
+    from tests.bot.support import scripted_diagnosis
+
+    d = scripted_diagnosis("web-1")
+    assert d.root_cause is not None
+    steps = (
+        Remedy(kind=RemedyKind.FIX, on=RunsOn(place=Place.HOST, name="cmp-a-02"),
+               command="systemctl restart libvirtd", why="Starts <b>libvirtd</b> again."),
+        Remedy(kind=RemedyKind.CHECK, on=RunsOn(place=Place.OPENSTACK_CLI),
+               command="openstack compute service list --service nova-compute", why="Up?"),
+        Remedy(kind=RemedyKind.FIX, on=RunsOn(place=Place.POD, name="nova-conductor"),
+               command=None, why="Ask the storage team."),
+        Remedy(kind=RemedyKind.CHECK, on=RunsOn(place=Place.HOST, name="cmp-a-02"),
+               command="ls " + "x" * 2000, why="Too long."),
+    )  # fmt: skip
+    d = replace(d, root_cause=replace(d.root_cause, remediation=steps))
+    texts = [
+        b["text"]["text"]
+        for b in fit(render_root_cause(d, "run-1", None))
+        if b.get("type") == "section" and "What to do" in b["text"]["text"]
+    ]
+    assert len(texts) == 1
+    body = texts[0]
+    assert (
+        "*1. Fix* on `cmp-a-02`: Starts &lt;b&gt;libvirtd&lt;/b&gt; again.\n```systemctl restart libvirtd```"
+        in body
+    )
+    assert (
+        "*2. Check* with the `openstack` CLI: Up?\n```openstack compute service list --service nova-compute```"
+        in body
+    )
+    assert "*3. Fix* in a `nova-conductor` pod: Ask the storage team." in body
+    # a command is never cut (a cut command runs wrong): too long, it points to the report
+    assert "x" * 1600 not in body
+    assert "*4. Check* on `cmp-a-02`: Too long.\n_(command too long for Slack" in body
