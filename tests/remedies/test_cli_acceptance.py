@@ -31,7 +31,7 @@ from bot.settings import BotSettings
 from diagnostics import cli_diagnose
 from diagnostics.evaluate import _UNKNOWN_REMEDIES
 from diagnostics.plugins import bundled_check, bundled_checks
-from diagnostics.remedies import RemedyTemplate, fill_one
+from diagnostics.remedies import PROGRAMS, RemedyTemplate, fill_one, programs_of
 from diagnostics.settings import load_settings
 from sim.region.state import server_by_name, stable_uuid
 from sim.scenario.load import list_scenarios, load_scenario
@@ -301,6 +301,10 @@ async def test_suggested_openstack_commands_run_with_the_real_cli(
                     )
                 )
         await region.wait_idle()
+    for finding in [report["root_cause"], *report["other_findings"]]:
+        for step in finding["remediation"] if finding else ():
+            command = step.get("command")
+            assert command is None or set(programs_of(command)) <= PROGRAMS, command
     bad = [
         (r.command, r.verdict(), r.stderr.strip()[-300:]) for r in runs if r.verdict()
     ]
