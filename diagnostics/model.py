@@ -199,10 +199,12 @@ class RunsOn:
 
     @property
     def label(self) -> str:
-        """Where, in words: ``host cmp-a-02``, ``the openstack CLI``, ``pod nova-conductor``."""
+        """Where, in words: ``host cmp-a-02``, ``the openstack CLI``, ``a nova-conductor pod …``."""
         if self.place is Place.OPENSTACK_CLI:
             return "the openstack CLI"
-        return f"{self.place.value} {self.name}"
+        if self.place is Place.POD:
+            return f"a {self.name} pod of the region namespace"
+        return f"host {self.name}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -48,11 +48,6 @@ def _api_problem(svc: ServiceInfo | None, is_dest: bool) -> tuple[str, str] | No
 
 _HOST = r.host("{host}")
 _REMEDIES = (
-    r.fix(r.CLI, "openstack compute service set --up {host} nova-compute",
-          "Clears forced_down, which someone set (for an evacuation or by hand).",
-          when="svc_fix=up"),
-    r.fix(r.CLI, "openstack compute service set --enable {host} nova-compute",
-          "Lets the scheduler place VMs on {host} again.", when="svc_fix=enable"),
     r.check(_HOST, "journalctl -u libvirtd -n 100 --no-pager",
             "Why libvirtd stopped, before a restart hides it.", when="dead_libvirtd"),
     r.fix(_HOST, "systemctl restart libvirtd",
@@ -63,6 +58,11 @@ _REMEDIES = (
     r.fix(_HOST, "systemctl restart pf9-ostackhost",
           "Starts nova-compute again; it reports up within a minute.",
           when="dead_ostackhost"),
+    r.fix(r.CLI, "openstack compute service set --up {host} nova-compute",
+          "Clears forced_down, which someone set (for an evacuation or by hand).",
+          when="svc_fix=up"),
+    r.fix(r.CLI, "openstack compute service set --enable {host} nova-compute",
+          "Lets the scheduler place VMs on {host} again.", when="svc_fix=enable"),
     r.check(_HOST, "systemctl status pf9-ostackhost libvirtd --no-pager",
             "Both units must be active (running)."),
     r.check(r.CLI, "openstack compute service list --service nova-compute --host {host}",
