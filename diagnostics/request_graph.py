@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 OPENSTACK_FAMILIES = frozenset({"keystone", "nova", "placement", "neutron", "cinder"})
 FAMILIES = OPENSTACK_FAMILIES | {"kubernetes", "ssh"}  # as in the JSON schema
@@ -206,6 +209,24 @@ class Origin:
             depends_on=self.depends_on if depends_on is None else depends_on,
             status=status,
         )
+
+
+def timed(family: str, what: str, fn: Callable[[], T]) -> Callable[[], T]:
+    """``fn`` recorded as one request of ``family`` when it runs (in any thread).
+
+    Call it where the work is issued (the task's stage is read here), run the result in
+    the worker: a remote command or a Kubernetes call becomes a node of the graph.
+    """
+    here = origin()
+
+    def run() -> T:
+        start = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            here.record(family=family, what=what, start=start, end=time.perf_counter())
+
+    return run
 
 
 def origin(after: Iterable[int | None] = ()) -> Origin:

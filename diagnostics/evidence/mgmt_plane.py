@@ -10,6 +10,8 @@ and ``get`` on ``pods/log`` in the region namespace.
 
 from __future__ import annotations
 
+import importlib
+import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from urllib3.exceptions import HTTPError
 
 from diagnostics.evidence.base import CollectorError
 from diagnostics.evidence.executors import Family, FamilyPools
+from diagnostics.request_graph import timed
 from diagnostics.settings import ManagementPlaneSettings
 
 log = logging.getLogger(__name__)
@@ -62,23 +65,27 @@ def _deployment_of(name: str, labels: dict[str, str], known: tuple[str, ...]) ->
     return parts[0] if len(parts) == _GENERATED_PARTS else name
 
 
-def _pod_status(pod: Any, known: tuple[str, ...]) -> PodStatus:
-    meta, spec, status = pod.metadata, pod.spec, pod.status
-    statuses = list(getattr(status, "container_statuses", None) or [])
-    phase = str(getattr(status, "phase", None) or "Unknown")
+def _pod_status(pod: dict[str, Any], known: tuple[str, ...]) -> PodStatus:
+    """One item of the API's ``PodList`` JSON (``metadata``, ``spec``, ``status``)."""
+    meta = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    status = pod.get("status") or {}
+    statuses = list(status.get("containerStatuses") or [])
+    phase = str(status.get("phase") or "Unknown")
     for cs in statuses:
-        waiting = getattr(getattr(cs, "state", None), "waiting", None)
-        if waiting is not None and waiting.reason:
-            phase = str(waiting.reason)
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason"):
+            phase = str(waiting["reason"])
             break
-    containers = list(getattr(spec, "containers", None) or [])
+    containers = list(spec.get("containers") or [])
+    name = str(meta.get("name") or "")
     return PodStatus(
-        name=str(meta.name),
-        deployment=_deployment_of(str(meta.name), dict(meta.labels or {}), known),
+        name=name,
+        deployment=_deployment_of(name, dict(meta.get("labels") or {}), known),
         phase=phase,
-        ready=bool(statuses) and all(bool(cs.ready) for cs in statuses),
-        restarts=sum(int(cs.restart_count or 0) for cs in statuses),
-        container=str(containers[0].name) if containers else None,
+        ready=bool(statuses) and all(bool(cs.get("ready")) for cs in statuses),
+        restarts=sum(int(cs.get("restartCount") or 0) for cs in statuses),
+        container=str(containers[0].get("name")) if containers else None,
     )
 
 
@@ -129,6 +136,15 @@ class ManagementPlaneApi:
 
     @classmethod
     def from_settings(cls, settings: ManagementPlaneSettings) -> ManagementPlaneApi:
+        # CoreV1Api's module defines some 250 models and takes a second or more to
+        # import, on the first call of a process. Start it now, beside the OpenStack
+        # bootstrap (which waits on the network), not after it on step 4's path.
+        threading.Thread(
+            target=importlib.import_module,
+            args=("kubernetes.client.api.core_v1_api",),
+            name="kubernetes-preload",
+            daemon=True,
+        ).start()
         return cls(settings)
 
     def _client(self) -> k8s.ApiClient:
@@ -143,9 +159,14 @@ class ManagementPlaneApi:
         ns = namespace or self.settings.namespace
         result = await self._pools.run(
             Family.KUBERNETES,
-            partial(self._call, f"list pods in {ns}", self._list_pods, ns),
+            timed(
+                "kubernetes",
+                f"GET pods in {ns}",
+                partial(self._call, f"list pods in {ns}", self._list_pods, ns),
+            ),
         )
-        return [_pod_status(pod, self.settings.deployments) for pod in result.items]
+        items = (result.get("items") or []) if isinstance(result, dict) else []
+        return [_pod_status(pod, self.settings.deployments) for pod in items]
 
     async def logs(
         self,
@@ -160,15 +181,19 @@ class ManagementPlaneApi:
         ns = namespace or self.settings.namespace
         text: str = await self._pools.run(
             Family.KUBERNETES,
-            partial(
-                self._call,
-                f"read the log of pod {pod} in {ns}",
-                self._read_log,
-                ns,
-                pod,
-                container,
-                tail_lines or self.settings.tail_lines,
-                since_seconds or self.settings.since_seconds,
+            timed(
+                "kubernetes",
+                f"GET pods/{pod}/log",
+                partial(
+                    self._call,
+                    f"read the log of pod {pod} in {ns}",
+                    self._read_log,
+                    ns,
+                    pod,
+                    container,
+                    tail_lines or self.settings.tail_lines,
+                    since_seconds or self.settings.since_seconds,
+                ),
             ),
         )
         return text
@@ -181,8 +206,20 @@ class ManagementPlaneApi:
             client.close()  # type: ignore[no-untyped-call]
 
     def _list_pods(self, namespace: str) -> Any:
+        # The JSON as sent, not the client's models: building V1Pod objects costs over a
+        # second on the first call of a process (the models load lazily), for six fields.
         core = k8s.CoreV1Api(self._client())
-        return core.list_namespaced_pod(namespace, _request_timeout=REQUEST_TIMEOUT)
+        response: Any = core.list_namespaced_pod(
+            namespace, _request_timeout=REQUEST_TIMEOUT, _preload_content=False
+        )
+        try:
+            return json.loads(response.data)
+        except ValueError as exc:
+            raise CollectorError(
+                f"Kubernetes API sent no pod list for {namespace}", str(exc)[:200]
+            ) from exc
+        finally:
+            response.release_conn()
 
     def _read_log(
         self, namespace: str, pod: str, container: str | None, tail: int, since: int

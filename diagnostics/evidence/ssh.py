@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import paramiko
@@ -35,6 +36,7 @@ from diagnostics.evidence.ssh_errors import (
     connect_error,
 )
 from diagnostics.evidence.ssh_target import Endpoint, Target, TargetResolver
+from diagnostics.request_graph import timed
 from diagnostics.settings import SshSettings
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,17 @@ class CommandResult:
     stderr: str
     command: str  # the command line as sent (for provenance: "<host>$ <command>")
     truncated: bool = False  # the local output cap was hit
+
+
+_WRAPPERS = frozenset({"sudo", "-n", "timeout", "env", "LC_ALL=C"})
+
+
+def _program(argv: Sequence[str]) -> str:
+    """The program a command runs, past sudo/timeout wrappers (for the request graph)."""
+    for arg in argv:
+        if arg not in _WRAPPERS and not arg.replace(".", "").isdigit():
+            return arg.rsplit("/", 1)[-1]
+    return argv[0] if argv else "?"
 
 
 class HostShell:
@@ -122,9 +135,12 @@ class HostShell:
             line = f"sudo -n {line}"
         cap = command.byte_cap or OUTPUT_CAP
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._pool(), self._run_blocking, host, host_ip, line, cap
+        work = timed(
+            "ssh",
+            f"{host}: {_program(command.argv)}",
+            partial(self._run_blocking, host, host_ip, line, cap),
         )
+        return await loop.run_in_executor(self._pool(), work)
 
     def _pool(self) -> DaemonPool:
         # A dedicated pool, not the loop's default executor: threads waiting here for a

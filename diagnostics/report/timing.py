@@ -10,17 +10,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from diagnostics.request_graph import RequestRecord, Timing
+from diagnostics.request_graph import OPENSTACK_FAMILIES, RequestRecord, Timing
 
 
 def summary_line(timing: Timing) -> str:
-    """'OpenStack API span 361 ms, dependency bound 279 ms (1.29x), 24 requests'."""
+    """'OpenStack API span 361 ms, dependency bound 279 ms (1.29x), 24 API requests; …'."""
     span, bound = timing.span_ms(), timing.bound_ms()
     ratio = f" ({span / bound:.2f}x)" if bound > 0 else ""
-    return (
+    text = (
         f"OpenStack API span {span:.0f} ms, dependency bound {bound:.0f} ms{ratio}, "
-        f"{len(timing.requests)} requests"
+        f"{len(timing.of(OPENSTACK_FAMILIES))} API requests"
     )
+    for family, noun in (("kubernetes", "Kubernetes calls"), ("ssh", "SSH commands")):
+        if timing.of({family}):
+            text += (
+                f"; {len(timing.of({family}))} {noun} over "
+                f"{timing.span_ms({family}):.0f} ms"
+            )
+    return text
 
 
 def render(timing: Timing) -> str:

@@ -30,19 +30,20 @@ def test_resolve_prefers_map_then_pattern_then_host_ip_then_name():
 
 
 def _pod(name, *, phase="Running", statuses=(), labels=None, containers=("main",)):
-    return NS(
-        metadata=NS(name=name, labels=labels),
-        spec=NS(containers=[NS(name=c) for c in containers]),
-        status=NS(phase=phase, container_statuses=list(statuses)),
-    )
+    """A pod as the API's PodList JSON carries it."""
+    return {
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"containers": [{"name": c} for c in containers]},
+        "status": {"phase": phase, "containerStatuses": list(statuses)},
+    }
 
 
 def _cs(ready=True, restarts=0, waiting=None):
-    return NS(
-        ready=ready,
-        restart_count=restarts,
-        state=NS(waiting=NS(reason=waiting) if waiting else None),
-    )
+    return {
+        "ready": ready,
+        "restartCount": restarts,
+        "state": {"waiting": {"reason": waiting}} if waiting else {"running": {}},
+    }
 
 
 def test_pod_status_reports_crashloop_restarts_and_readiness():

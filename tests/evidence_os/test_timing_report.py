@@ -59,6 +59,10 @@ async def test_json_timing_is_a_graph_of_real_requests(tmp_path: Path) -> None:
     assert migrations["what"].startswith("GET /os-migrations?instance_uuid=")
     assert 0 < timing["dependency_bound_ms"] <= timing["api_span_ms"] + 1
     assert all(i in requests for i in timing["critical_path"])
+    families = {r["family"] for r in requests.values()}
+    assert {"nova", "placement", "neutron", "ssh"} <= families
+    # the bound is about the API: no SSH command sits on it
+    assert all(requests[i]["family"] != "ssh" for i in timing["critical_path"])
 
 
 async def test_verbose_text_lists_requests_and_the_bound(tmp_path: Path) -> None:
