@@ -113,7 +113,7 @@ TLS_REMEDIES: tuple[RemedyTemplate, ...] = (
             f"openssl x509 -noout -subject -enddate -ext subjectAltName -in {_SERVER_CERT}",
             "The destination's certificate: its names must include {dest_host} and its "
             "dates the current time."),
-    r.check(r.host("{source_host}"), "virsh -c qemu+tls://{dest_host}/system version",
+    r.check(r.host("{source_host}"), "virsh -r -c qemu+tls://{dest_host}/system version",
             "Opens the migration's connection again; it must print versions before a "
             "retry."),
 )  # fmt: skip

@@ -79,7 +79,7 @@ def test_concludes_with_the_most_specific_reason(kw, reason, confidence):
     assert isinstance(outcome, Concluded)
     assert reason in outcome.facts["reason"]
     assert outcome.confidence is confidence
-    assert f"virsh -c qemu+tls://{DST}/system version" in text
+    assert f"virsh -r -c qemu+tls://{DST}/system version" in text
     assert outcome.facts["source_host"] == SRC
 
 
