@@ -199,12 +199,12 @@ class RunsOn:
 
     @property
     def label(self) -> str:
-        """Where, in words: ``host cmp-a-02``, ``the openstack CLI``, ``a nova-conductor pod …``."""
+        """Where, in words: ``on host cmp-a-02``, ``with the openstack CLI``, ``in a … pod``."""
         if self.place is Place.OPENSTACK_CLI:
-            return "the openstack CLI"
+            return "with the openstack CLI"
         if self.place is Place.POD:
-            return f"a {self.name} pod of the region namespace"
-        return f"host {self.name}"
+            return f"in a {self.name} pod of the region namespace"
+        return f"on host {self.name}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

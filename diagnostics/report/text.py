@@ -85,7 +85,7 @@ def _finding_block(f: Finding, style: Style, *, primary: bool) -> list[str]:
     if f.remediation:
         lines.append("  what to do (fixes first; run each command where it says):")
         for i, r in enumerate(f.remediation, 1):
-            lines.append(f"    {i}. {r.kind.value} on {_t(r.on.label)}: {_t(r.why)}")
+            lines.append(f"    {i}. {r.kind.value} {_t(r.on.label)}: {_t(r.why)}")
             if r.command is not None:
                 lines.append(f"         {style.paint(_t(r.command), '36')}")
     return lines

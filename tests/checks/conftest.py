@@ -295,7 +295,7 @@ def rendered(check_id: str, outcome: CheckOutcome) -> str:
     """Assert the outcome is Concluded and its templates render; return all the text.
 
     The text is the summary, then one line per remediation step that applies, as the
-    text report shows them: ``<kind> on <where>: <why>`` and then its command.
+    text report shows them: ``<kind> <where>: <why>`` and then its command.
     """
     assert isinstance(outcome, Concluded), outcome
     spec = bundled_check(check_id)
@@ -303,7 +303,7 @@ def rendered(check_id: str, outcome: CheckOutcome) -> str:
     steps = fill(spec.remediation, outcome.facts)
     assert steps, f"{check_id}: no remediation step applies to {dict(outcome.facts)}"
     for s in steps:
-        lines.append(f"{s.kind.value} on {s.on.label}: {s.why}")
+        lines.append(f"{s.kind.value} {s.on.label}: {s.why}")
         lines += [s.command] if s.command is not None else []
     text = "\n".join(lines)
     assert "{" not in text, text
