@@ -75,11 +75,23 @@ class NotificationSource(Section):
         "versioned_notifications.info",
     )
     prefetch: int = Field(default=20, ge=1)
+    # Declared on every connection exactly as Nova's oslo.messaging declares it (type topic,
+    # durable = [oslo_messaging_rabbit] amqp_durable_queues or rabbit_quorum_queue, auto_delete
+    # = amqp_auto_delete), so the bot can bind at once after a broker restart and the two
+    # declarations never conflict. Set exchange_durable: true only together with Nova.
+    exchange_durable: bool = False
+    exchange_auto_delete: bool = False
+    # reconnect: first retry at once, then the interval grows with the outage up to the max
+    reconnect_min_s: float = Field(default=0.1, gt=0)
+    reconnect_max_s: float = Field(default=5.0, gt=0)
 
 
 class PollerSource(Section):
-    enabled: bool = False
+    # None: on when notifications are on (the backstop for whatever the bus dropped,
+    # at backstop_interval_s), off otherwise. true/false force it.
+    enabled: bool | None = None
     interval_s: float = Field(default=60.0, gt=0)
+    backstop_interval_s: float = Field(default=300.0, gt=0)
     overlap_s: int = Field(default=300, ge=0)
     page_size: int = Field(default=200, ge=1)
 

@@ -1,9 +1,16 @@
 """Nova's versioned notifications from RabbitMQ (aio-pika), acked only once a case is stored.
 
-The bot owns one durable queue bound to Nova's existing exchange (looked up passively:
-redeclaring it with other flags fails with PRECONDITION_FAILED), so nothing published
-while the bot restarts is lost. Malformed messages are rejected into a dead-letter
-exchange and recorded with their reason; the consumer keeps going.
+The bot owns one durable queue bound to Nova's exchange, so nothing published while the
+bot restarts is lost. Nova's exchange is not durable by default (oslo.messaging declares
+it ``topic``, ``durable=amqp_durable_queues``, ``auto_delete=amqp_auto_delete`` before it
+publishes), so a broker restart forgets it and the bot's binding with it. The bot therefore
+declares it itself, with the same flags, on every connection: aio-pika's robust channel
+re-declares the exchange, the queue and the bindings as soon as it is back, before Nova's
+next publish can find an exchange without our route. Reconnects start at once and back
+off with the outage (:class:`BackoffConnection`). What still falls in the gap (published
+while the broker was down or before we were back) is found by the migrations poller.
+Malformed messages are rejected into a dead-letter exchange and recorded with their
+reason; the consumer keeps going.
 """
 
 from __future__ import annotations
@@ -19,10 +26,14 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
+from aio_pika.exceptions import ChannelPreconditionFailed
+from aio_pika.robust_connection import RobustConnection
+from yarl import URL
 
 from bot.cases.report import MalformedEvent
 from bot.intake.oslo import report_from_body
 from bot.intake.sinks import DeadLetters, ReportSink
+from diagnostics.model import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +48,12 @@ class AmqpConfig:
         "versioned_notifications.info",
     )
     prefetch: int = 20
-    reconnect_interval_s: float = 5.0
+    exchange_durable: bool = (
+        False  # as Nova's amqp_durable_queues (or rabbit_quorum_queue)
+    )
+    exchange_auto_delete: bool = False  # as Nova's amqp_auto_delete
+    reconnect_min_s: float = 0.1
+    reconnect_max_s: float = 5.0
     connection_name: str = "migrate-diag"
 
     @property
@@ -47,6 +63,42 @@ class AmqpConfig:
     @property
     def dead_letter_queue(self) -> str:
         return f"{self.queue}.dead"
+
+
+class BackoffConnection(RobustConnection):
+    """aio-pika's robust connection with a retry interval that grows with the outage.
+
+    aio-pika tries once at once when the connection drops, then sleeps
+    ``reconnect_interval`` between attempts; here that interval is half the time the
+    broker has been gone so far, between ``reconnect_min_s`` and ``reconnect_max_s``
+    (a 5 s restart is retried within ~0.1-2.5 s; a long outage every 5 s, not a spin).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.reconnect_min_s = float(kwargs.pop("reconnect_min_s", 0.1))
+        self.reconnect_max_s = float(kwargs.pop("reconnect_max_s", 5.0))
+        self._lost_at: float | None = None
+        super().__init__(*args, **kwargs)
+
+    @property  # aio-pika assigns a plain attribute; here it is computed
+    def reconnect_interval(self) -> float:
+        if self._lost_at is None:
+            return self.reconnect_min_s
+        down = self.loop.time() - self._lost_at
+        return min(self.reconnect_max_s, max(self.reconnect_min_s, down / 2))
+
+    @reconnect_interval.setter
+    def reconnect_interval(self, value: float) -> None:
+        pass  # aio-pika's constructor sets its own; ours is computed
+
+    async def _on_connection_close(self, closing: asyncio.Future[Any]) -> None:
+        if self._lost_at is None:
+            self._lost_at = self.loop.time()
+        await super()._on_connection_close(closing)
+
+    async def _on_connected(self) -> None:
+        await super()._on_connected()
+        self._lost_at = None
 
 
 class NotificationConsumer:
@@ -65,18 +117,39 @@ class NotificationConsumer:
         self._tag: str | None = None
 
     async def start(self) -> None:
-        """Connect, declare the queue and its dead-letter pair, bind, and start consuming."""
+        """Connect, declare Nova's exchange, the queue and its dead-letter pair, bind, consume.
+
+        Everything declared here is declared again by aio-pika on every reconnect (robust
+        channel and queue), bindings included. Raises ``ConfigError`` when Nova's exchange
+        exists with other flags (``exchange_durable`` must match Nova's setting).
+        """
         cfg = self.config
-        self.connection = await aio_pika.connect_robust(
-            cfg.url,
+        connection = BackoffConnection(
+            URL(cfg.url),
             client_properties={"connection_name": cfg.connection_name},
-            reconnect_interval=cfg.reconnect_interval_s,
+            reconnect_min_s=cfg.reconnect_min_s,
+            reconnect_max_s=cfg.reconnect_max_s,
         )
+        await connection.connect()
+        self.connection = connection
         self.connection.reconnect_callbacks.add(self._on_reconnect)
         channel = await self.connection.channel()
         await channel.set_qos(prefetch_count=cfg.prefetch)
-        # passive: Nova (oslo) owns the exchange and its flags
-        nova = await channel.get_exchange(cfg.exchange, ensure=True)
+        try:
+            nova = await channel.declare_exchange(
+                cfg.exchange,
+                aio_pika.ExchangeType.TOPIC,
+                durable=cfg.exchange_durable,
+                auto_delete=cfg.exchange_auto_delete,
+            )
+        except ChannelPreconditionFailed as exc:
+            raise ConfigError(
+                f"intake.notifications: exchange {cfg.exchange!r} exists with other "
+                f"flags than durable={cfg.exchange_durable}, "
+                f"auto_delete={cfg.exchange_auto_delete}; set exchange_durable / "
+                "exchange_auto_delete to Nova's amqp_durable_queues / amqp_auto_delete "
+                f"({exc})"
+            ) from exc
         dlx = await channel.declare_exchange(
             cfg.dead_letter_exchange, aio_pika.ExchangeType.FANOUT, durable=True
         )

@@ -13,7 +13,7 @@ from bot.cases.manager import CaseManager, CasePoster, IncidentPoster
 from bot.intake.amqp import AmqpConfig, NotificationConsumer
 from bot.intake.poller import MigrationLister, MigrationsPoller, SdkMigrationLister
 from bot.intake.webhook import build_webhook_app, start_webhook
-from bot.settings import BotSettings
+from bot.settings import BotSettings, IntakeSettings
 from bot.store.repo import Store
 from diagnostics.model import ConfigError
 from diagnostics.settings import read_secret
@@ -45,6 +45,19 @@ def _sdk_lister(settings: BotSettings) -> MigrationLister:
     from diagnostics.evidence.openstack_api import OpenStackApi
 
     return SdkMigrationLister(OpenStackApi.from_settings(settings.openstack).conn)
+
+
+def poller_interval(intake: IntakeSettings) -> float | None:
+    """How often the poller runs, or None when it is off.
+
+    Unset (``enabled: null``), it is the notifications' backstop: on with them, at the
+    low ``backstop_interval_s``, so a notification the bus dropped (a broker restart, the
+    seconds before the bot is bound again) still becomes a case.
+    """
+    poll = intake.poller
+    if poll.enabled is None:
+        return poll.backstop_interval_s if intake.notifications.enabled else None
+    return poll.interval_s if poll.enabled else None
 
 
 async def run_intake(
@@ -86,6 +99,10 @@ async def run_intake(
                 queue=source.queue,
                 routing_keys=source.routing_keys,
                 prefetch=source.prefetch,
+                exchange_durable=source.exchange_durable,
+                exchange_auto_delete=source.exchange_auto_delete,
+                reconnect_min_s=source.reconnect_min_s,
+                reconnect_max_s=source.reconnect_max_s,
             )
             running.consumer = NotificationConsumer(config, cases, cases.intake)
             await running.consumer.start()
@@ -108,8 +125,9 @@ async def run_intake(
                 app, hook.host, hook.port
             )
             log.info("webhook listening on %s:%d", hook.host, running.webhook_port)
-        if intake.poller.enabled:
-            poll = intake.poller
+        poll = intake.poller
+        interval = poller_interval(intake)
+        if interval is not None:
             poller = MigrationsPoller(
                 lister or _sdk_lister(settings),
                 cases,
@@ -118,9 +136,7 @@ async def run_intake(
                 page_size=poll.page_size,
             )
             running.tasks.append(
-                asyncio.create_task(
-                    poller.run(running.stop, poll.interval_s), name="poller"
-                )
+                asyncio.create_task(poller.run(running.stop, interval), name="poller")
             )
         running.tasks.append(asyncio.create_task(cases.run(running.stop), name="cases"))
     except BaseException:

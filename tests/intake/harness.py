@@ -41,7 +41,6 @@ class Broker:
             queue=self.queue,
             routing_keys=(f"{self.topic}.error", f"{self.topic}.info"),
             prefetch=prefetch,
-            reconnect_interval_s=0.2,
             connection_name=name,
         )
 
@@ -159,6 +158,14 @@ async def start_replica(
     stop = asyncio.Event()
     task = asyncio.create_task(cases.run(stop, poll_s=0.1))
     return Replica(store=store, cases=cases, consumer=consumer, stop=stop, task=task)
+
+
+def rabbitmqctl(*args: str) -> str:
+    """Run rabbitmqctl (root on this broker's host); returns its output."""
+    done = subprocess.run(
+        ["rabbitmqctl", *args], capture_output=True, text=True, check=True, timeout=60
+    )
+    return done.stdout
 
 
 def close_connection_server_side(name: str) -> bool:

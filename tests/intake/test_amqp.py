@@ -8,8 +8,10 @@ import uuid
 
 import aio_pika
 import pytest
+from yarl import URL
 
-from bot.intake.amqp import NotificationConsumer
+from bot.intake.amqp import BackoffConnection, NotificationConsumer
+from diagnostics.model import ConfigError
 from tests.intake.conftest import (
     RecordingIncidents,
     RecordingPoster,
@@ -142,15 +144,37 @@ async def test_malformed_message_is_dead_lettered_and_consumer_goes_on(
             await replica.shutdown()
 
 
-async def test_exchange_is_not_redeclared() -> None:
-    """The consumer looks Nova's exchange up passively: a missing exchange is an error."""
+async def test_exchange_is_declared_as_nova_declares_it() -> None:
+    """A missing exchange is declared as oslo.messaging would (topic, not durable), so a
+    redeclaration by Nova is equivalent; a durable one refuses with the setting to change."""
     async with broker() as names:
         config = names.config("r1")
-        missing = dataclasses.replace(config, exchange=f"absent-{uuid.uuid4().hex}")
-        consumer = NotificationConsumer(missing, RecordingSink(), RecordingSink())
-        with pytest.raises(aio_pika.exceptions.ChannelNotFoundEntity):
-            await consumer.start()
-        await consumer.stop()
+        absent = f"absent-{uuid.uuid4().hex}"
+        consumer = NotificationConsumer(
+            dataclasses.replace(config, exchange=absent),
+            RecordingSink(),
+            RecordingSink(),
+        )
+        await consumer.start()
+        connection = await aio_pika.connect(AMQP_URL)
+        try:
+            channel = await connection.channel()
+            # what oslo's notify_send declares with amqp_durable_queues=False: no conflict
+            await channel.declare_exchange(
+                absent, aio_pika.ExchangeType.TOPIC, durable=False, auto_delete=False
+            )
+            await consumer.stop(delete_queues=True)
+            durable = dataclasses.replace(
+                config, exchange=absent, exchange_durable=True
+            )
+            refused = NotificationConsumer(durable, RecordingSink(), RecordingSink())
+            with pytest.raises(ConfigError, match="exchange_durable"):
+                await refused.start()
+            await refused.stop()
+        finally:
+            channel = await connection.channel()
+            await channel.exchange_delete(absent)
+            await connection.close()
 
 
 class RecordingSink:
@@ -232,3 +256,16 @@ async def test_killed_before_ack_is_redelivered_and_handled_once(
             await second.shutdown()
         finally:
             nova.close()
+
+
+async def test_reconnect_backoff_starts_short_and_is_capped() -> None:
+    """aio-pika retries once at once; then the interval grows with the outage, capped."""
+    connection = BackoffConnection(
+        URL(AMQP_URL), reconnect_min_s=0.1, reconnect_max_s=5.0
+    )
+    assert connection.reconnect_interval == 0.1
+    now = connection.loop.time()
+    connection._lost_at = now - 0.4
+    assert 0.1 < connection.reconnect_interval < 0.5  # well under a second early on
+    connection._lost_at = now - 600
+    assert connection.reconnect_interval == 5.0
