@@ -31,7 +31,8 @@ async def serve(settings: BotSettings) -> None:
     client = build_client(settings, secrets.bot_token)
     store = await Store.open(settings.store.url)
     try:
-        async with open_engine(settings) as engine:
+        # one SSH pool for the process: warm diagnoses skip every handshake
+        async with open_engine(settings, keep_ssh=True) as engine:
             services = build_services(
                 settings,
                 diagnoser=engine,

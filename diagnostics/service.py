@@ -13,9 +13,16 @@ from diagnostics.settings import DiagnosticsSettings
 
 
 @asynccontextmanager
-async def open_engine(settings: DiagnosticsSettings) -> AsyncIterator[Engine]:
-    """An Engine with live clients; the clients are closed on exit."""
-    clients = await asyncio.to_thread(Clients.from_settings, settings)
+async def open_engine(
+    settings: DiagnosticsSettings, *, keep_ssh: bool = False
+) -> AsyncIterator[Engine]:
+    """An Engine with live clients; the clients are closed on exit.
+
+    ``keep_ssh``: SSH connections outlive a diagnosis (the serving bot; see ``HostShell``).
+    """
+    clients = await asyncio.to_thread(
+        Clients.from_settings, settings, keep_ssh=keep_ssh
+    )
     try:
         yield Engine(
             settings=settings,

@@ -82,6 +82,11 @@ class SshSettings(Section):
     port: int = Field(default=22, ge=1, le=65535)
     connect_timeout_s: float = Field(default=5.0, gt=0)
     command_timeout_s: float = Field(default=15.0, gt=0)
+    # A long-lived pool (the serving bot) closes a host's connection unused this long;
+    # the next command reconnects and verifies the host key again.
+    idle_timeout_s: float = Field(default=300.0, gt=0)
+    # Commands in flight on one host at once, however many diagnoses want it.
+    max_inflight_per_host: int = Field(default=4, ge=1, le=64)
     # Nova host name -> SSH address: static map first, then pattern, then the hypervisor host_ip.
     hosts: dict[str, HostAddress] = Field(default_factory=dict)
     host_pattern: str | None = None  # e.g. "{host}.mgmt.example.com"

@@ -65,6 +65,12 @@ class Region:
         self._publisher: AmqpPublisher | None = None
 
     @property
+    def fleet(self) -> HostFleet:
+        """The SSH servers (connection counts, ``rekey``)."""
+        assert self._fleet is not None, "region not started"
+        return self._fleet
+
+    @property
     def move_runner(self) -> MoveRunner:
         assert self.app is not None, "region not started"
         return self.app[keys.MOVE_RUNNER]

@@ -21,11 +21,18 @@ class Clients:
     settings: DiagnosticsSettings
 
     @classmethod
-    def from_settings(cls, settings: DiagnosticsSettings) -> Clients:
-        """Connect lazily: nothing here talks to the network until a collector runs."""
+    def from_settings(
+        cls, settings: DiagnosticsSettings, *, keep_ssh: bool = False
+    ) -> Clients:
+        """Connect lazily: nothing here talks to the network until a collector runs.
+
+        ``keep_ssh`` (the serving bot): one SSH pool for the process, its connections kept
+        across diagnoses until idle; otherwise each diagnosis gets a fresh pool.
+        """
+        keep = keep_ssh and settings.ssh.enabled
         return cls(
             openstack=OpenStackApi.from_settings(settings.openstack),
-            hosts=None,  # per diagnosis: see session()
+            hosts=HostShell(settings.ssh, long_lived=True) if keep else None,
             mgmt=ManagementPlaneApi.from_settings(settings.management_plane)
             if settings.self_hosted
             else None,
@@ -34,7 +41,11 @@ class Clients:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[Clients]:
-        """Clients for one diagnosis: shared API clients, a fresh SSH pool closed after."""
+        """Clients for one diagnosis: shared API clients; the kept SSH pool, else a fresh
+        one closed after."""
+        if self.hosts is not None:
+            yield self
+            return
         hosts = HostShell(self.settings.ssh) if self.settings.ssh.enabled else None
         try:
             yield replace(self, hosts=hosts)

@@ -2,13 +2,19 @@
 
 ``HostShell`` is the pool a diagnosis uses: the first command to a host connects (through
 the jump host when configured), later commands reuse the connection; a host that failed
-to connect fails fast for the rest of the diagnosis with the same reason. paramiko is
-blocking, so every call runs in a worker thread of the pool's own executor.
+to connect fails fast for a while with the same reason. paramiko is blocking, so every
+call runs in a worker thread of the pool's own executor.
+
+The CLI makes one pool per diagnosis. The serving bot keeps one pool for the process
+(``long_lived``): connections outlive a diagnosis, a connection idle for
+``ssh.idle_timeout_s`` is closed by a reaper thread, and at most
+``ssh.max_inflight_per_host`` commands run on one host at once, whoever asked.
 
 Host keys are checked against ``ssh.known_hosts`` (``[address]:port`` entries included);
 an unknown key is refused unless the operator set ``ssh.accept_unknown_hosts``, and a
-changed key is always refused. Trusted-on-first-use keys are kept in memory only: this
-tool never writes the operator's known_hosts.
+changed key is always refused. Trusted-on-first-use keys are kept in memory only (for
+the pool's life, so a reconnect to a host whose key changed since is refused): this tool
+never writes the operator's known_hosts. known_hosts is read again on every connect.
 """
 
 from __future__ import annotations
@@ -49,8 +55,11 @@ OUTPUT_CAP = 1024 * 1024
 STDERR_CAP = 64 * 1024
 _CHUNK = 65536
 _POLL_S = 0.2
-WORKERS = 16  # concurrent commands over all hosts of one diagnosis
+WORKERS = 16  # concurrent commands over all hosts of one pool
 FAILURE_TTL_S = 60.0
+REAP_EVERY_MAX_S = (
+    30.0  # the reaper looks at least this often (and 4x per idle timeout)
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,8 +85,9 @@ def _program(argv: Sequence[str]) -> str:
 class HostShell:
     """A pool of SSH connections to hypervisors, addressed by Nova host name."""
 
-    def __init__(self, settings: SshSettings) -> None:
+    def __init__(self, settings: SshSettings, *, long_lived: bool = False) -> None:
         self.settings = settings
+        self.long_lived = long_lived
         self._clients: dict[str, paramiko.SSHClient] = {}
         # ssh.jump_host or the hosts' ProxyJump: one connection per jump host, shared
         self._jumps: dict[Endpoint, paramiko.SSHClient] = {}
@@ -89,6 +99,15 @@ class HostShell:
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._executor: DaemonPool | None = None
+        # keys trusted on first use (ssh.accept_unknown_hosts), for the pool's life
+        self._first_use = paramiko.HostKeys()
+        # per host: commands running now, and when the last one ended (monotonic)
+        self._busy: dict[str, int] = {}
+        self._used: dict[str, float] = {}
+        self._jump_used: dict[Endpoint, float] = {}
+        self._inflight: dict[str, asyncio.Semaphore] = {}
+        self._reaper: threading.Thread | None = None
+        self._stop_reaper = threading.Event()
         # host_ip hints are learnt from os-hypervisors at most once per pool
         self.hint_lock = asyncio.Lock()
         self.hints_loaded = False
@@ -140,7 +159,24 @@ class HostShell:
             f"{host}: {_program(command.argv)}",
             partial(self._run_blocking, host, host_ip, line, cap),
         )
-        return await loop.run_in_executor(self._pool(), work)
+        # the per-host limit waits here, on the loop: a worker thread is taken only by a
+        # command that may run, so one busy host never starves the others of workers
+        async with self._host_slots(host):
+            return await loop.run_in_executor(self._pool(), work)
+
+    def _host_slots(self, host: str) -> asyncio.Semaphore:
+        slots = self._inflight.get(host)
+        if slots is None:
+            slots = asyncio.Semaphore(self.settings.max_inflight_per_host)
+            self._inflight[host] = slots
+        return slots
+
+    def connected_hosts(self) -> list[str]:
+        """Hosts with an open connection now (for tests and the bot's metrics)."""
+        with self._guard:
+            return sorted(
+                h for h, c in self._clients.items() if _active(c.get_transport())
+            )
 
     def _pool(self) -> DaemonPool:
         # A dedicated pool, not the loop's default executor: threads waiting here for a
@@ -160,8 +196,11 @@ class HostShell:
             executor, self._executor = self._executor, None
             self._failures.clear()
             self._host_ips.clear()
+            self._inflight.clear()
             self.hints_loaded = False
             self.hint_lock = asyncio.Lock()
+            self._stop_reaper.set()
+            self._reaper = None
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
         for client in clients:
@@ -173,6 +212,65 @@ class HostShell:
         with self._guard:
             return self._locks.setdefault(host, threading.Lock())
 
+    # ---- idle connections (long-lived pools) ---------------------------------------------
+
+    def _start_reaper(self) -> None:
+        with self._guard:
+            if not self.long_lived or self._reaper is not None:
+                return
+            self._stop_reaper = threading.Event()
+            self._reaper = threading.Thread(
+                target=self._reap,
+                args=(self._stop_reaper,),
+                name="ssh-reaper",
+                daemon=True,
+            )
+            self._reaper.start()
+
+    def _reap(self, stop: threading.Event) -> None:
+        every = min(REAP_EVERY_MAX_S, self.settings.idle_timeout_s / 4)
+        while not stop.wait(every):
+            self.close_idle()
+
+    def close_idle(self, now: float | None = None) -> list[str]:
+        """Close connections no command used for ``ssh.idle_timeout_s``; returns the hosts."""
+        now = time.monotonic() if now is None else now
+        idle_for = self.settings.idle_timeout_s
+        closed: list[tuple[str, paramiko.SSHClient]] = []
+        for host in list(self._clients):
+            lock = self._lock(host)
+            if not lock.acquire(blocking=False):
+                continue  # connecting right now: not idle
+            try:
+                with self._guard:
+                    client = self._clients.get(host)
+                    idle = not self._busy.get(host) and (
+                        now - self._used.get(host, now) >= idle_for
+                    )
+                    if client is not None and idle:
+                        del self._clients[host]
+                        closed.append((host, client))
+            finally:
+                lock.release()
+        with self._guard:
+            jumps = [
+                (j, c)
+                for j, c in self._jumps.items()
+                if not self._clients and now - self._jump_used.get(j, now) >= idle_for
+            ]
+            for jump, _ in jumps:
+                del self._jumps[jump]
+            if closed and not self._clients:
+                self.hints_loaded = False  # a quiet pool learns host_ips afresh
+        for host, client in closed:
+            log.debug("closing the idle SSH connection to %s", host)
+            client.close()
+        for _, jump_client in jumps:
+            jump_client.close()
+        return [host for host, _ in closed]
+
+    # ---- one command ----------------------------------------------------------------------
+
     def _run_blocking(
         self, host: str, host_ip: str | None, line: str, cap: int
     ) -> CommandResult:
@@ -182,9 +280,14 @@ class HostShell:
         except (paramiko.SSHException, OSError, EOFError) as exc:
             # a dropped connection: forget it so the next command reconnects
             with self._guard:
-                self._clients.pop(host, None)
+                if self._clients.get(host) is client:
+                    del self._clients[host]
             client.close()
             raise CollectorError(f"SSH error on {host}: {exc}") from exc
+        finally:
+            with self._guard:
+                self._busy[host] -= 1
+                self._used[host] = time.monotonic()
 
     def _client(self, host: str, host_ip: str | None) -> paramiko.SSHClient:
         with self._lock(host):
@@ -192,16 +295,20 @@ class HostShell:
             if failed is not None and time.monotonic() - failed[1] < FAILURE_TTL_S:
                 raise failed[0]
             client = self._clients.get(host)
-            transport = client.get_transport() if client else None
-            if client is not None and transport is not None and transport.is_active():
-                return client
-            try:
-                target = self.target(host, host_ip)
-                client = self._connect(host, target.endpoint, self._jump_sock(target))
-            except CollectorError as err:
-                self._failures[host] = (err, time.monotonic())
-                raise
-            self._clients[host] = client
+            if client is None or not _active(client.get_transport()):
+                try:
+                    target = self.target(host, host_ip)
+                    client = self._connect(
+                        host, target.endpoint, self._jump_sock(target)
+                    )
+                except CollectorError as err:
+                    self._failures[host] = (err, time.monotonic())
+                    raise
+                with self._guard:
+                    self._clients[host] = client
+                self._start_reaper()
+            with self._guard:  # busy before the host lock goes: the reaper skips it
+                self._busy[host] = self._busy.get(host, 0) + 1
             return client
 
     def _new_client(self) -> paramiko.SSHClient:
@@ -210,11 +317,23 @@ class HostShell:
         if known.is_file():
             # "system" keys: paramiko never writes these back (load_host_keys would)
             client.load_system_host_keys(str(known))
+        with (
+            self._guard
+        ):  # keys this pool trusted on first use stay trusted, and binding
+            for name, keys in self._first_use.items():
+                for key_type, key in keys.items():
+                    client.get_host_keys().add(name, key_type, key)
         policy = (
-            TrustOnFirstUse() if self.settings.accept_unknown_hosts else RefuseUnknown()
+            TrustOnFirstUse(self._trust)
+            if self.settings.accept_unknown_hosts
+            else RefuseUnknown()
         )
         client.set_missing_host_key_policy(policy)
         return client
+
+    def _trust(self, name: str, key: paramiko.PKey) -> None:
+        with self._guard:
+            self._first_use.add(name, key.get_name(), key)
 
     def _connect(
         self, host: str, endpoint: Endpoint, sock: paramiko.Channel | None
@@ -278,6 +397,8 @@ class HostShell:
                 transport = client.get_transport()
                 with self._guard:
                     self._jumps[jump] = client
+            with self._guard:
+                self._jump_used[jump] = time.monotonic()
         if transport is None:  # pragma: no cover - connect() always leaves a transport
             raise CollectorError(f"{label} has no transport")
         address, port = target.endpoint.address, target.endpoint.port
@@ -337,3 +458,7 @@ class HostShell:
             command=line,
             truncated=truncated,
         )
+
+
+def _active(transport: paramiko.Transport | None) -> bool:
+    return transport is not None and transport.is_active()

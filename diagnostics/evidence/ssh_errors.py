@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import paramiko
@@ -34,12 +35,23 @@ class RefuseUnknown(paramiko.MissingHostKeyPolicy):
 
 
 class TrustOnFirstUse(paramiko.MissingHostKeyPolicy):
-    """Accept and remember (in memory) an unknown key; the operator opted in."""
+    """Accept and remember (in memory) an unknown key; the operator opted in.
+
+    ``remember`` outlives the client: a pool that reconnects later hands what it kept to
+    the next client, so a key that changed since the first use is refused, not trusted again.
+    """
+
+    def __init__(
+        self, remember: Callable[[str, paramiko.PKey], None] | None = None
+    ) -> None:
+        self.remember = remember
 
     def missing_host_key(
         self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey
     ) -> None:
         client.get_host_keys().add(hostname, key.get_name(), key)
+        if self.remember is not None:
+            self.remember(hostname, key)
         log.warning(
             "trusting unknown SSH host key of %s on first use (%s %s)",
             hostname,

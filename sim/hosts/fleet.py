@@ -4,13 +4,16 @@ Each reachable host listens on its own 127.0.0.1 port with its own ed25519 host 
 (made at start), accepts public-key auth for the client key in ``key_dir`` (any user
 name), and answers ``exec`` requests through the interpreter in ``sim/hosts/shell.py``. Every
 command is recorded in ``state.ssh_commands`` before it is interpreted. No shell, no
-port forwarding, no SFTP.
+port forwarding, no SFTP. Connections are counted per host (``opened``, ``open_now``) and
+``wait_until(predicate)`` re-checks on each connect and disconnect, so a test waits for a
+state instead of sleeping; ``rekey`` restarts a host on its port with a new host key.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -24,8 +27,19 @@ CLIENT_KEY_NAME = "id_ed25519"
 
 
 class _HostServer(asyncssh.SSHServer):
-    def __init__(self, authorized: asyncssh.SSHAuthorizedKeys) -> None:
+    def __init__(
+        self,
+        authorized: asyncssh.SSHAuthorizedKeys,
+        on_connection: Callable[[int], None],
+    ) -> None:
         self._authorized = authorized
+        self._on_connection = on_connection
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._on_connection(+1)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._on_connection(-1)
 
     def begin_auth(self, username: str) -> bool:
         return True  # authentication is required for every user
@@ -52,7 +66,11 @@ class HostFleet:
         self.key_dir = Path(key_dir)
         self.latency_ms = latency_ms
         self.client_key_path = self.key_dir / CLIENT_KEY_NAME
-        self._servers: list[asyncssh.SSHAcceptor] = []
+        self._servers: dict[str, asyncssh.SSHAcceptor] = {}
+        self._ports: dict[str, int] = {}
+        self.opened: Counter[str] = Counter()  # connections ever accepted, per host
+        self.open_now: Counter[str] = Counter()
+        self._changed = asyncio.Event()
 
     def _client_key(self) -> asyncssh.SSHKey:
         """The client key authorized on every host (reused if the region made one)."""
@@ -67,37 +85,65 @@ class HostFleet:
 
     async def start(self) -> dict[str, tuple[int, str]]:
         """Start the listeners: nova host name -> (port, ``ssh-ed25519 AAAA...`` host key)."""
+        endpoints: dict[str, tuple[int, str]] = {}
+        for name, host in self.state.scenario.hosts.items():
+            if host.reachable and host.ssh_open:
+                endpoints[name] = await self._listen(name, 0)
+        return endpoints
+
+    async def rekey(self, name: str) -> tuple[int, str]:
+        """Restart ``name`` on its port with a new host key (its connections are dropped)."""
+        port = self._ports[name]
+        server = self._servers.pop(name)
+        server.close()
+        await server.wait_closed()
+        return await self._listen(name, port)
+
+    async def _listen(self, name: str, port: int) -> tuple[int, str]:
         client = self._client_key()
         authorized = asyncssh.import_authorized_keys(
             client.export_public_key("openssh").decode()
         )
-        endpoints: dict[str, tuple[int, str]] = {}
-        for name, host in self.state.scenario.hosts.items():
-            if not (host.reachable and host.ssh_open):
-                continue
-            host_key = asyncssh.generate_private_key("ssh-ed25519", comment=name)
-            server = await asyncssh.listen(
-                "127.0.0.1",
-                0,
-                server_host_keys=[host_key],
-                server_factory=lambda: _HostServer(authorized),
-                process_factory=self._handler(name),
-                allow_scp=False,
-                sftp_factory=None,
-                agent_forwarding=False,
-                x11_forwarding=False,
-                allow_pty=False,
-                encoding=None,  # bytes: the output is sent exactly as produced
-            )
-            self._servers.append(server)
-            port = server.sockets[0].getsockname()[1]
-            key_line = host_key.export_public_key("openssh").decode().strip()
-            endpoints[name] = (port, " ".join(key_line.split()[:2]))
-        return endpoints
+        host_key = asyncssh.generate_private_key("ssh-ed25519", comment=name)
+        server = await asyncssh.listen(
+            "127.0.0.1",
+            port,
+            server_host_keys=[host_key],
+            server_factory=lambda: _HostServer(authorized, self._counter(name)),
+            process_factory=self._handler(name),
+            allow_scp=False,
+            sftp_factory=None,
+            agent_forwarding=False,
+            x11_forwarding=False,
+            allow_pty=False,
+            encoding=None,  # bytes: the output is sent exactly as produced
+        )
+        self._servers[name] = server
+        self._ports[name] = server.sockets[0].getsockname()[1]
+        key_line = host_key.export_public_key("openssh").decode().strip()
+        return self._ports[name], " ".join(key_line.split()[:2])
+
+    def _counter(self, name: str) -> Callable[[int], None]:
+        def count(delta: int) -> None:
+            if delta > 0:
+                self.opened[name] += 1
+            self.open_now[name] += delta
+            self._changed.set()  # wakes every waiter; each takes a fresh event
+            self._changed = asyncio.Event()
+
+        return count
+
+    async def wait_until(
+        self, predicate: Callable[[], bool], timeout_s: float = 10.0
+    ) -> None:
+        """Return once ``predicate()`` holds, re-checked at every connect and disconnect."""
+        async with asyncio.timeout(timeout_s):
+            while not predicate():
+                await self._changed.wait()
 
     async def stop(self) -> None:
         """Close every listener and its open connections."""
-        for server in self._servers:
+        for server in self._servers.values():
             server.close()
             await server.wait_closed()
         self._servers.clear()
