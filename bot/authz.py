@@ -25,6 +25,7 @@ class Action(StrEnum):
     ESCALATE = "escalate"
     CLAIM = "claim"
     SHOW_EVIDENCE = "show evidence"
+    RESOLVE = "resolve or reopen cases"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +48,12 @@ class Authorizer:
             return (
                 a.rerun_users or a.diagnose_users,
                 a.rerun_groups or a.diagnose_groups,
+            )
+        if action is Action.RESOLVE:
+            # its own lists when set; otherwise whoever may re-run
+            return (
+                a.resolve_users or a.rerun_users or a.diagnose_users,
+                a.resolve_groups or a.rerun_groups or a.diagnose_groups,
             )
         if action is Action.ESCALATE:
             return a.escalate_users, a.escalate_groups

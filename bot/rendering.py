@@ -23,6 +23,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.store.resolution_repo import Resolution
 from bot.textsafe import code_span, escaped_within, plain, truncate, user_mention
 from diagnostics.model import Diagnosis, MigrationSummary, StepResult, StepStatus
 
@@ -39,6 +40,8 @@ RERUN = "diag.rerun"
 ESCALATE = "diag.escalate"
 CLAIM = "diag.claim"
 SHOW_EVIDENCE = "diag.show-evidence"
+RESOLVE = "diag.resolve"
+REOPEN = "diag.reopen"
 
 STATUS_ICON = {
     None: "⏳",
@@ -82,6 +85,11 @@ class ParentState:
     claimed_at: datetime | None = None
     error: str | None = None  # the diagnosis itself could not finish
     notice: str | None = None  # what Slack would not take (a lost thread reply)
+    resolution: Resolution | None = None  # resolved (or reopened) since
+
+    @property
+    def resolved(self) -> bool:
+        return self.resolution is not None and self.resolution.resolved
 
 
 def _route(m: MigrationSummary | None) -> str:
@@ -122,7 +130,18 @@ def _verdict(state: ParentState) -> Block | None:
     return SectionBlock(text=md(head + "\n" + escaped_within(f.summary, 2000)))
 
 
-def parent_buttons(case_id: str, run_id: str | None) -> ActionsBlock:
+def resolved_line(r: Resolution) -> str:
+    """``✅ Resolved 10:42 UTC: migration 42 a → b succeeded`` (mrkdwn, escaped)."""
+    who = f" by {user_mention(r.by)}" if r.by else ""
+    return (
+        f"✅ *Resolved*{who} at {r.at:%Y-%m-%d %H:%M} UTC: "
+        f"{escaped_within(r.reason, 500)}"
+    )
+
+
+def parent_buttons(
+    case_id: str, run_id: str | None, *, resolved: bool = False
+) -> ActionsBlock:
     def button(label: str, action_id: str, value: str, **kw: Any) -> ButtonElement:
         return ButtonElement(
             text=truncate(label, BUTTON_TEXT_MAX),
@@ -149,6 +168,10 @@ def parent_buttons(case_id: str, run_id: str | None) -> ActionsBlock:
     ]
     if run_id is not None:
         elements.append(button("Show evidence", SHOW_EVIDENCE, run_id))
+    if resolved:
+        elements.append(button("Reopen", REOPEN, case_id))
+    else:
+        elements.append(button("Resolve", RESOLVE, case_id))
     return ActionsBlock(elements=elements)
 
 
@@ -156,8 +179,9 @@ def render_parent(state: ParentState) -> list[Block]:
     d = state.diagnosis
     name = d.vm.name if d else state.vm_name
     migration = d.migration if d else state.migration
+    mark = "✅ Resolved · " if state.resolved else ""
     blocks: list[Block] = [
-        HeaderBlock(text=plain(f"Migration diagnosis: {name}", HEADER_MAX)),
+        HeaderBlock(text=plain(f"{mark}Migration diagnosis: {name}", HEADER_MAX)),
         ContextBlock(
             elements=[md(f"{_route(migration)} · case {code_span(state.case_id, 80)}")]
         ),
@@ -169,6 +193,8 @@ def render_parent(state: ParentState) -> list[Block]:
     elif state.error is None:
         who = f" for {user_mention(state.requested_by)}" if state.requested_by else ""
         blocks.append(ContextBlock(elements=[md(f"🔄 Diagnosing{who}…")]))
+    if state.resolution is not None and state.resolution.resolved:
+        blocks.append(SectionBlock(text=md(resolved_line(state.resolution))))
     if state.claimed_by:
         since = f" since {state.claimed_at:%H:%M} UTC" if state.claimed_at else ""
         blocks.append(
@@ -181,13 +207,17 @@ def render_parent(state: ParentState) -> list[Block]:
             ContextBlock(elements=[md(f"⚠️ {escaped_within(state.notice, 500)}")])
         )
     if d is not None or state.error is not None:
-        blocks.append(parent_buttons(state.case_id, state.run_id))
+        blocks.append(
+            parent_buttons(state.case_id, state.run_id, resolved=state.resolved)
+        )
     return blocks
 
 
 def parent_text(state: ParentState) -> str:
     d = state.diagnosis
     name = d.vm.name if d else state.vm_name
+    if state.resolved:
+        return plain(f"Resolved: migration of {name}", TOP_TEXT_MAX)
     if d is None:
         return plain(f"Diagnosing VM migration of {name}…", TOP_TEXT_MAX)
     return plain(f"Migration diagnosis of {name}: {d.verdict}", TOP_TEXT_MAX)

@@ -8,6 +8,7 @@ import logging
 from bot.app import Secrets, build_client, build_services, start_bot
 from bot.intake.runner import run_intake
 from bot.posting.incidents import SlackIncidentPoster
+from bot.posting.resolution import SlackResolutionPoster
 from bot.settings import BotSettings
 from bot.store import Store
 from diagnostics.service import open_engine
@@ -49,6 +50,7 @@ async def serve(settings: BotSettings) -> None:
                         bot.poster,
                         store,
                         incident_poster=SlackIncidentPoster(client, services.pacer),
+                        resolution_poster=SlackResolutionPoster(bot.poster),
                     )
                 else:
                     log.info("intake off: slash commands only")

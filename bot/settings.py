@@ -47,6 +47,9 @@ class AccessSettings(Section):
     rerun_groups: tuple[str, ...] = ()
     escalate_users: tuple[str, ...] = ()
     escalate_groups: tuple[str, ...] = ()
+    # Resolve / Reopen (button, modal, `@migrate-diag resolve`); empty: the re-run rule
+    resolve_users: tuple[str, ...] = ()
+    resolve_groups: tuple[str, ...] = ()
 
 
 class EscalationSettings(Section):

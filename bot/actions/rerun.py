@@ -11,8 +11,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.actions.common import Click, allowed_case, tell
 from bot.authz import Action
 from bot.posting.case_poster import SlackCasePoster
-from bot.rendering import RERUN
+from bot.rendering import RERUN, resolved_line
 from bot.services import Services
+from bot.store.resolution_repo import resolution_of
 from diagnostics.model import DiagnosticsError, MigrationRef
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,15 @@ async def rerun_case(
 ) -> None:
     case = await allowed_case(services, client, click, Action.RERUN)
     if case is None:
+        return
+    earlier = await resolution_of(services.store, case.id)
+    if earlier is not None and earlier.resolved:
+        await tell(
+            client,
+            click,
+            "This case is resolved; Reopen it to diagnose again. "
+            + resolved_line(earlier),
+        )
         return
     if poster.is_running(case.id):
         await tell(

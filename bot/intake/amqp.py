@@ -31,8 +31,9 @@ from aio_pika.robust_connection import RobustConnection
 from yarl import URL
 
 from bot.cases.report import MalformedEvent
-from bot.intake.oslo import report_from_body
+from bot.intake.oslo import parse_envelope, report_from_body
 from bot.intake.sinks import DeadLetters, ReportSink
+from bot.intake.successes import SuccessSink, success_from_notification
 from diagnostics.model import ConfigError
 
 log = logging.getLogger(__name__)
@@ -105,10 +106,15 @@ class NotificationConsumer:
     """Consumes the bot's queue; ``handled`` counts messages settled (acked or rejected)."""
 
     def __init__(
-        self, config: AmqpConfig, sink: ReportSink, dead_letters: DeadLetters
+        self,
+        config: AmqpConfig,
+        sink: ReportSink,
+        dead_letters: DeadLetters,
+        successes: SuccessSink | None = None,
     ) -> None:
         self.config = config
         self.sink = sink
+        self.successes = successes  # later moves that succeeded resolve open cases
         self.dead_letters = dead_letters
         self.connection: AbstractRobustConnection | None = None
         self.handled = 0
@@ -185,6 +191,13 @@ class NotificationConsumer:
             )
             await self._settle(message.reject(requeue=False))
             return
+        if report is None and self.successes is not None:
+            found = success_from_notification(parse_envelope(message.body))
+            if found is not None:
+                try:
+                    await self.successes.migration_succeeded(*found)
+                except Exception:
+                    log.exception("resolving cases of %s failed", found[0])
         if report is not None:
             try:
                 await self.sink.submit(report)

@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from bot.cases.manager import CaseManager, CasePoster, IncidentPoster
+from bot.cases.resolution import CaseResolver, ResolutionPoster
 from bot.intake.amqp import AmqpConfig, NotificationConsumer
 from bot.intake.poller import MigrationLister, MigrationsPoller, SdkMigrationLister
+from bot.intake.successes import SuccessPoller
 from bot.intake.webhook import build_webhook_app, start_webhook
 from bot.settings import BotSettings, IntakeSettings
 from bot.store.repo import Store
@@ -68,6 +70,7 @@ async def run_intake(
     incident_poster: IncidentPoster,
     lister: MigrationLister | None = None,
     owner: str | None = None,
+    resolution_poster: ResolutionPoster | None = None,
 ) -> RunningIntake:
     """Start every source enabled in ``settings.intake`` plus the dispatcher; returns at once.
 
@@ -104,7 +107,12 @@ async def run_intake(
                 reconnect_min_s=source.reconnect_min_s,
                 reconnect_max_s=source.reconnect_max_s,
             )
-            running.consumer = NotificationConsumer(config, cases, cases.intake)
+            running.consumer = NotificationConsumer(
+                config,
+                cases,
+                cases.intake,
+                successes=CaseResolver(store, resolution_poster),
+            )
             await running.consumer.start()
         if intake.webhook.enabled:
             hook = intake.webhook
@@ -128,8 +136,22 @@ async def run_intake(
         poll = intake.poller
         interval = poller_interval(intake)
         if interval is not None:
+            lister = lister or _sdk_lister(settings)
+            # the same pass over /os-migrations also finds moves that succeeded later
+            successes = SuccessPoller(
+                lister,
+                CaseResolver(store, resolution_poster),
+                cases.intake,
+                overlap_s=poll.overlap_s,
+                page_size=poll.page_size,
+            )
+            running.tasks.append(
+                asyncio.create_task(
+                    successes.run(running.stop, interval), name="successes"
+                )
+            )
             poller = MigrationsPoller(
-                lister or _sdk_lister(settings),
+                lister,
                 cases,
                 cases.intake,
                 overlap_s=poll.overlap_s,

@@ -17,6 +17,7 @@ from bot.posting.writer import SlackWriter
 from bot.rendering import ParentState, fit, parent_text, render_parent
 from bot.services import Services
 from bot.store import CaseRecord, RunRecord
+from bot.store.resolution_repo import Resolution, resolution_of
 from diagnostics.model import Diagnosis, DiagnosticsError, MigrationRef
 
 log = logging.getLogger(__name__)
@@ -145,14 +146,22 @@ class SlackCasePoster:
             running.claimed(case.claimed_by, case.claimed_at)
             return
         runs = await store.latest_runs(case_id, limit=1)
-        state = stored_state(case, runs[0] if runs else None)
+        state = stored_state(
+            case,
+            runs[0] if runs else None,
+            resolution=await resolution_of(store, case_id),
+        )
         await self.writer.update(
             case.channel, case.parent_ts, fit(render_parent(state)), parent_text(state)
         )
 
 
 def stored_state(
-    case: CaseRecord, run: RunRecord | None, *, error: str | None = None
+    case: CaseRecord,
+    run: RunRecord | None,
+    *,
+    error: str | None = None,
+    resolution: Resolution | None = None,
 ) -> ParentState:
     """The parent as the store knows it: the run's whole checklist, verdict and claim."""
     d = run.diagnosis if run else None
@@ -167,4 +176,5 @@ def stored_state(
         claimed_by=case.claimed_by,
         claimed_at=case.claimed_at,
         error=error if error is not None else (None if run else "no completed run"),
+        resolution=resolution,
     )

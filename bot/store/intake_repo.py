@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.intake_bookkeeping import IntakeBookkeeping
 from bot.store.intake_models import DedupeKeyRow, IntakeCaseRow
+from bot.store.loop_models import CaseResolutionRow
 from bot.store.models import CaseRow
 from bot.store.repo import Store, new_id
 from bot.times import as_utc
@@ -263,6 +264,10 @@ class IntakeRepo(IntakeBookkeeping):
             .where(
                 IntakeCaseRow.instance_uuid == sighting.instance_uuid,
                 IntakeCaseRow.created_at >= rules.since,
+                # a resolved case is closed: a new failure of the VM opens a new case
+                IntakeCaseRow.case_id.not_in(
+                    select(CaseResolutionRow.case_id).where(CaseResolutionRow.resolved)
+                ),
             )
             .order_by(IntakeCaseRow.created_at.desc())
         )

@@ -63,6 +63,12 @@ class ListenerApp:
     def action(self, action_id: str) -> Callable[[Listener], Listener]:
         return self._keep(action_id)
 
+    def view(self, callback_id: str) -> Callable[[Listener], Listener]:
+        return self._keep(callback_id)
+
+    def event(self, event_type: str) -> Callable[[Listener], Listener]:
+        return self._keep(event_type)
+
 
 @dataclass
 class RecordingPoster:

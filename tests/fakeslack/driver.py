@@ -18,7 +18,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from tests.fakeslack.server import FakeSlack
 from tests.fakeslack.socketmode import Ack
-from tests.fakeslack.world import APP_ID, TEAM_ID
+from tests.fakeslack.world import APP_ID, BOT_USER_ID, TEAM_ID
 
 ACK_DEADLINE_S = 3.0
 
@@ -61,7 +61,7 @@ class SlackDriver(FakeSlack):
             "text": text,
             "api_app_id": APP_ID,
             "response_url": self.new_response_url(),
-            "trigger_id": uuid.uuid4().hex,
+            "trigger_id": self.new_trigger(),
         }
 
     def click_payload(
@@ -100,12 +100,84 @@ class SlackDriver(FakeSlack):
                 "channel_id": channel,
                 "is_ephemeral": False,
             },
-            "trigger_id": uuid.uuid4().hex,
+            "trigger_id": self.new_trigger(),
             "channel": {"id": channel, "name": self.world.channels[channel].name},
             "message": self._as_json(msg),
             "response_url": self.new_response_url(),
             "actions": [action],
         }
+
+    def view_submission_payload(
+        self, view_id: str, *, user: str, values: dict[str, dict[str, str]]
+    ) -> dict[str, Any]:
+        """What Slack sends when the user presses Submit; ``values``: block -> action -> text."""
+        view = dict(self.world.views[view_id])
+        view["state"] = {
+            "values": {
+                block: {
+                    action: {"type": "plain_text_input", "value": text}
+                    for action, text in actions.items()
+                }
+                for block, actions in values.items()
+            }
+        }
+        return {
+            "type": "view_submission",
+            "team": {"id": TEAM_ID, "domain": "fake"},
+            "user": {"id": user, "username": f"name-of-{user}", "team_id": TEAM_ID},
+            "api_app_id": APP_ID,
+            "token": "deprecated-verification-token",
+            "trigger_id": self.new_trigger(),
+            "view": view,
+            "response_urls": [],
+            "is_enterprise_install": False,
+        }
+
+    async def submit_view(
+        self, view_id: str, *, user: str, values: dict[str, dict[str, str]]
+    ) -> Ack | HttpReply:
+        payload = self.view_submission_payload(view_id, user=user, values=values)
+        if self.http_target is None:
+            return await self.socket.push("interactive", payload)
+        return await self.post_signed("payload=" + quote(json.dumps(payload)))
+
+    def mention_payload(
+        self, channel: str, thread_ts: str | None, text: str, *, user: str
+    ) -> dict[str, Any]:
+        """An Events API ``app_mention`` (the message names the bot as ``<@U...>``)."""
+        ts = self.world.next_ts()
+        event: dict[str, Any] = {
+            "type": "app_mention",
+            "user": user,
+            "text": f"<@{BOT_USER_ID}> {text}",
+            "ts": ts,
+            "channel": channel,
+            "event_ts": ts,
+            "team": TEAM_ID,
+        }
+        if thread_ts is not None:
+            event["thread_ts"] = thread_ts
+        return {
+            "token": "deprecated-verification-token",
+            "team_id": TEAM_ID,
+            "api_app_id": APP_ID,
+            "event": event,
+            "type": "event_callback",
+            "event_id": "Ev" + uuid.uuid4().hex[:10].upper(),
+            "event_time": int(time.time()),
+            "authorizations": [
+                {"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}
+            ],
+        }
+
+    async def mention(
+        self, channel: str, thread_ts: str | None, text: str, *, user: str
+    ) -> Ack | HttpReply:
+        payload = self.mention_payload(channel, thread_ts, text, user=user)
+        if self.http_target is None:
+            return await self.socket.push("events_api", payload)
+        body = json.dumps(payload)
+        return await self.post_signed(body, content_type="application/json")
 
     async def slash(
         self, command: str, text: str, *, user: str, channel: str
@@ -124,13 +196,18 @@ class SlackDriver(FakeSlack):
         return await self.post_signed("payload=" + quote(json.dumps(payload)))
 
     async def post_signed(
-        self, body: str, *, timestamp: int | None = None, signature: str | None = None
+        self,
+        body: str,
+        *,
+        timestamp: int | None = None,
+        signature: str | None = None,
+        content_type: str = "application/x-www-form-urlencoded",
     ) -> HttpReply:
         """POST a form body to the bot as Slack would, signed unless told otherwise."""
         assert self.http_target is not None
         ts = int(time.time()) if timestamp is None else timestamp
         headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Type": content_type,
             "X-Slack-Request-Timestamp": str(ts),
             "X-Slack-Signature": signature or sign(self.signing_secret, body, ts),
         }

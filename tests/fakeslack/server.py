@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,10 @@ from tests.fakeslack.world import (
 )
 
 TOP_TEXT_MAX = 4000
+TRIGGER_TTL_S = 3.0  # a trigger_id is good for 3 s and one exchange
+VIEW_TITLE_MAX = 24
+VIEW_BLOCKS_MAX = 100
+TRIGGER_FORMAT = re.compile(r"^\d+\.\d+\.[0-9a-f]+$")
 SERVER_ERROR_PAGE = "<html><body><h1>Slack is having trouble</h1></body></html>"
 
 
@@ -160,7 +165,7 @@ class FakeSlack:
                 args.update(json.loads(raw or "{}"))
             else:
                 args.update(dict(parse_qsl(raw, keep_blank_values=True)))
-        for key in ("blocks", "files"):
+        for key in ("blocks", "files", "view"):
             if isinstance(args.get(key), str):
                 try:
                     args[key] = json.loads(args[key])
@@ -199,7 +204,7 @@ class FakeSlack:
                     body = {"ok": False, "error": "ratelimited"}
         if method == "auth.test":
             headers["x-oauth-scopes"] = (
-                "commands,chat:write,files:write,usergroups:read"
+                "app_mentions:read,commands,chat:write,files:write,usergroups:read"
             )
         loop = asyncio.get_running_loop()
         self.journal.append(
@@ -338,6 +343,69 @@ class FakeSlack:
             }
         )
         return {"ok": True, "message_ts": self.world.next_ts()}
+
+    def new_trigger(self) -> str:
+        """A trigger_id as an interaction carries it (``12345.98765.abcd2358fdea``)."""
+        now = asyncio.get_running_loop().time()
+        trigger = (
+            f"{int(now * 1000)}.{len(self.world.triggers)}.{uuid.uuid4().hex[:12]}"
+        )
+        self.world.triggers[trigger] = (now, False)
+        return trigger
+
+    def _view_error(self, view: Any) -> str | None:
+        if not isinstance(view, dict) or view.get("type") != "modal":
+            return "invalid_arguments"
+        title = view.get("title") or {}
+        if (
+            title.get("type") != "plain_text"
+            or not 0 < len(title.get("text", "")) <= VIEW_TITLE_MAX
+        ):
+            return "invalid_arguments"
+        blocks = view.get("blocks")
+        if not isinstance(blocks, list) or len(blocks) > VIEW_BLOCKS_MAX:
+            return "invalid_arguments"
+        inputs = [b for b in blocks if isinstance(b, dict) and b.get("type") == "input"]
+        if inputs and not view.get("submit"):
+            return "invalid_arguments"  # a modal with inputs needs a submit button
+        if validate_blocks(blocks, text_cap=self.text_cap):
+            return "invalid_arguments"
+        if len(str(view.get("private_metadata", ""))) > 3000:
+            return "invalid_arguments"
+        return None
+
+    def _m_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        trigger = str(args.get("trigger_id", ""))
+        if not TRIGGER_FORMAT.match(trigger):
+            return {"ok": False, "error": "invalid_trigger_id"}
+        issued = self.world.triggers.get(trigger)
+        if issued is None:
+            return {"ok": False, "error": "invalid_trigger_id"}
+        at, exchanged = issued
+        if exchanged:
+            return {"ok": False, "error": "exchanged_trigger_id"}
+        if asyncio.get_running_loop().time() - at > TRIGGER_TTL_S:
+            return {"ok": False, "error": "expired_trigger_id"}
+        view = args.get("view")
+        if err := self._view_error(view):
+            return {"ok": False, "error": err}
+        assert isinstance(view, dict)
+        self.world.triggers[trigger] = (at, True)
+        view_id = "V" + uuid.uuid4().hex[:10].upper()
+        opened = {
+            **view,
+            "id": view_id,
+            "team_id": TEAM_ID,
+            "state": {"values": {}},
+            "hash": f"{int(at)}.{uuid.uuid4().hex[:8]}",
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
+            "root_view_id": view_id,
+            "app_id": APP_ID,
+            "bot_id": BOT_ID,
+        }
+        self.world.views[view_id] = opened
+        return {"ok": True, "view": opened}
 
     def _m_usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         group = self.world.usergroups.get(str(args.get("usergroup")))

@@ -57,6 +57,9 @@ class World:
         self.ephemeral: list[dict[str, Any]] = []
         self.usergroups: dict[str, list[str]] = {}
         self.uploads: dict[str, dict[str, Any]] = {}
+        # trigger_id -> (issued at, loop time; exchanged already); views.open spends one
+        self.triggers: dict[str, tuple[float, bool]] = {}
+        self.views: dict[str, dict[str, Any]] = {}  # view id -> the opened view
         self._ts = itertools.count(1)
         self._epoch = int(time.time())
 
