@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import TYPE_CHECKING, TextIO
 
 from diagnostics.model import (
     AmbiguousVm,
     CloudUnreachable,
+    Conclusion,
+    Diagnosis,
     DiagnosisFinished,
     DiagnosisStarted,
+    InvalidRequest,
     MigrationKind,
     MigrationRef,
     ProgressEvent,
     StepFinished,
-    VmNotFound,
 )
 from diagnostics.report import json as json_report
 from diagnostics.report import text, timing
@@ -23,9 +26,36 @@ from diagnostics.report import text, timing
 if TYPE_CHECKING:
     from diagnostics.settings import DiagnosticsSettings
 
-EXIT_OK = 0
-EXIT_USAGE = 2  # unknown or ambiguous VM, bad config
+# Documented in the README ("Exit status"); stable for scripts.
+EXIT_NO_FAILURE = 0  # no failed migration, and the steps that matter ran
+EXIT_OK = EXIT_NO_FAILURE
+EXIT_USAGE = (
+    2  # bad arguments, bad config, unknown/ambiguous VM, unknown host or migration
+)
 EXIT_UNREACHABLE = 3  # the cloud's endpoint could not be reached
+EXIT_ROOT_CAUSE = 4  # a root cause from the catalogue was found
+EXIT_INCONCLUSIVE = (
+    5  # failed with an unknown cause, or steps that matter could not run
+)
+_EXIT_OF = {
+    Conclusion.NO_FAILURE: EXIT_NO_FAILURE,
+    Conclusion.ROOT_CAUSE: EXIT_ROOT_CAUSE,
+    Conclusion.INCONCLUSIVE: EXIT_INCONCLUSIVE,
+}
+# libraries that log whole tracebacks for failures our collectors already report as one
+# line per probe ("could not check …"); shown with --verbose
+_NOISY_LOGGERS = ("paramiko", "kubernetes", "urllib3", "keystoneauth", "openstack")
+
+
+def exit_status(diagnosis: Diagnosis) -> int:
+    """The documented exit status of a finished diagnosis."""
+    return _EXIT_OF[diagnosis.conclusion]
+
+
+def quiet_libraries(verbose: bool) -> None:
+    """At the default level a failed probe is one line in its step, never a traceback."""
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.CRITICAL)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,10 +99,13 @@ def ref_from_args(args: argparse.Namespace) -> MigrationRef:
 async def run(
     args: argparse.Namespace, settings: DiagnosticsSettings, out: TextIO = sys.stdout
 ) -> int:
-    """Run one diagnosis; text streams each step as it finishes. Returns the exit status."""
+    """Run one diagnosis; text streams each step as it finishes. Returns the exit status
+    (see the EXIT_* constants)."""
     # The SDKs (openstacksdk, paramiko, kubernetes) load here, not at import: `--help` stays fast.
     from diagnostics.service import open_engine
 
+    verbose = getattr(args, "show_requests", False) or getattr(args, "verbose", False)
+    quiet_libraries(bool(verbose))
     if args.cloud:
         settings = settings.model_copy(
             update={
@@ -96,13 +129,13 @@ async def run(
     try:
         async with open_engine(settings) as engine:
             diagnosis = await engine.diagnose(ref_from_args(args), stream)
-    except VmNotFound as exc:
-        err.write(f"migrate-diag: {exc}\n")
-        return EXIT_USAGE
     except AmbiguousVm as exc:
         err.write(f"migrate-diag: {exc}:\n")
         for server_id, name, status, host in exc.candidates:
             err.write(f"  {server_id}  {name}  {status}  {host or '-'}\n")
+        return EXIT_USAGE
+    except InvalidRequest as exc:
+        err.write(f"migrate-diag: {exc}\n")
         return EXIT_USAGE
     except CloudUnreachable as exc:
         err.write(f"migrate-diag: cannot reach the cloud: {exc}\n")
@@ -112,4 +145,4 @@ async def run(
     elif getattr(args, "show_requests", False):
         out.write(timing.render(diagnosis.timing) + "\n")
         out.flush()
-    return EXIT_OK
+    return exit_status(diagnosis)

@@ -43,7 +43,7 @@ from diagnostics.model import (
     StepResult,
     VmSummary,
 )
-from diagnostics.registry import STEP_TITLES, CheckSpec
+from diagnostics.registry import CheckSpec
 from diagnostics.request_graph import (
     ACTION,
     ACTIONS,
@@ -56,7 +56,14 @@ from diagnostics.request_graph import (
 )
 from diagnostics.settings import DiagnosticsSettings
 from diagnostics.signatures import raw_failure_lines
+from diagnostics.step_facts import Step
 from diagnostics.steps import build_step
+from diagnostics.verdict import (
+    conclude,
+    validate_host_name,
+    validate_migration,
+    validate_target_host,
+)
 
 log = logging.getLogger(__name__)
 E = TypeVar("E", bound=Evidence)
@@ -95,7 +102,11 @@ class Engine:
     async def diagnose(
         self, ref: MigrationRef, on_event: OnEvent | None = None
     ) -> Diagnosis:
-        """Run the whole diagnosis. Raises VmNotFound / AmbiguousVm / CloudUnreachable."""
+        """Run the whole diagnosis.
+
+        Raises ``InvalidRequest`` (VmNotFound, AmbiguousVm, UnknownHost,
+        UnknownMigration) before anything is collected, or CloudUnreachable.
+        """
         if self.session is None:
             return await self._diagnose(ref, on_event, self.clients)
         async with self.session() as clients:
@@ -119,26 +130,32 @@ class Engine:
         t0 = time.perf_counter()
         diagnosis_id = uuid.uuid4().hex[:12]
         early: dict[type[Evidence], asyncio.Task[Evidence | Unavailable]] = {}
+        # the bootstrap fetches os-services itself to validate a --target-host
+        prefetched = {ev.ComputeServices} if ref.target_host is not None else set()
 
         def start_early(partial_ctx: CollectContext) -> None:
             """Once the migration record is in: start the collectors that never read
             the instance action, while the action's detail is still being fetched."""
             for t in self._plan(*self._applicable(ref, partial_ctx)):
+                if t in prefetched:
+                    continue
                 collect = self.collectors.get(t)
                 if collect is not None and not needs_action(collect):
                     early[t] = asyncio.create_task(self._collect(t, partial_ctx))
 
         try:
-            ctx, got = await self._bootstrap(ref, clients, start_early)
+            ctx, got, notes = await self._bootstrap(ref, clients, start_early)
         except BaseException:
             for started in early.values():
                 started.cancel()
             raise
         applicable, skip_management = self._applicable(ref, ctx)
-        skip4 = SAAS_SKIP if skip_management else None
-        if skip4 is not None:
-            got[ev.ManagementPlane] = Unavailable(reason=skip4)
-        plan = self._plan(applicable, skip_management)
+        skips: dict[Step, str] = {}
+        if skip_management:
+            skips[Step.MANAGEMENT_PLANE] = SAAS_SKIP
+            got[ev.ManagementPlane] = Unavailable(reason=SAAS_SKIP)
+        # evidence the bootstrap already holds (os-services when validating a target)
+        plan = [t for t in self._plan(applicable, skip_management) if t not in got]
         vm = VmSummary(
             id=ctx.server.id,
             name=ctx.server.name,
@@ -150,7 +167,7 @@ class Engine:
                 diagnosis_id=diagnosis_id,
                 vm=vm,
                 migration=ctx.migration,
-                steps=tuple(STEP_TITLES.items()),
+                steps=tuple((int(s), s.title) for s in Step),
             )
         )
         for t in set(early) - set(plan):
@@ -161,7 +178,7 @@ class Engine:
         step_tasks = [
             asyncio.create_task(
                 self._run_step(
-                    n,
+                    step,
                     applicable,
                     plan,
                     tasks,
@@ -170,10 +187,10 @@ class Engine:
                     t0,
                     diagnosis_id,
                     emit,
-                    skip4 if n == 4 else None,
+                    skips.get(step),
                 )
             )
-            for n in STEP_TITLES
+            for step in Step
         ]
         try:
             step_outputs = await asyncio.gather(*step_tasks)
@@ -185,27 +202,40 @@ class Engine:
         for t, task in tasks.items():
             got[t] = task.result()
         primary, others = rank(results, self.specs)
-        if primary is None and ctx.migration is not None and ctx.migration.failed:
-            primary = unknown_finding(
+        migration = ctx.migration
+        verdict = conclude(
+            ref=ref,
+            migration=migration,
+            primary=primary,
+            others=others,
+            steps=steps,
+            results=results,
+            specs=self.specs,
+            unknown=lambda: unknown_finding(
                 _raw_failure_lines(got),
                 {
                     "server_id": ctx.server.id,
-                    "request_id": ctx.migration.request_id or "",
+                    "request_id": (migration.request_id if migration else None) or "",
                 },
-            )
+            ),
+            notes=notes,
+        )
         diagnosis = Diagnosis(
             id=diagnosis_id,
             vm=vm,
             migration=ctx.migration,
-            steps=steps,
-            root_cause=primary,
-            other_findings=others,
+            steps=verdict.steps,
+            root_cause=verdict.primary,
+            other_findings=verdict.others,
             checks=results,
             started_at=started_at,
             duration_ms=int((time.perf_counter() - t0) * 1000),
             mode=self.settings.deployment.mode,
             target_host=ref.target_host,
             timing=graph.timing(),
+            conclusion=verdict.conclusion,
+            could_not_check=verdict.could_not_check,
+            next_steps=verdict.next_steps,
         )
         await emit(DiagnosisFinished(diagnosis=diagnosis))
         return diagnosis
@@ -215,14 +245,33 @@ class Engine:
         ref: MigrationRef,
         clients: Any,
         on_records: Callable[[CollectContext], None] = lambda _: None,
-    ) -> tuple[CollectContext, dict[type[Evidence], Evidence | Unavailable]]:
+    ) -> tuple[
+        CollectContext, dict[type[Evidence], Evidence | Unavailable], tuple[str, ...]
+    ]:
         """Server, then its migration records and action list at once, then the action.
 
-        ``on_records`` gets a context without the action as soon as the records are in.
+        ``on_records`` gets a context without the action as soon as the records are in,
+        and only once what the operator named is validated: a ``--target-host`` Nova's
+        compute services do not know, or a ``--migration`` that is not this VM's, raises
+        ``InvalidRequest`` before any other collector starts (nothing runs on a host the
+        operator mistyped). The notes say what could not be verified.
         """
         timeout = self.settings.engine.collector_timeout_s
+        if ref.target_host is not None:
+            validate_host_name(ref.target_host)  # the pattern, before any call
         with stage(SERVER):
             server = await self.bootstrap.resolve_server(ref)
+        notes: list[str] = []
+        extra: dict[type[Evidence], Evidence | Unavailable] = {}
+        services_task = (
+            asyncio.create_task(
+                self._collect(
+                    ev.ComputeServices, self._context(ref, server, None, None, clients)
+                )
+            )
+            if ref.target_host is not None
+            else None
+        )
         # The migration records and the action list need only the server's id: both are
         # asked at once; only the matched action's detail waits for the records.
         with stage(MIGRATIONS, after=(SERVER,)):
@@ -249,10 +298,20 @@ class Engine:
             )
         try:
             records = await records_task
+            if ref.migration_id is not None:
+                notes += validate_migration(ref.migration_id, records, server.name)
+            if services_task is not None and ref.target_host is not None:
+                services = extra[ev.ComputeServices] = await services_task
+                notes += validate_target_host(ref.target_host, services)
             if isinstance(records, ev.MigrationRecords):
-                # checks never see the context: tell them what the operator asked about
+                # checks never see the context: tell them what the operator asked
+                # about, and put the migration they named first (checks read it)
+                chosen = [
+                    r for r in records.records if ref.migration_id in (r.id, r.uuid)
+                ]
                 records = replace(
                     records,
+                    records=(*chosen, *(r for r in records.records if r not in chosen)),
                     target_host=ref.target_host,
                     kind_hint=ref.kind.value if ref.kind else None,
                 )
@@ -261,13 +320,16 @@ class Engine:
             actions = await actions_task
         finally:
             actions_task.cancel()
+            if services_task is not None:
+                services_task.cancel()
         act = actions if isinstance(actions, ev.InstanceActions) else None
         got: dict[type[Evidence], Evidence | Unavailable] = {
             ev.Server: server,
             ev.MigrationRecords: records,
             ev.InstanceActions: actions,
+            **extra,
         }
-        return self._context(ref, server, rec, act, clients), got
+        return self._context(ref, server, rec, act, clients), got, tuple(notes)
 
     def _context(
         self,
@@ -335,7 +397,7 @@ class Engine:
 
     async def _run_step(
         self,
-        number: int,
+        number: Step,
         applicable: Sequence[CheckSpec],
         plan: Sequence[type[Evidence]],
         tasks: Mapping[type[Evidence], asyncio.Task[Evidence | Unavailable]],
@@ -346,11 +408,12 @@ class Engine:
         emit: OnEvent,
         skip_reason: str | None,
     ) -> tuple[StepResult, list[CheckResult]]:
-        checks = [c for c in applicable if c.step == number]
+        checks = [c for c in applicable if c.step is number]
+        early = [t for t in bootstrapped if number == t.STEP]
         own = [t for t in plan if number == t.STEP]
         wanted = set(own).union(*(c.needs for c in checks))
         got: dict[type[Evidence], Evidence | Unavailable] = dict(bootstrapped)
-        for t in wanted - BOOTSTRAP_TYPES:
+        for t in wanted - set(bootstrapped):
             got[t] = (
                 await tasks[t]
                 if t in tasks
@@ -359,7 +422,7 @@ class Engine:
         results = [evaluate(c, got) for c in checks]
         step = build_step(
             number,
-            planned=[*own, *(t for t in BOOTSTRAP_TYPES if number == t.STEP)],
+            planned=[*own, *early],
             got=got,
             results=results,
             specs=self.specs,
@@ -386,7 +449,15 @@ async def _bounded(
     except CollectorError as exc:
         return Unavailable(reason=exc.reason, detail=exc.detail)
     except Exception as exc:
-        log.exception("collector for %s failed", what)
+        # one line at the default level (the step shows the reason); the traceback
+        # only when debugging (--verbose)
+        log.warning(
+            "collector for %s failed: %s: %s",
+            what,
+            type(exc).__name__,
+            exc,
+            exc_info=log.isEnabledFor(logging.DEBUG),
+        )
         return Unavailable(reason=f"{what} failed: {type(exc).__name__}: {exc}")
 
 

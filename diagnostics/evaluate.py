@@ -5,6 +5,7 @@ from __future__ import annotations
 import string
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 from diagnostics.evidence.types import Evidence, Unavailable
 from diagnostics.model import (
@@ -12,6 +13,7 @@ from diagnostics.model import (
     Citation,
     Concluded,
     Confidence,
+    CouldNotCheck,
     Errored,
     Finding,
     Inconclusive,
@@ -62,6 +64,14 @@ def evaluate(spec: CheckSpec, evidence: EvidenceMap) -> CheckResult:
             why = value.reason if isinstance(value, Unavailable) else "not collected"
             missing.append(f"{param.type.__name__} ({why})")
         kwargs[param.name] = None
+    if (
+        not missing
+        and spec.needs_any
+        and all(
+            kwargs.get(p.name) is None for p in spec.params if p.type in spec.needs_any
+        )
+    ):
+        missing = [f"one of {', '.join(_why(t, evidence) for t in spec.needs_any)}"]
     if missing:
         outcome = Skipped(reason="needs " + ", ".join(missing), missing=tuple(missing))
     else:
@@ -70,7 +80,7 @@ def evaluate(spec: CheckSpec, evidence: EvidenceMap) -> CheckResult:
         except Exception as exc:
             outcome = Errored(error=f"{type(exc).__name__}: {exc}")
         else:
-            if isinstance(result, Concluded | RuledOut | Inconclusive):
+            if isinstance(result, Concluded | RuledOut | Inconclusive | CouldNotCheck):
                 outcome = result
             else:
                 outcome = Errored(
@@ -86,6 +96,12 @@ def evaluate(spec: CheckSpec, evidence: EvidenceMap) -> CheckResult:
     )
 
 
+def _why(kind: type[Evidence], evidence: EvidenceMap) -> str:
+    value = evidence.get(kind)
+    why = value.reason if isinstance(value, Unavailable) else "not collected"
+    return f"{kind.__name__} ({why})"
+
+
 def to_finding(spec: CheckSpec, concluded: Concluded) -> Finding:
     return Finding(
         root_cause=spec.root_cause,
@@ -97,17 +113,21 @@ def to_finding(spec: CheckSpec, concluded: Concluded) -> Finding:
         evidence=concluded.cites,
         remediation=fill_remedies(spec.remediation, concluded.facts),
         references=spec.references,
+        caveats=tuple(f"could not rule out: {r}" for r in concluded.not_ruled_out),
     )
 
 
 def rank(
     results: Iterable[CheckResult], specs: Mapping[str, CheckSpec]
 ) -> tuple[Finding | None, tuple[Finding, ...]]:
-    """The highest-ranked ERROR conclusion is the root cause; the rest are other findings.
+    """The strongest ERROR conclusion that nothing else explains is the root cause.
 
-    Order: ERROR before WARNING severity; anything better than circumstantial ("possible")
-    before a possible one; then the declared priority (specificity); then confidence (a
-    probe-confirmed conclusion beats a log-only one); then the id, so the order is stable.
+    Order (shared/root-causes.md, rules of evidence): ERROR before WARNING severity, then
+    confidence (a probe-confirmed conclusion beats a log-only one, which beats a
+    circumstantial one), then the declared priority (specificity) within one confidence,
+    then the id so the order is stable. A conclusion whose ``explained_by`` names another
+    concluded ERROR cause is that cause's consequence: the deeper cause is primary and
+    the consequence is listed after it, marked as such.
     """
     concluded = [
         (specs[r.check_id], r.outcome)
@@ -117,16 +137,57 @@ def rank(
     concluded.sort(
         key=lambda pair: (
             pair[0].severity is not Severity.ERROR,
-            pair[1].confidence is Confidence.POSSIBLE,
-            -pair[0].priority,
             -_CONFIDENCE_RANK[pair[1].confidence],
+            -pair[0].priority,
             pair[0].id,
         )
     )
-    findings = [to_finding(spec, outcome) for spec, outcome in concluded]
-    if findings and findings[0].severity is Severity.ERROR:
-        return findings[0], tuple(findings[1:])
-    return None, tuple(findings)
+    causes = {
+        spec.root_cause: outcome
+        for spec, outcome in concluded
+        if spec.severity is Severity.ERROR
+    }
+
+    def deeper(spec: CheckSpec, outcome: Concluded) -> RootCauseId | None:
+        """The concluded cause that explains this one (never a mutual pair)."""
+        for cause in sorted(outcome.explained_by):
+            other = causes.get(cause)
+            if cause is spec.root_cause or other is None:
+                continue
+            if spec.root_cause not in other.explained_by:
+                return cause
+        return None
+
+    findings: list[Finding] = []
+    for spec, outcome in concluded:
+        finding = to_finding(spec, outcome)
+        if spec.severity is Severity.ERROR and (cause := deeper(spec, outcome)):
+            finding = replace(finding, consequence_of=cause)
+        findings.append(finding)
+    explains: dict[RootCauseId, list[RootCauseId]] = {}
+    for f in findings:
+        if f.consequence_of is not None:
+            explains.setdefault(f.consequence_of, []).append(f.root_cause)
+    findings = [
+        replace(f, explains=tuple(dict.fromkeys(explains.get(f.root_cause, ()))))
+        if f.consequence_of is None and f.root_cause in explains
+        else f
+        for f in findings
+    ]
+    primary = next(
+        (
+            f
+            for f in findings
+            if f.severity is Severity.ERROR and f.consequence_of is None
+        ),
+        None,
+    )
+    if primary is None:
+        return None, tuple(findings)
+    rest = [f for f in findings if f is not primary]
+    # a consequence of the primary reads right after it
+    rest.sort(key=lambda f: f.consequence_of is not primary.root_cause)
+    return primary, tuple(rest)
 
 
 _UNKNOWN_REMEDIES = (

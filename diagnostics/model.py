@@ -57,11 +57,33 @@ class Severity(StrEnum):
 
 
 class StepStatus(StrEnum):
+    """What a step's facts say: ``passed`` only when nothing abnormal was seen.
+
+    ``warning``: something abnormal that did not (provably) fail this move. ``failed``: the
+    step holds the failure or its cause. ``error``: the step could not check (evidence
+    missing, a probe failed for its own reasons). ``skipped``: nothing to check here.
+    """
+
     PASSED = "passed"
     FAILED = "failed"
     WARNING = "warning"
     SKIPPED = "skipped"
     ERROR = "error"
+
+
+class StepRole(StrEnum):
+    """Which part of the story a step tells, once the verdict is known."""
+
+    SYMPTOM = "symptom"  # where the failure shows (step 1: the migration record, fault)
+    CAUSE = "cause"  # the step whose check found the primary root cause
+
+
+class Conclusion(StrEnum):
+    """The kind of answer a diagnosis gives; the CLI's exit status follows it."""
+
+    NO_FAILURE = "no_failure"  # no failed migration, and the steps that matter ran
+    ROOT_CAUSE = "root_cause"  # a catalogued cause was found
+    INCONCLUSIVE = "inconclusive"  # unknown cause, or steps that matter could not run
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,11 +149,19 @@ class MigrationSummary:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Concluded:
-    """The check's condition holds. ``facts`` fill the summary/remediation templates."""
+    """The check's condition holds. ``facts`` fill the summary/remediation templates.
+
+    A conclusion drawn from a symptom (connection refused, NoValidHost, a timeout) names
+    the rival explanations it could not rule out (``not_ruled_out``, shown as caveats) and
+    the root causes that, when also found, explain it (``explained_by``): then the deeper
+    cause is primary and this one is listed as its consequence.
+    """
 
     facts: Mapping[str, str] = field(default_factory=dict)
     cites: tuple[Citation, ...] = ()
     confidence: Confidence = Confidence.LIKELY
+    explained_by: frozenset[RootCauseId] = frozenset()
+    not_ruled_out: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,6 +179,24 @@ class Inconclusive:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CouldNotCheck:
+    """The check's probe or evidence failed for the bot's own reasons (no permission, sudo
+    refused, a name that does not resolve): never a conclusion about the cloud.
+
+    ``why`` says what went wrong, ``needs`` the access that would let it check.
+    """
+
+    why: str
+    needs: str = ""
+
+    @property
+    def reason(self) -> str:
+        return f"could not check: {self.why}" + (
+            f"; needs {self.needs}" if self.needs else ""
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Skipped:
     """Engine-assigned: the check did not run (not applicable, or evidence missing)."""
 
@@ -163,8 +211,9 @@ class Errored:
     error: str
 
 
-Outcome = Concluded | RuledOut | Inconclusive | Skipped | Errored
-CheckOutcome = Concluded | RuledOut | Inconclusive  # what a check function may return
+Outcome = Concluded | RuledOut | Inconclusive | CouldNotCheck | Skipped | Errored
+# what a check function may return
+CheckOutcome = Concluded | RuledOut | Inconclusive | CouldNotCheck
 
 
 # ---- remediation: what the operator runs, where, and why ----------------------------------
@@ -236,6 +285,11 @@ class Finding:
     evidence: tuple[Citation, ...] = ()
     remediation: tuple[Remedy, ...] = ()
     references: tuple[str, ...] = ()
+    # rivals the check could see but not rule out ("libvirtd state on cmp-a-02 unknown")
+    caveats: tuple[str, ...] = ()
+    # causal links between findings: the deeper cause explains its consequences
+    explains: tuple[RootCauseId, ...] = ()
+    consequence_of: RootCauseId | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -258,6 +312,7 @@ class StepResult:
     summary: str
     findings: tuple[str, ...] = ()
     duration_ms: int = 0
+    role: StepRole | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -277,10 +332,18 @@ class Diagnosis:
     target_host: str | None = None
     # the request graph: what waited on what, and for how long
     timing: Timing = field(default_factory=Timing)
+    conclusion: Conclusion = Conclusion.NO_FAILURE
+    # "step 7: could not check: …" for every step or check that lacked its evidence
+    could_not_check: tuple[str, ...] = ()
+    next_steps: tuple[str, ...] = ()  # what to try when inconclusive (e.g. --kind …)
 
     @property
     def verdict(self) -> str:
-        return self.root_cause.root_cause.value if self.root_cause else "healthy"
+        if self.root_cause is not None:
+            return self.root_cause.root_cause.value
+        return (
+            "inconclusive" if self.conclusion is Conclusion.INCONCLUSIVE else "healthy"
+        )
 
 
 # ---- progress events the engine emits while it works ---------------------------------------
@@ -316,11 +379,24 @@ class ConfigError(DiagnosticsError):
     """Configuration that does not load; the message names the file and key."""
 
 
-class VmNotFound(DiagnosticsError):
+class InvalidRequest(DiagnosticsError):
+    """What the operator asked about does not exist or is malformed (CLI exit 2, Slack's
+    ephemeral reply); raised before anything is collected or posted."""
+
+
+class VmNotFound(InvalidRequest):
     """No server matches the name or id."""
 
 
-class AmbiguousVm(DiagnosticsError):
+class UnknownHost(InvalidRequest):
+    """``--target-host`` names no compute host Nova knows (or is not a host name at all)."""
+
+
+class UnknownMigration(InvalidRequest):
+    """``--migration`` names no migration of this VM."""
+
+
+class AmbiguousVm(InvalidRequest):
     """Several servers share the name; ``candidates`` lists (id, name, status, host)."""
 
     def __init__(

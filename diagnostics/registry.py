@@ -17,19 +17,11 @@ from typing import Any
 from diagnostics.evidence.types import EVIDENCE_TYPES, Evidence
 from diagnostics.model import CheckOutcome, MigrationKind, RootCauseId, Severity
 from diagnostics.remedies import RemedyTemplate, validate_order
+from diagnostics.step_facts import Step
 
 CheckFn = Callable[..., CheckOutcome]
 
-STEP_TITLES: dict[int, str] = {
-    1: "VM and migration status",
-    2: "Compute and storage services",
-    3: "VM events and request id",
-    4: "Management plane pods and logs",
-    5: "Target host capacity and CPU",
-    6: "Availability zones and aggregates",
-    7: "Services and probes on the hypervisors",
-    8: "Hypervisor logs",
-}
+STEP_TITLES: dict[int, str] = {int(s): s.title for s in Step}  # for renderers and tests
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,12 +41,15 @@ class CheckSpec:
     root_cause: RootCauseId
     severity: Severity
     priority: int
-    step: int
+    step: Step
     summary: str
     remediation: tuple[RemedyTemplate, ...]
     references: tuple[str, ...]
     fn: CheckFn
     params: tuple[EvidenceParam, ...]
+    # the check says nothing unless at least one of these was collected: the engine
+    # records Skipped ("needs one of …") instead of calling it
+    needs_any: tuple[type[Evidence], ...] = ()
 
     @property
     def needs(self) -> frozenset[type[Evidence]]:
@@ -110,12 +105,18 @@ def declare(
     remediation: Iterable[RemedyTemplate],
     references: Iterable[str] = (),
     severity: Severity = Severity.ERROR,
+    needs_any: Iterable[type[Evidence]] = (),
 ) -> CheckSpec:
     """Validate a check's metadata and signature; returns the spec without registering it."""
     if step not in STEP_TITLES:
         raise RegistryError(f"{id}: step {step} is not one of the runbook's steps 1-8")
     if not fn.__doc__:
         raise RegistryError(f"{id}: a check needs a docstring (its long explanation)")
+    params = _evidence_params(fn)
+    any_of = tuple(needs_any)
+    optional = {p.type for p in params if not p.required}
+    if stray := [t.__name__ for t in any_of if t not in optional]:
+        raise RegistryError(f"{id}: needs_any names {stray}, not optional parameters")
     remedies = tuple(remediation)
     disorder = validate_order(remedies)
     if disorder is not None:
@@ -127,12 +128,13 @@ def declare(
         root_cause=root_cause,
         severity=severity,
         priority=priority,
-        step=step,
+        step=Step(step),
         summary=summary,
         remediation=remedies,
         references=tuple(references),
         fn=fn,
-        params=_evidence_params(fn),
+        params=params,
+        needs_any=any_of,
     )
 
 
@@ -140,7 +142,7 @@ def check(**meta: Any) -> Callable[[CheckFn], CheckFn]:
     """Declare and register a check. See STYLE.md §2 and CONTRIBUTING.md for the recipe.
 
     Keyword arguments are those of ``declare``: id, title, applies_to, root_cause,
-    priority, step, summary, remediation, references, severity.
+    priority, step, summary, remediation, references, severity, needs_any.
     """
 
     def register(fn: CheckFn) -> CheckFn:

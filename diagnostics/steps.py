@@ -1,24 +1,57 @@
-"""Turn one runbook step's evidence and check results into a StepResult with a one-line summary."""
+"""Turn one runbook step's evidence and check results into a StepResult.
+
+A step's status comes from its facts, never from the absence of a conclusion: anything
+abnormal is ``warning`` (or ``failed``), evidence that could not be collected and checks
+that could not check make it ``error``, and ``passed`` means every fact looked right.
+Once the verdict is known, ``mark_roles`` marks the step holding the cause and step 1 as
+the symptom.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from diagnostics.evidence import types as ev
 from diagnostics.evidence.types import Evidence, Unavailable
 from diagnostics.model import (
     CheckResult,
     Concluded,
+    CouldNotCheck,
     Errored,
+    Finding,
     MigrationSummary,
     Severity,
+    Skipped,
     StepResult,
+    StepRole,
     StepStatus,
 )
-from diagnostics.registry import STEP_TITLES, CheckSpec
-from diagnostics.step_facts import cap_notes, describe_step
+from diagnostics.registry import CheckSpec
+from diagnostics.step_facts import Step, cap_notes
 
 EvidenceMap = Mapping[type[Evidence], Evidence | Unavailable]
+
+
+def could_not_check(
+    planned: Sequence[type[Evidence]], got: EvidenceMap, results: Sequence[CheckResult]
+) -> list[str]:
+    """Why this step could not check something: missing evidence, probes that failed for
+    their own reasons, checks that were skipped for lack of evidence or raised."""
+    out = [
+        f"could not check {t.__name__}: {v.reason}"
+        for t in planned
+        if isinstance(v := got.get(t), Unavailable)
+    ]
+    for r in results:
+        o = r.outcome
+        if isinstance(o, CouldNotCheck):
+            out.append(f"{r.title}: {o.reason}")
+        elif isinstance(o, Skipped) and o.missing:
+            out.append(f"{r.title}: could not check ({o.reason})")
+        elif isinstance(o, Errored):
+            out.append(f"check {r.check_id} failed: {o.error}")
+    return list(dict.fromkeys(out))
 
 
 def build_step(
@@ -33,59 +66,51 @@ def build_step(
     duration_ms: int,
     skip_reason: str | None = None,
 ) -> StepResult:
-    """Status rules: a concluded ERROR check fails the step, a WARNING warns; evidence that
-    could not be collected makes it ``error`` (never "passed"); nothing planned -> skipped."""
-    title = STEP_TITLES[number]
+    """Status rules, strongest first: a concluded ERROR check, the failed migration
+    (step 1) or a failed event (step 3) fail the step; a WARNING or circumstantial
+    conclusion, or any abnormal fact, warns; anything that could not be checked makes
+    it ``error``; nothing planned -> skipped; else passed."""
+    step = Step(number)
     if skip_reason is not None:
         return StepResult(
-            number=number, title=title, status=StepStatus.SKIPPED, summary=skip_reason
+            number=step,
+            title=step.title,
+            status=StepStatus.SKIPPED,
+            summary=skip_reason,
         )
+    facts = step.describe(got, migration, hosts)
     concluded = [r for r in results if isinstance(r.outcome, Concluded)]
-    errors = [
-        f"{t.__name__}: {v.reason}"
-        for t in planned
-        if isinstance(v := got.get(t), Unavailable)
-    ]
-    errors += [
-        f"check {r.check_id} failed: {r.outcome.error}"
-        for r in results
-        if isinstance(r.outcome, Errored)
-    ]
-    findings = tuple(f"{specs[r.check_id].title}" for r in concluded)
+    missing = [*could_not_check(planned, got, results), *facts.could_not_check]
     failed = [r for r in concluded if specs[r.check_id].severity is Severity.ERROR]
+    symptom = (
+        step is Step.VM_STATUS and migration is not None and migration.failed
+    ) or (step is Step.EVENTS and _has_failed_event(got))
+    findings = [specs[r.check_id].title for r in concluded]
+    findings += [a for a in facts.abnormal if a not in findings]
     if failed:
-        status, summary = (
-            StepStatus.FAILED,
-            "; ".join(specs[r.check_id].title for r in failed),
-        )
-    elif (number == 1 and migration is not None and migration.failed) or (
-        number == 3 and _has_failed_event(got)
-    ):
-        status, summary = (
-            StepStatus.FAILED,
-            describe_step(number, got, migration, hosts),
-        )
-    elif concluded:
-        status, summary = StepStatus.WARNING, "; ".join(findings)
-    elif errors:
-        status, summary = StepStatus.ERROR, "could not collect: " + "; ".join(errors)
+        status = StepStatus.FAILED
+        summary = "; ".join(specs[r.check_id].title for r in failed)
+    elif symptom:
+        status, summary = StepStatus.FAILED, facts.summary
+    elif concluded or facts.abnormal:
+        status = StepStatus.WARNING
+        summary = "; ".join(findings)
+    elif missing:
+        status, summary = StepStatus.ERROR, "; ".join(missing)
     elif not planned and not results:
         status, summary = StepStatus.SKIPPED, "nothing to check for this migration kind"
     else:
-        status, summary = (
-            StepStatus.PASSED,
-            describe_step(number, got, migration, hosts),
-        )
-    if errors and status in (StepStatus.FAILED, StepStatus.WARNING):
-        findings += tuple(f"could not collect {e}" for e in errors)
+        status, summary = StepStatus.PASSED, facts.summary
+    if status is not StepStatus.ERROR:
+        findings += missing
     if status is not StepStatus.PASSED:  # a passed step's summary already says it
         findings += cap_notes(number, got)
     return StepResult(
-        number=number,
-        title=title,
+        number=step,
+        title=step.title,
         status=status,
         summary=summary,
-        findings=findings,
+        findings=tuple(dict.fromkeys(findings)),
         duration_ms=duration_ms,
     )
 
@@ -97,3 +122,55 @@ def _has_failed_event(got: EvidenceMap) -> bool:
         and actions.migration_action is not None
         and bool(actions.migration_action.failed_events)
     )
+
+
+def mark_roles(
+    steps: Sequence[StepResult],
+    primary: Finding | None,
+    primary_step: int | None,
+    migration: MigrationSummary | None,
+    cited_sources: frozenset[str] = frozenset(),
+) -> tuple[StepResult, ...]:
+    """Mark the cause step (failed, with the finding) and step 1 as the symptom.
+
+    ``cited_sources`` are the citation sources of the primary finding: a step whose own
+    evidence holds them (the log lines that prove the cause) is failed, never passed.
+    """
+    out = []
+    for step in steps:
+        if primary is not None and step.number == primary_step:
+            title = f"root cause: {primary.title}"
+            step = replace(
+                step,
+                role=StepRole.CAUSE,
+                status=StepStatus.FAILED,
+                summary=step.summary if step.status is StepStatus.FAILED else title,
+                findings=tuple(dict.fromkeys((title, *step.findings))),
+            )
+        elif (
+            step.number == Step.VM_STATUS
+            and migration is not None
+            and (migration.failed or primary is not None)
+        ):
+            step = replace(step, role=StepRole.SYMPTOM)
+        elif primary is not None and step.number in _steps_citing(cited_sources, step):
+            note = "holds the evidence of the root cause"
+            step = replace(
+                step,
+                status=StepStatus.FAILED,
+                findings=tuple(dict.fromkeys((*step.findings, note))),
+            )
+        out.append(step)
+    return tuple(out)
+
+
+def _steps_citing(cited: frozenset[str], step: StepResult) -> set[int]:
+    # host log lines are cited as host:path:lineno; only step 8 holds those
+    if step.number == Step.LOGS and any(_is_log_position(s) for s in cited):
+        return {int(Step.LOGS)}
+    return set()
+
+
+def _is_log_position(source: str) -> bool:
+    parts = source.rsplit(":", 2)
+    return len(parts) == 3 and parts[2].isdigit() and parts[1].startswith("/")

@@ -10,7 +10,9 @@ from diagnostics.model import (
     CheckResult,
     Citation,
     Concluded,
+    Conclusion,
     Confidence,
+    CouldNotCheck,
     Diagnosis,
     Errored,
     Finding,
@@ -26,6 +28,7 @@ from diagnostics.model import (
     Severity,
     Skipped,
     StepResult,
+    StepRole,
     StepStatus,
     VmSummary,
 )
@@ -62,6 +65,9 @@ findings = st.builds(
     evidence=st.lists(citations, max_size=30).map(tuple),
     remediation=st.lists(remedies, max_size=8).map(tuple),
     references=st.lists(short, max_size=3).map(tuple),
+    caveats=st.lists(texts, max_size=3).map(tuple),
+    explains=st.lists(st.sampled_from(RootCauseId), max_size=2).map(tuple),
+    consequence_of=st.one_of(st.none(), st.sampled_from(RootCauseId)),
 )
 outcomes = st.one_of(
     st.builds(
@@ -71,6 +77,7 @@ outcomes = st.one_of(
     ),
     st.builds(RuledOut, reason=texts),
     st.builds(Inconclusive, reason=texts),
+    st.builds(CouldNotCheck, why=texts, needs=texts),
     st.builds(Skipped, reason=texts),
     st.builds(Errored, error=texts),
 )
@@ -93,6 +100,7 @@ steps = st.tuples(
             summary=texts,
             findings=st.lists(texts, max_size=5).map(tuple),
             duration_ms=st.integers(0, 100_000),
+            role=st.one_of(st.none(), st.sampled_from(StepRole)),
         )
         for n, title in STEP_TITLES.items()
     )
@@ -160,4 +168,7 @@ diagnoses = st.builds(
     mode=st.sampled_from(["self-hosted", "saas"]),
     target_host=st.one_of(st.none(), short),
     timing=timings(),
+    conclusion=st.sampled_from(Conclusion),
+    could_not_check=st.lists(texts, max_size=4).map(tuple),
+    next_steps=st.lists(texts, max_size=3).map(tuple),
 )

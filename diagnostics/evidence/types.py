@@ -532,6 +532,9 @@ class LibvirtTlsProbe(Evidence):
     source_client_cert: CertificateInfo | None
     dest_clock: datetime | None = None
     source_clock: datetime | None = None
+    # virsh ran as root (ssh.user root or through sudo): only then is a client key or
+    # certificate it cannot read a fault of the host rather than of the probe's access
+    privileged: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -613,6 +616,9 @@ class HostLogs(LogLines):
 
     STEP: ClassVar[int] = 8
     host: str
+    # files grep could not read ("/var/log/pf9/ostackhost.log: Permission denied"): their
+    # lines are missing, which is "could not check", never "nothing logged"
+    unreadable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -19,7 +19,9 @@ from diagnostics.model import (
     CheckResult,
     Citation,
     Concluded,
+    Conclusion,
     Confidence,
+    CouldNotCheck,
     Diagnosis,
     Errored,
     Finding,
@@ -36,6 +38,7 @@ from diagnostics.model import (
     Severity,
     Skipped,
     StepResult,
+    StepRole,
     StepStatus,
     VmSummary,
 )
@@ -43,6 +46,9 @@ from diagnostics.remedies import PROGRAMS, programs_of
 from diagnostics.report import timing
 from diagnostics.times import parse_time
 
+# 2: remediation steps as data; conclusion / could_not_check / next_steps, step
+# roles, finding caveats and causal links (explains / consequence_of), the
+# could_not_check outcome. Version 1 documents (stored runs) still read.
 SCHEMA_VERSION = 2
 READABLE_VERSIONS = frozenset({1, SCHEMA_VERSION})
 
@@ -62,6 +68,9 @@ def _finding(f: Finding) -> dict[str, Any]:
         "evidence": [{"source": c.source, "text": c.text} for c in f.evidence],
         "remediation": [_remedy(r) for r in f.remediation],
         "references": list(f.references),
+        "caveats": list(f.caveats),
+        "explains": [c.value for c in f.explains],
+        "consequence_of": f.consequence_of.value if f.consequence_of else None,
     }
 
 
@@ -86,6 +95,8 @@ def _outcome(o: Outcome) -> dict[str, Any]:
         return {"status": "ruled_out", "reason": o.reason}
     if isinstance(o, Inconclusive):
         return {"status": "inconclusive", "reason": o.reason}
+    if isinstance(o, CouldNotCheck):
+        return {"status": "could_not_check", "reason": o.why, "needs": o.needs}
     if isinstance(o, Skipped):
         return {"status": "skipped", "reason": o.reason}
     return {"status": "errored", "reason": o.error}
@@ -127,9 +138,13 @@ def to_dict(d: Diagnosis) -> dict[str, Any]:
                 "summary": s.summary,
                 "findings": list(s.findings),
                 "duration_ms": s.duration_ms,
+                "role": s.role.value if s.role else None,
             }
             for s in d.steps
         ],
+        "conclusion": d.conclusion.value,
+        "could_not_check": list(d.could_not_check),
+        "next_steps": list(d.next_steps),
         "root_cause": _finding(d.root_cause) if d.root_cause else None,
         "other_findings": [_finding(f) for f in d.other_findings],
         "checks": [
@@ -202,6 +217,11 @@ def _finding_from(data: dict[str, Any]) -> Finding:
         ),
         remediation=tuple(_remedy_from(r) for r in data["remediation"]),
         references=tuple(data.get("references", ())),
+        caveats=tuple(data.get("caveats", ())),
+        explains=tuple(RootCauseId(c) for c in data.get("explains", ())),
+        consequence_of=RootCauseId(data["consequence_of"])
+        if data.get("consequence_of")
+        else None,
     )
 
 
@@ -215,6 +235,8 @@ def _outcome_from(data: dict[str, Any]) -> Outcome:
         return RuledOut(reason=reason)
     if status == "inconclusive":
         return Inconclusive(reason=reason)
+    if status == "could_not_check":
+        return CouldNotCheck(why=reason, needs=data.get("needs", ""))
     if status == "skipped":
         return Skipped(reason=reason)
     return Errored(error=reason)
@@ -252,6 +274,7 @@ def from_dict(data: dict[str, Any]) -> Diagnosis:
                 summary=s["summary"],
                 findings=tuple(s["findings"]),
                 duration_ms=s["duration_ms"],
+                role=StepRole(s["role"]) if s.get("role") else None,
             )
             for s in data["steps"]
         ),
@@ -273,4 +296,17 @@ def from_dict(data: dict[str, Any]) -> Diagnosis:
         mode=data["mode"],
         target_host=data["target_host"],
         timing=timing.from_dict(data.get("timing")),
+        conclusion=Conclusion(data["conclusion"])
+        if "conclusion" in data
+        else _v1_conclusion(data),
+        could_not_check=tuple(data.get("could_not_check", ())),
+        next_steps=tuple(data.get("next_steps", ())),
     )
+
+
+def _v1_conclusion(data: dict[str, Any]) -> Conclusion:
+    """What a version-1 document (no ``conclusion``) meant."""
+    root = data.get("root_cause")
+    if root is None:
+        return Conclusion.NO_FAILURE
+    return Conclusion.INCONCLUSIVE if root["id"] == "unknown" else Conclusion.ROOT_CAUSE

@@ -170,7 +170,19 @@ async def test_collector_past_timeout_makes_its_step_error_and_others_complete()
         raise AssertionError("unreachable")
 
     async def services(ctx: CollectContext) -> Evidence:
-        return ev.ComputeServices(provenance="GET /os-services", services=())
+        return ev.ComputeServices(
+            provenance="GET /os-services",
+            services=tuple(
+                ev.ServiceInfo(
+                    binary="nova-compute",
+                    host=h,
+                    zone="az1",
+                    status="enabled",
+                    state="up",
+                )
+                for h in ("cmp-a-01", "cmp-b-01")
+            ),
+        )
 
     def needs_services(svc: ev.ComputeServices) -> RuledOut:
         """Rules out."""
