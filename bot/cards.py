@@ -20,7 +20,7 @@ from bot.textsafe import (
     safe_url,
 )
 from bot.textsafe import user_mention as mention
-from diagnostics.model import Diagnosis, Finding, Place, Remedy, RunsOn
+from diagnostics.model import Conclusion, Diagnosis, Finding, Place, Remedy, RunsOn
 
 EVIDENCE_SHOWN = 8
 
@@ -76,12 +76,17 @@ def render_root_cause(
     """The root-cause card: id and title, confidence, evidence with sources, fix, runbook."""
     f = d.root_cause
     if f is None:
+        if d.conclusion is Conclusion.INCONCLUSIVE:
+            why = "\n".join(
+                f"• {escaped_within(c, 300)}" for c in d.could_not_check[:8]
+            )
+            tips = "\n".join(f"→ {escaped_within(n, 400)}" for n in d.next_steps[:4])
+            text = "⚠️ *Inconclusive:* some steps could not run.\n" + why
+            text += ("\n" + tips) if tips else ""
+        else:
+            text = "✅ *No failure found.* Every step that matters ran."
         return [
-            SectionBlock(
-                text=md(
-                    "✅ *No failure found.* Every step passed or had nothing to check."
-                )
-            ),
+            SectionBlock(text=md(text[:2900])),
             ContextBlock(elements=[md(f"run {code_span(run_id, 80)}")]),
         ]
     blocks: list[Block] = [

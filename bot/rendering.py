@@ -25,7 +25,13 @@ from slack_sdk.models.blocks import (
 
 from bot.store.resolution_repo import Resolution
 from bot.textsafe import code_span, escaped_within, plain, truncate, user_mention
-from diagnostics.model import Diagnosis, MigrationSummary, StepResult, StepStatus
+from diagnostics.model import (
+    Conclusion,
+    Diagnosis,
+    MigrationSummary,
+    StepResult,
+    StepStatus,
+)
 
 MAX_BLOCKS = 50
 SECTION_MAX = 3000
@@ -122,6 +128,10 @@ def _verdict(state: ParentState) -> Block | None:
         )
     if d is None:
         return None
+    if d.root_cause is None and d.conclusion is Conclusion.INCONCLUSIVE:
+        return SectionBlock(
+            text=md("*Verdict:* ⚠️ inconclusive: some steps could not run.")
+        )
     if d.root_cause is None:
         return SectionBlock(text=md("*Verdict:* ✅ no failure found for this VM."))
     f = d.root_cause

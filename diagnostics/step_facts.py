@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from diagnostics.evidence import types as ev
 from diagnostics.evidence.types import Evidence, Unavailable
-from diagnostics.model import MigrationSummary
+from diagnostics.model import MigrationKind, MigrationSummary
 from diagnostics.storage_facts import storage_logs, storage_probes
 
 EvidenceMap = Mapping[type[Evidence], Evidence | Unavailable]
@@ -106,6 +106,12 @@ def _services(got: EvidenceMap, m: MigrationSummary | None, hosts: Hosts) -> Ste
     services = _get(got, ev.ComputeServices)
     agents = _get(got, ev.NetworkAgents)
     parts, abnormal = [], []
+    # an evacuation needs its source down: that is expected, not abnormal
+    expected_down = (
+        {hosts[0]}
+        if m is not None and m.kind is MigrationKind.EVACUATION and hosts
+        else set()
+    )
     for host in _hosts(hosts):
         svc = services.on(host) if services is not None else None
         if services is None:
@@ -116,11 +122,15 @@ def _services(got: EvidenceMap, m: MigrationSummary | None, hosts: Hosts) -> Ste
             continue
         forced = ", forced down" if svc.forced_down else ""
         parts.append(f"{host}: {svc.state}/{svc.status}{forced}")
+        if host in expected_down:
+            continue
         if svc.state != "up" or svc.forced_down:
             abnormal.append(f"nova-compute on {host} is {svc.state}{forced}")
         elif svc.status != "enabled" and host == (hosts[-1] if hosts else None):
             abnormal.append(f"nova-compute on {host} is {svc.status}")
     for agent in agents.agents if agents is not None else ():
+        if agent.host in expected_down:
+            continue
         if agent.host in hosts and not (agent.alive and agent.admin_state_up):
             abnormal.append(f"{agent.agent_type} on {agent.host} is not alive")
     summary = "nova-compute " + "; ".join(parts) if parts else ""
@@ -229,8 +239,13 @@ def _probes(got: EvidenceMap, m: MigrationSummary | None, hosts: Hosts) -> StepF
         )
         if not ssh.ok:
             abnormal.append(f"SSH {ssh.source} → {ssh.dest} as {ssh.user} failed")
-    left = _get(got, ev.DestLeftovers)
-    if left is not None and (left.domain_defined or left.instance_dir_exists):
+    left, server = _get(got, ev.DestLeftovers), _get(got, ev.Server)
+    runs_there = server is not None and left is not None and server.host == left.host
+    if (
+        left is not None
+        and not runs_there
+        and (left.domain_defined or left.instance_dir_exists)
+    ):
         abnormal.append(f"leftovers of the VM on {left.host}")
     storage = storage_probes(got)
     parts += storage.parts

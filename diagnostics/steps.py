@@ -140,12 +140,13 @@ def mark_roles(
     for step in steps:
         if primary is not None and step.number == primary_step:
             title = f"root cause: {primary.title}"
+            rest = (f for f in step.findings if f != primary.title)
             step = replace(
                 step,
                 role=StepRole.CAUSE,
                 status=StepStatus.FAILED,
                 summary=step.summary if step.status is StepStatus.FAILED else title,
-                findings=tuple(dict.fromkeys((title, *step.findings))),
+                findings=tuple(dict.fromkeys((title, *rest))),
             )
         elif (
             step.number == Step.VM_STATUS

@@ -8,14 +8,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import PurePosixPath
 
 from diagnostics import remedies as r
 from diagnostics import signatures as sig
 from diagnostics.evidence.types import CertificateInfo, LibvirtTlsProbe
+from diagnostics.probe_faults import (
+    REFUSED,
+    TIMED_OUT,
+    SelfFailure,
+    first_line,
+    probe_self_failure,
+)
 from diagnostics.remedies import RemedyTemplate
+
+__all__ = ["SelfFailure", "TlsReason", "probe_reason", "probe_self_failure"]
 
 _DROPPED = re.compile(
     r"Live Migration failure: .*(?P<what>End of file while reading data|Cannot recv data"
@@ -137,12 +146,16 @@ class TlsReason:
     """Why the TLS connection failed; ``fix`` facts select the steps that repair it.
 
     ``rank`` is the specificity (lower wins), as the position in BY_SPECIFICITY; what
-    the probe measured directly ranks -1.
+    the probe measured directly ranks -1. ``refused`` / ``timed_out`` say the symptom
+    was a refused or unanswered connect, which other causes explain too (a libvirtd
+    that is not running, a host that is down).
     """
 
     reason: str
     fix: Mapping[str, str] = field(default_factory=dict)
     rank: int = -1
+    refused: bool = False
+    timed_out: bool = False
 
 
 def _g(m: re.Match[str], name: str, default: str = "") -> str:
@@ -241,17 +254,24 @@ def _cert_problem(
 
 
 def probe_reason(probe: LibvirtTlsProbe, dest_name: str | None) -> TlsReason | None:
-    """The reason when the probe reproduced the failure, else None.
+    """What the probe found, else None (connect works, or virsh failed for its own
+    reasons and nothing measured explains it: see ``probe_self_failure``).
 
-    What the probe measured directly (port, dates, SAN) ranks above any message text.
+    What the probe measured directly (port, dates, SAN) ranks above any message text and
+    stands even when virsh itself could not run (nc and openssl need no client key).
     """
     if probe.connect_ok:
         return None
     dest = dest_name or probe.dest
+    refused = bool(REFUSED.search(probe.connect_output))
+    timed_out = bool(TIMED_OUT.search(probe.connect_output))
     if probe.port_open is False:
+        how = "refuses connections" if refused else "is closed or filtered"
         return TlsReason(
-            reason=f"TCP 16514 on {dest} is closed or filtered from {probe.source}",
+            reason=f"TCP 16514 on {dest} {how} from {probe.source}",
             fix={"tls_fix": "listener"},
+            refused=refused,
+            timed_out=timed_out or not refused,
         )
     server_cert, client_cert = probe.dest_server_cert, probe.source_client_cert
     # the source checks the server certificate, the destination the client certificate
@@ -271,15 +291,18 @@ def probe_reason(probe: LibvirtTlsProbe, dest_name: str | None) -> TlsReason | N
             f"{', '.join(sorted(_names(server_cert)))}, not the Nova host name {dest}",
             fix=renew_facts(dest, server_cert.path),
         )
+    if probe_self_failure(probe) is not None:
+        # what nc and openssl measured above stands; virsh's own message does not
+        return None
     for pattern in BY_SPECIFICITY:
         m = pattern.search(probe.connect_output)
         if m:
-            return reason_of_match(m, probe.source, dest)
-    first = next(
-        (ln for ln in probe.connect_output.splitlines() if ln.strip()), "no output"
-    )
+            found = reason_of_match(m, probe.source, dest)
+            return replace(found, refused=refused, timed_out=timed_out)
     return TlsReason(
-        reason=f"virsh could not connect: {first.strip()}",
+        reason=f"virsh could not connect: {first_line(probe.connect_output)}",
         fix={"tls_fix": "generic"},
         rank=len(BY_SPECIFICITY),
+        refused=refused,
+        timed_out=timed_out,
     )

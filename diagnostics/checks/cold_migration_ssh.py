@@ -17,6 +17,7 @@ from diagnostics.model import (
     Citation,
     Concluded,
     Confidence,
+    CouldNotCheck,
     Inconclusive,
     MigrationKind,
     RootCauseId,
@@ -109,6 +110,11 @@ def cold_migration_ssh(
     entry, a refused public key, a closed port 22 or an unresolvable name ends it with
     "not able to execute ssh command" and the ssh stderr. The same ssh run by the probe
     reproducing the error confirms it.
+
+    Nova cuts event details at 255 bytes, so the stderr may end mid-word ("Stderr: 'Host
+    key verification "): the cut text still names the kind, at the confidence one source
+    supports. "SSH works" is said only when the probe ran and succeeded; without it,
+    the check could not check.
     """
     move = move_of(records, server)
     texts = gather(actions=actions, server=server, source_logs=source_logs)
@@ -117,6 +123,13 @@ def cold_migration_ssh(
     if hit is None and not probe_failed:
         if probe is None and not texts.available:
             return Inconclusive(reason="no SSH probe and no failure text")
+        if probe is None:
+            return CouldNotCheck(
+                why="no SSH failure in the failure texts, but the SSH probe between "
+                "the hosts did not run",
+                needs="SSH to the source hypervisor and a NOPASSWD sudo rule for "
+                "`sudo -n -u pf9 ssh -o BatchMode=yes … true`",
+            )
         return RuledOut(
             reason="SSH between the hosts works and no SSH failure was logged"
         )

@@ -10,6 +10,7 @@ from diagnostics.evidence.types import (
     DestHostServices,
     HostServices,
     InstanceActions,
+    LibvirtTlsProbe,
     ManagementPlane,
     MigrationRecords,
     Server,
@@ -22,6 +23,7 @@ from diagnostics.model import (
     Citation,
     Concluded,
     Confidence,
+    CouldNotCheck,
     Inconclusive,
     MigrationKind,
     RootCauseId,
@@ -91,12 +93,16 @@ def compute_service_down(
     dest_units: DestHostServices | None,
     actions: InstanceActions | None,
     mgmt: ManagementPlane | None,
+    probe: LibvirtTlsProbe | None,
 ) -> CheckOutcome:
     """Nova checks that both computes are up before a live migration ("Compute service
     of X is unavailable at this time") and the scheduler drops disabled hosts. The
     source's service being down is expected for an evacuation, so only the destination
     counts then. The API state, the units on the host (pf9-ostackhost, libvirtd) and the
-    conductor's message are independent sources; two agreeing is "confirmed".
+    conductor's message are independent sources; two agreeing is "confirmed". A dead
+    libvirtd on the destination and the source's refused connect to its TLS port (probe)
+    agree too. Nothing is ruled out on evidence that was not collected: without the API
+    state or the units of a host, the check says it could not check.
     """
     move = move_of(records, server)
     evacuation = move.kind == MigrationKind.EVACUATION
@@ -127,11 +133,27 @@ def compute_service_down(
         if dead:
             parts.append(f"{', '.join(dead)} not active on the host")
         restart = set(dead) or ({"pf9-ostackhost"} if svc_fix == "restart" else set())
+        refused = (
+            is_dest
+            and "libvirtd" in dead
+            and probe is not None
+            and not probe.connect_ok
+            and probe.port_open is False
+        )
+        if refused:
+            parts.append(f"the TLS port 16514 on {host} refuses connections")
         api_cite: tuple[Citation, ...] = ()
+        if refused and probe is not None:
+            api_cite += (
+                Citation(source=probe.call(0), text=probe.connect_output.strip()[:300]),
+            )
+        if units is not None and dead:
+            text = ", ".join(f"{u} {states.get(u)}" for u in dead)
+            api_cite += (Citation(source=units.provenance, text=f"{host}: {text}"),)
         if svc is not None and api is not None and services is not None:
             text = f"nova-compute {host}: state={svc.state} status={svc.status}"
             text += f" forced_down={svc.forced_down}"
-            api_cite = (Citation(source=services.provenance, text=text),)
+            api_cite = (Citation(source=services.provenance, text=text), *api_cite)
         facts = {
             "host": host,
             "problem": "; ".join(parts),
@@ -143,10 +165,21 @@ def compute_service_down(
             facts=facts | {"server_name": server.name},
             cites=api_cite + cites(hit),
             confidence=Confidence.CONFIRMED
-            if sum(map(bool, (hit, api, dead))) > 1
+            if sum(map(bool, (hit, api, dead, refused))) > 1
             else Confidence.LIKELY,
         )
     nothing = services is None and source_units is None and dest_units is None
     if nothing and not texts.available:
         return Inconclusive(reason="no service state, host units or failure text")
+    unread = [h for h, units, _ in sides if h is not None and units is None]
+    missing = ["the nova-compute state (os-services)"] if services is None else []
+    if unread:
+        missing.append(f"the pf9-ostackhost/libvirtd units on {', '.join(unread)}")
+    if missing:
+        return CouldNotCheck(
+            why="no service failure seen, but "
+            + " and ".join(missing)
+            + " could not be read",
+            needs="the admin os-services API and SSH to the hypervisors",
+        )
     return RuledOut(reason="nova-compute and libvirtd are up on the hosts of the move")

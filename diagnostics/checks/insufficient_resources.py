@@ -14,6 +14,7 @@ from diagnostics.checks._common import (
     retry_remedies,
 )
 from diagnostics.evidence.types import (
+    ComputeServices,
     DestHostLogs,
     InstanceActions,
     ManagementPlane,
@@ -27,6 +28,7 @@ from diagnostics.model import (
     Citation,
     Concluded,
     Confidence,
+    CouldNotCheck,
     Inconclusive,
     RootCauseId,
     RuledOut,
@@ -105,13 +107,16 @@ def insufficient_resources(
     actions: InstanceActions | None,
     dest_logs: DestHostLogs | None,
     mgmt: ManagementPlane | None,
+    services: ComputeServices | None,
 ) -> CheckOutcome:
     """Nova refuses a destination without room: "Lack of memory" and "Disk of instance
     is too large" in the pre-checks, a resource-tracker claim failure (NUMA, PCI,
     hugepages), or Placement refusing the allocation. Placement's free capacity on the
     destination (inventory minus reserved, times allocation ratio, minus usage) against
     the flavor confirms; a shortage beside a generic "No valid host" is "likely"; a
-    shortage seen in Placement alone is "possible".
+    shortage seen in Placement alone is "possible". NoValidHost is capacity's doing only
+    if the destination's compute service was up: a down or disabled one explains it
+    first (``compute_service_down``), and an unknown one is said.
     """
     move = move_of(records, server)
     texts = gather(actions=actions, server=server, dest_logs=dest_logs, mgmt=mgmt)
@@ -133,6 +138,14 @@ def insufficient_resources(
             return Inconclusive(
                 reason="no Placement view of the destination, no failure text"
             )
+        if move.dest is None:
+            return Inconclusive(reason="no destination host to measure")
+        if rp is None:
+            return CouldNotCheck(
+                why=f"no capacity refusal logged, but Placement's view of {move.dest} "
+                "could not be read",
+                needs="Placement read access (admin by default policy)",
+            )
         return RuledOut(reason="no capacity refusal and the destination has room")
     shortage = "; ".join(short) or _describe(hit)
     # Placement's numbers are a measurement, not a guess: with Nova's generic "No valid
@@ -140,6 +153,17 @@ def insufficient_resources(
     scheduling = (
         texts.find(sig.NO_VALID_HOST, sig.NO_VALID_HOST_COLD) if hit is None else None
     )
+    caveats: list[str] = []
+    explained_by: frozenset[RootCauseId] = frozenset()
+    if scheduling is not None:
+        svc = services.on(move.dest) if services is not None else None
+        if services is None:
+            caveats.append(
+                f"the compute service of {dest_name(move.dest)} being down or disabled "
+                "(os-services could not be read)"
+            )
+        elif svc is None or svc.state != "up" or svc.status != "enabled":
+            explained_by = frozenset({RootCauseId.COMPUTE_SERVICE_DOWN})
     if hit is not None and short:
         confidence = Confidence.CONFIRMED
     elif hit is not None or scheduling is not None:
@@ -175,7 +199,13 @@ def insufficient_resources(
         },
         cites=cites(hit, scheduling) + placement_cite,
         confidence=confidence,
+        explained_by=explained_by,
+        not_ruled_out=tuple(caveats),
     )
+
+
+def dest_name(host: str | None) -> str:
+    return host or "the destination"
 
 
 def _describe(hit: Hit | None) -> str:

@@ -5,7 +5,12 @@ from __future__ import annotations
 from diagnostics import remedies as r
 from diagnostics import signatures as sig
 from diagnostics.checks._common import cites, gather
-from diagnostics.evidence.types import InstanceActions, ManagementPlane, Server
+from diagnostics.evidence.types import (
+    ComputeServices,
+    InstanceActions,
+    ManagementPlane,
+    Server,
+)
 from diagnostics.model import (
     ALL_KINDS,
     CheckOutcome,
@@ -16,6 +21,15 @@ from diagnostics.model import (
     RuledOut,
 )
 from diagnostics.registry import check
+
+# NoValidHost is the symptom of every scheduling-time cause: any of these, when found,
+# is the deeper cause and this finding its consequence
+_DEEPER = frozenset(RootCauseId) - {
+    RootCauseId.NO_VALID_HOST,
+    RootCauseId.UNKNOWN,
+    RootCauseId.MIGRATION_TIMEOUT,
+    RootCauseId.LIBVIRT_TLS,
+}
 
 
 @check(
@@ -59,12 +73,16 @@ def no_valid_host(
     server: Server,
     actions: InstanceActions | None,
     mgmt: ManagementPlane | None,
+    services: ComputeServices | None,
 ) -> CheckOutcome:
     """NoValidHost (or max scheduling retries exceeded) is a symptom: the
     scheduler log names the filter that removed the last host, Placement may have had
     no candidates, and the conductor logs why each candidate was skipped (at DEBUG).
     This check reports what the logs say, or which evidence was missing, and ranks
-    below every specific check so it is the answer only when nothing else is proven.
+    below every specific check so it is the answer only when nothing else is proven:
+    any specific scheduling cause found beside it is the deeper cause. A filter's
+    doing is "confirmed" only if the compute services were seen up; without os-services
+    a down service is a rival it could not rule out.
     """
     texts = gather(actions=actions, server=server, mgmt=mgmt)
     hit = texts.find(
@@ -97,6 +115,21 @@ def no_valid_host(
         detail = (
             "the management-plane logs hold no filter or skip reason for this request"
         )
+    caveats: list[str] = []
+    if services is None:
+        caveats.append("compute services being down (os-services could not be read)")
+    else:
+        usable = [
+            s for s in services.services if s.state == "up" and s.status == "enabled"
+        ]
+        if not [s for s in usable if s.host != server.host]:
+            caveats.append(
+                "no other nova-compute service is up and enabled, which alone leaves "
+                "no host"
+            )
+    confidence = Confidence.CONFIRMED if reasons else Confidence.LIKELY
+    if caveats:
+        confidence = Confidence.LIKELY
     flavor = server.flavor
     return Concluded(
         facts={
@@ -110,5 +143,7 @@ def no_valid_host(
             else "",
         },
         cites=cites(hit, *why[:5]),
-        confidence=Confidence.CONFIRMED if reasons else Confidence.LIKELY,
+        confidence=confidence,
+        explained_by=_DEEPER,
+        not_ruled_out=tuple(caveats),
     )

@@ -20,6 +20,7 @@ from diagnostics.model import (
     CheckOutcome,
     Concluded,
     Confidence,
+    CouldNotCheck,
     Inconclusive,
     RootCauseId,
     RuledOut,
@@ -98,7 +99,8 @@ def port_binding(
     failed binding ("Binding failed for port", binding_failed vif_type, "Refusing to
     bind ... dead agent" or no OVN chassis) skips that host. Later the VIF plug wait on
     the destination may time out. A dead network agent (OVS agent or ovn-controller) on
-    the destination confirms; a dead agent alone is "possible".
+    the destination confirms; a dead agent alone is "possible". A stale INACTIVE binding
+    on the destination explains a refused binding (``stale_leftovers`` is then primary).
     """
     move = move_of(records, server)
     texts = gather(
@@ -115,6 +117,16 @@ def port_binding(
     if hit is None and not failed_ports and not dead:
         if not (texts.available or ports or agents):
             return Inconclusive(reason="no ports, agents or failure text")
+        unread = [
+            n for n, e in (("ports", ports), ("network agents", agents)) if e is None
+        ]
+        if unread:
+            return CouldNotCheck(
+                why="no binding failure logged, but the "
+                + " and the ".join(unread)
+                + " could not be read from Neutron",
+                needs="Neutron read access to ports and agents (admin for agents)",
+            )
         return RuledOut(reason="ports bound, agents alive, no binding failure logged")
     if hit is not None:
         reason = hit.match.group(0).strip()[:200]
@@ -137,7 +149,15 @@ def port_binding(
         confidence = Confidence.POSSIBLE
     else:
         confidence = Confidence.CONFIRMED if signals > 1 else Confidence.LIKELY
+    # an INACTIVE binding already on the destination makes Neutron refuse a new one:
+    # the leftover is the deeper cause (stale_leftovers), this failure its consequence
+    stale = any(
+        b.host == move.dest and b.status == "INACTIVE"
+        for p in (ports.ports if ports else ())
+        for b in p.bindings
+    )
     return Concluded(
+        explained_by=frozenset({RootCauseId.STALE_LEFTOVERS}) if stale else frozenset(),
         facts={
             "server_name": server.name,
             "dest_host": move.dest or "the destination host",

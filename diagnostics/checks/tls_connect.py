@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from diagnostics.checks import _tls
 from diagnostics.checks._common import cites, gather, move_of
 from diagnostics.evidence.types import (
     DestHostLogs,
+    DestHostServices,
     InstanceActions,
     LibvirtTlsProbe,
     MigrationRecords,
@@ -19,7 +21,7 @@ from diagnostics.model import (
     Citation,
     Concluded,
     Confidence,
-    Inconclusive,
+    CouldNotCheck,
     MigrationKind,
     RootCauseId,
     RuledOut,
@@ -30,6 +32,7 @@ from diagnostics.registry import check
 @check(
     id="libvirt.tls-connect",
     title="Source cannot open the libvirt TLS connection to the destination",
+    needs_any=(LibvirtTlsProbe, SourceHostLogs, DestHostLogs, InstanceActions),
     applies_to={MigrationKind.LIVE},
     root_cause=RootCauseId.LIBVIRT_TLS,
     priority=800,
@@ -51,6 +54,7 @@ def tls_connect(
     source_logs: SourceHostLogs | None,
     dest_logs: DestHostLogs | None,
     actions: InstanceActions | None,
+    dest_units: DestHostServices | None,
 ) -> CheckOutcome:
     """Live migration opens a libvirt connection from source to destination over TLS
     (TCP 16514). It fails when the port is closed, a certificate is expired, not yet
@@ -60,15 +64,28 @@ def tls_connect(
     beats "Failed to verify peer's certificate", which beats "Failed to connect to remote
     libvirt URI". The probe (virsh from the source, certificate dates and SANs, port
     16514) confirms; log lines alone are "likely".
+
+    "Connection refused" is a symptom: nothing listens on 16514 when libvirtd is not
+    running on the destination, which is ``compute_service_down`` (the deeper cause; this
+    finding is then its consequence). It is TLS only when libvirtd is seen running there;
+    with its state unknown the finding is at most "likely" and says so. A probe that
+    failed for its own reasons (the diagnosis user cannot read the client key, a name
+    that does not resolve) is "could not check", never a conclusion.
     """
     move = move_of(records, server)
     texts = gather(actions=actions, source_logs=source_logs, dest_logs=dest_logs)
     log_hits = [h for p in _tls.BY_SPECIFICITY for h in texts.find_all(p)]
     log_hit = min(log_hits, key=lambda h: _tls.rank(h.match), default=None)
+    own = _tls.probe_self_failure(probe) if probe is not None else None
     from_probe = _tls.probe_reason(probe, move.dest) if probe is not None else None
     if log_hit is None and from_probe is None:
-        if probe is None and not texts.available:
-            return Inconclusive(reason="no libvirt TLS probe and no migration logs")
+        if own is not None:
+            return CouldNotCheck(why=own.why, needs=own.needs)
+        if probe is None:
+            return CouldNotCheck(
+                why="the libvirt TLS probe did not run and no TLS failure was logged",
+                needs="SSH to the source hypervisor (step 7)",
+            )
         return RuledOut(reason="the TLS connect works and no TLS failure was logged")
     source = move.source or (probe.source if probe else "")
     dest = move.dest or (probe.dest if probe else "")
@@ -80,6 +97,44 @@ def tls_connect(
     else:
         assert log_hit is not None  # one of the two is set (checked above)
         chosen = _tls.reason_of_match(log_hit.match, source, dest)
+        text = log_hit.match.group(0)
+        chosen = replace(
+            chosen,
+            refused="Connection refused" in text,
+            timed_out="timed out" in text,
+        )
+    confidence = Confidence.CONFIRMED if from_probe is not None else Confidence.LIKELY
+    reason, fix = chosen.reason, dict(chosen.fix)
+    where = dest or "the destination"
+    caveats: list[str] = []
+    explained_by: frozenset[RootCauseId] = frozenset()
+    libvirtd = dest_units.units.get("libvirtd") if dest_units is not None else None
+    if own is not None:
+        # measured (port, certificate) but not reproduced by virsh: one source
+        confidence = min(confidence, Confidence.LIKELY, key=_strength)
+    if chosen.refused and libvirtd is not None and libvirtd != "active":
+        # nothing listens because libvirtd is not running: that is the cause
+        reason = (
+            f"nothing listens on TCP 16514 because libvirtd on {where} is {libvirtd}"
+        )
+        fix = {"tls_fix": "listener"}
+        confidence = Confidence.POSSIBLE
+        explained_by = frozenset({RootCauseId.COMPUTE_SERVICE_DOWN})
+    elif chosen.refused and libvirtd is None:
+        caveats.append(
+            f"libvirtd not running on {where} (its unit state could not be read)"
+        )
+    elif chosen.refused:
+        reason += (
+            f" (libvirtd is active on {where}: its TLS listener is off or a firewall "
+            "rejects the port)"
+        )
+    elif chosen.timed_out and dest_units is None:
+        caveats.append(
+            f"{where} being down or unreachable (nothing could be read from it)"
+        )
+    if caveats and confidence is Confidence.CONFIRMED:
+        confidence = Confidence.LIKELY
     probe_cites: tuple[Citation, ...] = ()
     if probe is not None and from_probe is not None:
         output = probe.connect_output.strip() or from_probe.reason
@@ -97,18 +152,29 @@ def tls_connect(
                         f"SAN {', '.join(cert.sans) or '(none)'}",
                     ),
                 )
+    if dest_units is not None and chosen.refused:
+        probe_cites += (
+            Citation(
+                source=dest_units.provenance,
+                text=f"libvirtd on {dest_units.host}: {libvirtd or 'unknown'}",
+            ),
+        )
     return Concluded(
         facts={
             "source_host": source or "the source host",
             "dest_host": dest or "the destination host",
-            "reason": chosen.reason,
+            "reason": reason,
         }
-        | dict(chosen.fix),
+        | fix,
         cites=probe_cites + cites(log_hit),
-        confidence=Confidence.CONFIRMED
-        if from_probe is not None
-        else Confidence.LIKELY,
+        confidence=confidence,
+        explained_by=explained_by,
+        not_ruled_out=tuple(caveats),
     )
+
+
+def _strength(c: Confidence) -> int:
+    return (Confidence.POSSIBLE, Confidence.LIKELY, Confidence.CONFIRMED).index(c)
 
 
 def _when(moment: datetime | None) -> str:

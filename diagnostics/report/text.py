@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from diagnostics.model import (
+    Conclusion,
     Diagnosis,
     DiagnosisStarted,
     Finding,
     StepResult,
+    StepRole,
     StepStatus,
 )
 
@@ -67,18 +69,24 @@ def header(event: DiagnosisStarted, style: Style) -> str:
 def step_line(step: StepResult, style: Style) -> str:
     word, code = _MARK[step.status]
     mark = style.paint(f"[{word:>4}]", code)
-    lines = [f"{mark} {step.number}. {_t(step.title)}: {_t(step.summary)}"]
+    role = f" ({step.role.value})" if step.role is not None else ""
+    lines = [f"{mark} {step.number}. {_t(step.title)}{role}: {_t(step.summary)}"]
     lines += [f"         - {_t(finding)}" for finding in step.findings]
     return "\n".join(lines)
 
 
 def _finding_block(f: Finding, style: Style, *, primary: bool) -> list[str]:
     label = "ROOT CAUSE" if primary else "also found"
+    if f.consequence_of is not None and not primary:
+        label = f"consequence of {f.consequence_of.value}"
     lines = [
         style.bold(f"{label}: {f.root_cause.value}")
         + f" ({f.confidence.value}) — {_t(f.title)}",
         f"  {_t(f.summary)}",
     ]
+    if f.explains:
+        lines.append(f"  explains: {', '.join(c.value for c in f.explains)}")
+    lines += [f"  {_t(c)}" for c in f.caveats]
     if f.evidence:
         lines.append("  evidence:")
         lines += [f"    {_t(c.source)}\n      {_t(c.text)}" for c in f.evidence]
@@ -91,16 +99,39 @@ def _finding_block(f: Finding, style: Style, *, primary: bool) -> list[str]:
     return lines
 
 
-def verdict(d: Diagnosis, style: Style) -> str:
-    lines = [""]
+def _headline(d: Diagnosis, style: Style) -> list[str]:
+    if d.conclusion is Conclusion.NO_FAILURE:
+        done = d.migration is not None and not d.migration.failed and d.migration.status
+        what = _t(f"Migration {d.migration.id} {done}") if done and d.migration else ""
+        return [
+            style.paint(
+                (what + ": no failure found." if what else "No failure found.")
+                + " Every step that matters ran.",
+                "32",
+            )
+        ]
     if d.root_cause is None:
-        lines.append(
-            style.paint("No migration failure found and no problem detected.", "32")
-        )
-    else:
+        steps = [str(s.number) for s in d.steps if s.status is StepStatus.ERROR]
+        because = f": steps {', '.join(steps)} could not run" if steps else ""
+        return [style.paint(f"Inconclusive{because}.", "33")]
+    return []
+
+
+def verdict(d: Diagnosis, style: Style) -> str:
+    lines = ["", *_headline(d, style)]
+    if d.root_cause is not None:
         lines += _finding_block(d.root_cause, style, primary=True)
+        causes = [s.number for s in d.steps if s.role is StepRole.CAUSE]
+        if causes:
+            lines.append(f"  found in step {causes[0]}; step 1 shows the symptom")
     for other in d.other_findings:
         lines += ["", *_finding_block(other, style, primary=False)]
+    if d.could_not_check:
+        lines += ["", style.bold("could not check:")]
+        lines += [f"  - {_t(c)}" for c in d.could_not_check]
+    if d.next_steps:
+        lines += ["", style.bold("next:")]
+        lines += [f"  - {_t(n)}" for n in d.next_steps]
     lines.append(f"\n(diagnosis {_t(d.id)} in {d.duration_ms} ms)")
     return "\n".join(lines)
 

@@ -308,8 +308,14 @@ class Expect(_Strict):
     # e.g. an evacuation the API refused before creating one
     kind: Literal["live-migration", "migration", "evacuation", "resize"] | None = None
     also: list[str] = Field(default_factory=list)
-    # the primary finding's confidence (shared/root-causes.md), when the scenario pins it
+    # the primary finding's confidence (shared/root-causes.md rules of evidence)
     confidence: Literal["confirmed", "likely", "possible"] | None = None
+    # root causes that must not be reported `confirmed` anywhere in the diagnosis
+    not_confirmed: list[str] = Field(default_factory=list)
+    migration: str | None = None  # CLI --migration
+    ssh: bool = True  # False: diagnose with SSH to the hypervisors turned off
+    # the CLI's exit status when not the one its conclusion implies (2: usage error)
+    exit_code: int | None = None
 
 
 class Scenario(_Strict):

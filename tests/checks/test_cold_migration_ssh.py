@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from diagnostics.checks.cold_migration_ssh import cold_migration_ssh
-from diagnostics.model import Concluded, Confidence, Inconclusive, RuledOut
+from diagnostics.model import (
+    Concluded,
+    Confidence,
+    CouldNotCheck,
+    Inconclusive,
+    RuledOut,
+)
 from diagnostics.signatures import safe_truncate
 from tests.checks.conftest import (
     DST,
@@ -114,3 +120,35 @@ def test_event_detail_cut_by_nova_still_concludes_with_the_fix():
     steps = commands(ID, outcome)
     # the address Nova ssh'd to is the one whose key must be trusted
     assert "ssh-keyscan -t ed25519 10.20.1.13 | ssh-keygen -lf -" in steps
+
+
+def cut_at_255(text: str) -> str:
+    """Nova's safe_truncate of event details and fault messages (255 bytes)."""
+    return text.encode("utf-8")[:255].decode("utf-8", errors="ignore")
+
+
+def test_truncated_event_alone_names_the_host_key_at_likely():
+    """The event cut at 255 bytes ('Host key verification ' with no closing quote), SSH
+    off: the SSH cause at the confidence one source supports."""
+    details = (
+        "Resize error: not able to execute ssh command: Unexpected error while running "
+        "command.\nCommand: ssh -o BatchMode=yes 10.20.1.13 mkdir -p /var/lib/nova/"
+        f"instances/{VM_ID}\nExit code: 255\nStdout: ''\nStderr: 'Host key verification "
+        "failed.\\r\\n'"
+    )
+    cut = cut_at_255(details)
+    assert cut.endswith("Stderr: 'Host key verification "), cut[-40:]
+    acts = actions(event("compute_resize_instance", cut), action="migrate")
+    outcome = run(actions=acts)
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.LIKELY
+    assert outcome.facts["reason"] == "host key verification failed"
+
+
+def test_without_the_probe_ssh_is_never_said_to_work():
+    """Failure text without an SSH error and no probe: could not check, not 'SSH works'."""
+    acts = actions(event("compute_resize_instance", "Resize error: disk too small"),
+                   action="migrate")  # fmt: skip
+    outcome = run(actions=acts)
+    assert isinstance(outcome, CouldNotCheck)
+    assert "probe" in outcome.why

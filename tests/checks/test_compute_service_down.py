@@ -6,7 +6,13 @@ import pytest
 
 from diagnostics.checks.compute_service_down import compute_service_down
 from diagnostics.evidence.types import DestHostServices, SourceHostServices
-from diagnostics.model import Concluded, Confidence, Inconclusive, RuledOut
+from diagnostics.model import (
+    Concluded,
+    Confidence,
+    CouldNotCheck,
+    Inconclusive,
+    RuledOut,
+)
 from tests.checks.conftest import (
     DST,
     SRC,
@@ -19,15 +25,22 @@ from tests.checks.conftest import (
     server,
     services,
     svc,
+    tls_probe,
     units,
 )
+
+BOTH = {
+    "source_units": units(SourceHostServices),
+    "dest_units": units(DestHostServices),
+}
 
 ID = "nova.compute-service-down"
 
 
 def run(**kw):
     base = {"server": server(), "records": records(record(status="error")), "services": None,
-                "source_units": None, "dest_units": None, "actions": None, "mgmt": None}  # fmt: skip
+                "source_units": None, "dest_units": None, "actions": None, "mgmt": None,
+            "probe": None}  # fmt: skip
     return compute_service_down(**(base | kw))
 
 
@@ -69,13 +82,13 @@ def test_names_the_fix(kw, fix):
 @pytest.mark.parametrize(
     "kw",
     [
-        pytest.param({"services": services(svc(SRC, status="disabled"), svc(DST))},
+        pytest.param({"services": services(svc(SRC, status="disabled"), svc(DST)), **BOTH},
                      id="disabled-source-is-fine"),
         pytest.param({"services": services(svc(SRC, state="down"), svc(DST)),
+                      "dest_units": units(DestHostServices),
                       "records": records(record(kind="evacuation", status="error"))},
                      id="down-source-expected-for-evacuation"),
-        pytest.param({"services": services(), "source_units": units(SourceHostServices)},
-                     id="all-up"),
+        pytest.param({"services": services(svc(SRC), svc(DST)), **BOTH}, id="all-up"),
     ],
 )  # fmt: skip
 def test_ruled_out(kw):
@@ -86,3 +99,35 @@ def test_ruled_out(kw):
 def test_inconclusive_without_service_evidence():
     """No service list, units or failure text is inconclusive."""
     assert isinstance(run(), Inconclusive)
+
+
+@pytest.mark.parametrize(
+    ("kw", "missing"),
+    [
+        pytest.param({"services": services(svc(SRC), svc(DST))},
+                     f"units on {DST}, {SRC}", id="api-only"),
+        pytest.param(BOTH, "nova-compute state (os-services)", id="units-only"),
+    ],
+)  # fmt: skip
+def test_never_rules_out_on_evidence_it_did_not_get(kw, missing):
+    """Without the API state or a host's units, 'up' is never claimed: could not check."""
+    outcome = run(**kw)
+    assert isinstance(outcome, CouldNotCheck)
+    assert missing in outcome.why
+    assert outcome.needs
+
+
+def test_dead_libvirtd_and_refused_tls_port_agree_confirmed():
+    """libvirtd failed on the destination and the probe's refused 16514 confirm it."""
+    probe = tls_probe(connect_ok=False, port_open=False,
+                      connect_output="unable to connect to server at 'cmp-b-01:16514': "
+                                     "Connection refused")  # fmt: skip
+    outcome = run(
+        services=services(svc(SRC), svc(DST)),
+        dest_units=units(DestHostServices, libvirtd="inactive"),
+        probe=probe,
+    )
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.CONFIRMED
+    assert outcome.facts["host"] == DST
+    assert "libvirtd not active" in outcome.facts["problem"]

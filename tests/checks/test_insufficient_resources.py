@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from diagnostics.checks.insufficient_resources import insufficient_resources
 from diagnostics.evidence.types import Inventory
-from diagnostics.model import Concluded, Confidence, Inconclusive, RuledOut
+from diagnostics.model import (
+    Concluded,
+    Confidence,
+    CouldNotCheck,
+    Inconclusive,
+    RootCauseId,
+    RuledOut,
+)
 from tests.checks.conftest import (
     DST,
     SRC,
@@ -18,6 +25,8 @@ from tests.checks.conftest import (
     rendered,
     rp_uuid,
     server,
+    services,
+    svc,
 )
 
 ID = "placement.insufficient-resources"
@@ -32,6 +41,7 @@ FULL = provider(
 
 def run(**kw):
     base = {"server": server(), "records": records(), "placement": None, "actions": None,
+            "services": None,
                 "dest_logs": None, "mgmt": None}  # fmt: skip
     return insufficient_resources(**(base | kw))
 
@@ -107,3 +117,31 @@ def test_no_valid_host_beside_a_placement_shortage_is_likely():
     assert outcome.confidence is Confidence.LIKELY
     assert outcome.cites[0].text == nvh
     assert "MEMORY_MB needs 4096, 2024 free" in outcome.cites[-1].text
+
+
+def test_no_placement_is_could_not_check_not_room():
+    """Without Placement, 'the destination has room' is never claimed."""
+    acts = actions(event("conductor_live_migrate_instance", "something else failed"))
+    outcome = run(actions=acts)
+    assert isinstance(outcome, CouldNotCheck)
+    assert "Placement" in outcome.why
+
+
+def test_shortage_beside_no_valid_host_names_the_service_rival_when_unknown():
+    """A shortage beside NoValidHost with os-services unread says what it could not rule out."""
+    nvh = actions(event("conductor_live_migrate_instance",
+                        "No valid host was found. There are not enough hosts available."))  # fmt: skip
+    outcome = run(actions=nvh, placement=placement(FULL))
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.LIKELY
+    assert any("compute service" in c for c in outcome.not_ruled_out)
+
+
+def test_shortage_beside_no_valid_host_with_the_destination_down_is_its_consequence():
+    """A down destination service explains NoValidHost first (the deeper cause)."""
+    nvh = actions(event("conductor_live_migrate_instance",
+                        "No valid host was found. There are not enough hosts available."))  # fmt: skip
+    down = services(svc(SRC), svc(DST, state="down"))
+    outcome = run(actions=nvh, placement=placement(FULL), services=down)
+    assert isinstance(outcome, Concluded)
+    assert RootCauseId.COMPUTE_SERVICE_DOWN in outcome.explained_by

@@ -3,8 +3,24 @@
 from __future__ import annotations
 
 from diagnostics.checks.no_valid_host import no_valid_host
-from diagnostics.model import Concluded, Confidence, Inconclusive, RuledOut
-from tests.checks.conftest import actions, event, mgmt, rendered, server
+from diagnostics.model import (
+    Concluded,
+    Confidence,
+    Inconclusive,
+    RootCauseId,
+    RuledOut,
+)
+from tests.checks.conftest import (
+    DST,
+    SRC,
+    actions,
+    event,
+    mgmt,
+    rendered,
+    server,
+    services,
+    svc,
+)
 
 ID = "nova.no-valid-host"
 NVH = actions(event("conductor_live_migrate_instance",
@@ -15,7 +31,8 @@ def test_names_the_filter_from_the_scheduler_log():
     """With scheduler logs, the summary names the filter that removed the last host."""
     logs = mgmt("Filter ComputeFilter returned 0 hosts",
                 "Skipping host: cmp-c-01 because: Unacceptable CPU info")  # fmt: skip
-    outcome = no_valid_host(server=server(), actions=NVH, mgmt=logs)
+    up = services(svc(SRC), svc(DST))
+    outcome = no_valid_host(server=server(), actions=NVH, mgmt=logs, services=up)
     text = rendered(ID, outcome)
     assert isinstance(outcome, Concluded)
     assert outcome.confidence is Confidence.CONFIRMED
@@ -26,7 +43,7 @@ def test_names_the_filter_from_the_scheduler_log():
 
 def test_says_management_logs_were_missing():
     """Without management-plane logs (SaaS) the summary says so."""
-    outcome = no_valid_host(server=server(), actions=NVH, mgmt=None)
+    outcome = no_valid_host(server=server(), actions=NVH, mgmt=None, services=None)
     assert isinstance(outcome, Concluded)
     assert outcome.confidence is Confidence.LIKELY
     assert "not available" in outcome.facts["detail"]
@@ -38,18 +55,40 @@ def test_cold_migrate_wording_concludes():
         event("conductor_migrate_server", "No valid host found for cold migrate")
     )
     assert isinstance(
-        no_valid_host(server=server(), actions=acts, mgmt=None), Concluded
+        no_valid_host(server=server(), actions=acts, mgmt=None, services=None),
+        Concluded,
     )
 
 
 def test_ruled_out_for_other_failures():
     """A failure that is not a scheduling failure rules it out."""
     acts = actions(event("compute_pre_live_migration", "Volume device not found at ."))
-    assert isinstance(no_valid_host(server=server(), actions=acts, mgmt=None), RuledOut)
+    assert isinstance(
+        no_valid_host(server=server(), actions=acts, mgmt=None, services=None), RuledOut
+    )
 
 
 def test_inconclusive_without_any_failure_text():
     """No actions, no fault and no logs is inconclusive."""
     assert isinstance(
-        no_valid_host(server=server(), actions=None, mgmt=None), Inconclusive
+        no_valid_host(server=server(), actions=None, mgmt=None, services=None),
+        Inconclusive,
     )
+
+
+def test_a_filter_is_not_confirmed_without_the_compute_services():
+    """NoValidHost is a filter's doing only if the services were up: unknown -> likely."""
+    logs = mgmt("Filter ComputeFilter returned 0 hosts")
+    outcome = no_valid_host(server=server(), actions=NVH, mgmt=logs, services=None)
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.LIKELY
+    assert any("compute services being down" in c for c in outcome.not_ruled_out)
+
+
+def test_every_specific_cause_explains_no_valid_host():
+    """A specific scheduling cause found beside it is the deeper cause."""
+    outcome = no_valid_host(server=server(), actions=NVH, mgmt=None, services=None)
+    assert isinstance(outcome, Concluded)
+    assert RootCauseId.COMPUTE_SERVICE_DOWN in outcome.explained_by
+    assert RootCauseId.INSUFFICIENT_RESOURCES in outcome.explained_by
+    assert RootCauseId.NO_VALID_HOST not in outcome.explained_by

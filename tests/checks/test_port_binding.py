@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from diagnostics.checks.port_binding import port_binding
-from diagnostics.model import Concluded, Confidence, Inconclusive, RuledOut
+from diagnostics.model import (
+    Concluded,
+    Confidence,
+    CouldNotCheck,
+    Inconclusive,
+    RootCauseId,
+    RuledOut,
+)
 from tests.checks.conftest import (
     DST,
     PORT_ID,
@@ -90,3 +97,26 @@ def test_ruled_out_with_healthy_ports_and_agents():
 def test_inconclusive_without_evidence():
     """No ports, agents or failure text is inconclusive."""
     assert isinstance(run(), Inconclusive)
+
+
+@pytest.mark.parametrize(
+    ("kw", "unread"),
+    [
+        pytest.param({"agents": agents()}, "ports", id="ports-missing"),
+        pytest.param({"ports": ports()}, "network agents", id="agents-missing"),
+    ],
+)  # fmt: skip
+def test_neutron_down_is_could_not_check_not_bound_and_alive(kw, unread):
+    """With Neutron evidence missing, 'ports bound, agents alive' is never claimed."""
+    acts = actions(event("conductor_live_migrate_instance", "something else failed"))
+    outcome = run(actions=acts, **kw)
+    assert isinstance(outcome, CouldNotCheck)
+    assert unread in outcome.why
+
+
+def test_a_stale_inactive_binding_on_the_destination_explains_the_refused_binding():
+    """Binding failed with an INACTIVE binding already there: a consequence of the leftover."""
+    outcome = run(actions=actions(event("conductor_live_migrate_instance", BINDING_FAILED)),
+                  ports=ports(inactive_on=DST), agents=agents())  # fmt: skip
+    assert isinstance(outcome, Concluded)
+    assert RootCauseId.STALE_LEFTOVERS in outcome.explained_by

@@ -7,7 +7,17 @@ from datetime import timedelta
 import pytest
 
 from diagnostics.checks.tls_connect import tls_connect
-from diagnostics.model import Concluded, Confidence, Inconclusive, RuledOut
+from diagnostics.evaluate import rank
+from diagnostics.evidence.types import DestHostServices
+from diagnostics.model import (
+    CheckResult,
+    Concluded,
+    Confidence,
+    CouldNotCheck,
+    Inconclusive,
+    RootCauseId,
+    RuledOut,
+)
 from diagnostics.plugins import bundled_check as get_check
 from diagnostics.remedies import fill
 from tests.checks.conftest import (
@@ -22,6 +32,7 @@ from tests.checks.conftest import (
     server,
     src_logs,
     tls_probe,
+    units,
 )
 
 ID = "libvirt.tls-connect"
@@ -38,6 +49,7 @@ EXPIRED = (
 
 def run(**kw):
     base = {"server": server(), "records": records(), "probe": None, "source_logs": None,
+            "dest_units": None,
                 "dest_logs": None, "actions": None}  # fmt: skip
     return tls_connect(**(base | kw))
 
@@ -50,7 +62,8 @@ def run(**kw):
         pytest.param({"source_logs": src_logs(URI_FAIL), "dest_logs": dest_logs(EXPIRED)},
                      "servercert.pem has expired", Confidence.LIKELY,
                      id="libvirtd-reason-beats-peer-cert"),
-        pytest.param({"probe": tls_probe(connect_ok=False, port_open=False)},
+        pytest.param({"probe": tls_probe(connect_ok=False, port_open=False),
+                      "dest_units": units(DestHostServices)},
                      "TCP 16514 on cmp-b-01 is closed", Confidence.CONFIRMED,
                      id="probe-port-closed"),
         pytest.param({"probe": tls_probe(connect_ok=False,
@@ -129,3 +142,127 @@ def test_expired_certificate_is_cited_with_its_dates_and_host_to_fix():
     assert [(s.on.name, s.command) for s in renew] == [
         (DST, f"install -m 0644 {expired.path}.new {expired.path}")
     ]
+
+
+REFUSED = (
+    "error: failed to connect to the hypervisor\n"
+    f"error: unable to connect to server at '{DST}:16514': Connection refused"
+)
+
+
+def refused_probe(**kw):
+    return tls_probe(connect_ok=False, port_open=False, connect_output=REFUSED, **kw)
+
+
+def test_refused_with_libvirtd_dead_is_a_consequence_of_the_service_down():
+    """Connection refused while libvirtd is not running: never TLS-confirmed; explained by
+    compute_service_down."""
+    outcome = run(probe=refused_probe(),
+                  dest_units=units(DestHostServices, libvirtd="inactive"))  # fmt: skip
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.POSSIBLE
+    assert outcome.explained_by == {RootCauseId.COMPUTE_SERVICE_DOWN}
+    assert f"libvirtd on {DST} is inactive" in outcome.facts["reason"]
+
+
+def test_refused_with_libvirtd_state_unknown_is_likely_and_says_so():
+    """Refused and the destination's units unread: at most likely, rival named."""
+    outcome = run(probe=refused_probe())
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.LIKELY
+    assert any("libvirtd not running" in c for c in outcome.not_ruled_out)
+
+
+def test_refused_with_libvirtd_active_is_the_tls_listener_confirmed():
+    """libvirtd runs but nothing accepts 16514: the TLS listener or a firewall, confirmed."""
+    outcome = run(probe=refused_probe(), dest_units=units(DestHostServices))
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.CONFIRMED
+    assert "libvirtd is active" in outcome.facts["reason"]
+    assert not outcome.not_ruled_out
+
+
+def test_refused_in_the_log_with_libvirtd_dead_is_a_consequence_too():
+    """The log's 'Connection refused' and a dead libvirtd: the same causal rule."""
+    line = (f"Live Migration failure: operation failed: Failed to connect to remote libvirt "
+            f"URI qemu+tls://{DST}/system: unable to connect to server at '{DST}:16514': "
+            "Connection refused")  # fmt: skip
+    outcome = run(source_logs=src_logs(line),
+                  dest_units=units(DestHostServices, libvirtd="failed"))  # fmt: skip
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.POSSIBLE
+    assert RootCauseId.COMPUTE_SERVICE_DOWN in outcome.explained_by
+
+
+def test_ranking_makes_the_dead_libvirtd_primary_and_tls_its_consequence():
+    """With both concluded, compute_service_down is primary; libvirt_tls follows as its
+    consequence, never confirmed."""
+    tls = run(
+        probe=refused_probe(), dest_units=units(DestHostServices, libvirtd="inactive")
+    )
+    down = Concluded(facts={"host": DST, "problem": "libvirtd not active on the host",
+                            "fix": "x", "server_name": "web-1"},
+                     confidence=Confidence.LIKELY)  # fmt: skip
+    specs = {c.id: c for c in (get_check(ID), get_check("nova.compute-service-down"))}
+    results = [
+        CheckResult(check_id=ID, title="t", step=7, root_cause=RootCauseId.LIBVIRT_TLS,
+                    outcome=tls),
+        CheckResult(check_id="nova.compute-service-down", title="t", step=2,
+                    root_cause=RootCauseId.COMPUTE_SERVICE_DOWN, outcome=down),
+    ]  # fmt: skip
+    primary, others = rank(results, specs)
+    assert primary is not None
+    assert primary.root_cause is RootCauseId.COMPUTE_SERVICE_DOWN
+    assert primary.explains == (RootCauseId.LIBVIRT_TLS,)
+    (tls_finding,) = others
+    assert tls_finding.consequence_of is RootCauseId.COMPUTE_SERVICE_DOWN
+    assert tls_finding.confidence is not Confidence.CONFIRMED
+
+
+UNREADABLE_KEY = (
+    "error: failed to connect to the hypervisor\n"
+    "error: Unable to set x509 key and certificate: /etc/pki/libvirt/private/clientkey.pem, "
+    "/etc/pki/libvirt/clientcert.pem: Error while reading file."
+)
+
+
+@pytest.mark.parametrize(
+    ("output", "why"),
+    [
+        pytest.param(UNREADABLE_KEY, "cannot read the libvirt client credentials",
+                     id="unreadable-client-key"),
+        pytest.param("error: failed to connect to the hypervisor\nerror: Cannot read private "
+                     "key '/etc/pki/libvirt/private/clientkey.pem': Permission denied",
+                     "cannot read the libvirt client credentials", id="permission-denied"),
+        pytest.param("error: Unable to resolve address 'nohost' service '16514': Name or "
+                     "service not known", "cannot resolve", id="unresolved-name"),
+    ],
+)  # fmt: skip
+def test_the_probes_own_failure_is_could_not_check_never_tls(output, why):
+    """virsh failing for the probe's reasons makes no conclusion, and says what it needs."""
+    probe = tls_probe(connect_ok=False, port_open=True, connect_output=output)
+    outcome = run(probe=probe, dest_units=units(DestHostServices))
+    assert isinstance(outcome, CouldNotCheck)
+    assert why in outcome.why
+    assert outcome.needs
+    assert outcome.reason.startswith("could not check: ")
+
+
+def test_unreadable_key_as_root_is_the_hosts_problem():
+    """Run as root (sudo), an unreadable client key is a fault of the host."""
+    probe = tls_probe(connect_ok=False, connect_output=UNREADABLE_KEY, privileged=True)
+    assert isinstance(run(probe=probe, dest_units=units(DestHostServices)), Concluded)
+
+
+def test_own_probe_failure_leaves_the_logs_to_conclude_at_likely():
+    """The probe could not check, but the migration's own log line still concludes."""
+    probe = tls_probe(connect_ok=False, connect_output=UNREADABLE_KEY)
+    outcome = run(probe=probe, source_logs=src_logs(URI_FAIL))
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.LIKELY
+
+
+def test_no_probe_with_logs_is_could_not_check_not_ruled_out():
+    """Logs without a TLS line but no probe: 'the TLS connect works' is never claimed."""
+    outcome = run(source_logs=src_logs("Live Migration failure: something else"))
+    assert isinstance(outcome, CouldNotCheck)

@@ -26,47 +26,79 @@ SCENARIOS = [
 
 
 async def diagnose_json(
-    region_paths: dict[str, Path], *argv: str
+    region_paths: dict[str, Path], *argv: str, ssh: bool = True
 ) -> tuple[int, dict, str]:  # type: ignore[type-arg]
     """Run `migrate-diag diagnose ... --format json` in-process; (exit, json, stderr)."""
     args = build_parser().parse_args(
         ["diagnose", *argv, "--format", "json", "--config", str(region_paths["config"])]
     )
     settings = load_settings(args.config, BotSettings)
+    if not ssh:
+        settings = settings.model_copy(
+            update={"ssh": settings.ssh.model_copy(update={"enabled": False})}
+        )
     out = io.StringIO()
     code = await cli_diagnose.run(args, settings, out)
-    return code, (json.loads(out.getvalue()) if code == 0 else {}), ""
+    return code, (json.loads(out.getvalue()) if out.getvalue() else {}), ""
+
+
+_EXIT = {
+    "no_failure": cli_diagnose.EXIT_NO_FAILURE,
+    "root_cause": cli_diagnose.EXIT_ROOT_CAUSE,
+    "inconclusive": cli_diagnose.EXIT_INCONCLUSIVE,
+}
+
+
+def _confirmed(report: dict) -> set[str]:  # type: ignore[type-arg]
+    findings = [report["root_cause"], *report["other_findings"]]
+    return {f["id"] for f in findings if f and f["confidence"] == "confirmed"}
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
 async def test_scenario_gives_its_expected_root_cause(
     name: str, tmp_path: Path
 ) -> None:
-    """The JSON validates against the contract and names the scenario's root cause."""
+    """Through the CLI: the scenario's root cause at its confidence, the exit status of
+    the conclusion, and no cause the scenario rules out ever `confirmed`."""
     scenario = load_scenario(name)
     expect = scenario.expect
     assert expect is not None
     argv = [expect.vm]
     if expect.target_host:
         argv += ["--target-host", expect.target_host]
-    kind = getattr(expect, "kind", None)
-    if kind:
-        argv += ["--kind", kind]
+    if expect.kind:
+        argv += ["--kind", expect.kind]
+    if expect.migration:
+        argv += ["--migration", expect.migration]
     async with start_region(name, tmp_path) as region:
-        code, report, _ = await diagnose_json(region.paths, *argv)  # type: ignore[attr-defined]
-    assert code == 0
+        code, report, _ = await diagnose_json(region.paths, *argv, ssh=expect.ssh)  # type: ignore[attr-defined]
+    if expect.exit_code is not None:
+        assert code == expect.exit_code
+        if code == cli_diagnose.EXIT_USAGE:
+            assert report == {}, "a usage error runs nothing and prints no diagnosis"
+            return
     jsonschema.validate(report, SCHEMA)
+    assert code == _EXIT[report["conclusion"]]
     got = report["root_cause"]["id"] if report["root_cause"] else None
     detail = json.dumps(
         {"root_cause": report["root_cause"], "other": report["other_findings"],
+         "conclusion": report["conclusion"], "could_not_check": report["could_not_check"],
          "steps": [(s["number"], s["status"], s["summary"]) for s in report["steps"]]},
         indent=1,
     )  # fmt: skip
     assert got == expect.root_cause, detail
     if expect.confidence is not None:
         assert report["root_cause"]["confidence"] == expect.confidence, detail
+    assert not _confirmed(report) & set(expect.not_confirmed), detail
     if scenario.mode == "saas":
         step4 = next(s for s in report["steps"] if s["number"] == 4)
         assert step4["status"] == "skipped"
     if got == "unknown":
         assert report["root_cause"]["evidence"], "unknown must show the raw fault"
+        assert report["conclusion"] == "inconclusive"
+    if got is None:
+        assert report["conclusion"] in ("no_failure", "inconclusive")
+    else:
+        causes = [s for s in report["steps"] if s["role"] == "cause"]
+        assert got == "unknown" or len(causes) == 1, detail
+        assert all(s["status"] == "failed" for s in causes)

@@ -9,7 +9,7 @@ from importlib import resources
 import jsonschema
 from hypothesis import given, settings
 
-from diagnostics.model import Diagnosis
+from diagnostics.model import Conclusion, Diagnosis
 from diagnostics.report import json as json_report
 from diagnostics.report import text
 from tests.strategies import diagnoses
@@ -51,12 +51,17 @@ def test_version_1_documents_still_read(d: Diagnosis) -> None:
 @given(diagnoses)
 @settings(max_examples=30, deadline=None)
 def test_text_names_every_step_and_the_verdict(d: Diagnosis) -> None:
-    """The text report has one line per step and names the root cause id (or says healthy)."""
+    """The text report has one line per step and names the root cause id, or says there is
+    no failure, or that it is inconclusive."""
     out = text.render(d, colour=False)
     for step in d.steps:
         assert f"{step.number}. {step.title}" in out
-    if d.root_cause is None:
-        assert "No migration failure found" in out
+    if d.root_cause is None and d.conclusion is Conclusion.NO_FAILURE:
+        assert "no failure" in out.lower()
+        assert "Inconclusive" not in out
+    elif d.root_cause is None:
+        assert "Inconclusive" in out
+        assert "no failure" not in out.lower()
     else:
         assert f"ROOT CAUSE: {d.root_cause.root_cause.value}" in out
     assert "\x1b[" not in out
