@@ -16,6 +16,7 @@ from typing import TypeVar
 from diagnostics.evidence import types as ev
 from diagnostics.evidence.types import Evidence, Unavailable
 from diagnostics.model import MigrationKind, MigrationSummary
+from diagnostics.probe_faults import probe_self_failure
 from diagnostics.storage_facts import storage_logs, storage_probes
 
 EvidenceMap = Mapping[type[Evidence], Evidence | Unavailable]
@@ -230,7 +231,10 @@ def _probes(got: EvidenceMap, m: MigrationSummary | None, hosts: Hosts) -> StepF
         parts.append(
             f"libvirt TLS {tls.source} → {tls.dest} {'ok' if tls.connect_ok else 'FAILED'}"
         )
-        if not tls.connect_ok:
+        own = probe_self_failure(tls)
+        if own is not None:
+            parts[-1] = f"libvirt TLS {tls.source} → {tls.dest} not checked"
+        elif not tls.connect_ok:
             abnormal.append(f"libvirt TLS connect {tls.source} → {tls.dest} failed")
     ssh = _get(got, ev.ColdMigrationSshProbe)
     if ssh is not None:

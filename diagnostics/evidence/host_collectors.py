@@ -199,6 +199,7 @@ async def libvirt_tls_probe(ctx: CollectContext) -> LibvirtTlsProbe | Unavailabl
         ),
         dest_clock=dest_clock,
         source_clock=cmd.parse_date(source_clock.stdout),
+        privileged=shell.settings.sudo or shell.settings.user == "root",
     )
 
 

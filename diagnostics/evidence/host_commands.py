@@ -120,7 +120,9 @@ def grep_fixed(
     wanted = [
         p for p in dict.fromkeys(patterns) if p and "\n" not in p and "\r" not in p
     ]
-    args: list[str] = ["grep", "-a", "-s", "-H", "-n", "-F", "-m", str(match_cap)]
+    # no -s: a file the diagnosis user cannot read must say so ("Permission denied"),
+    # never look like a log without matches (parse_grep_errors reads the messages)
+    args: list[str] = ["grep", "-a", "-H", "-n", "-F", "-m", str(match_cap)]
     for pattern in wanted:
         args += ["-e", pattern]
     return HostCommand((*args, "--", *files), byte_cap=byte_cap)
@@ -132,7 +134,7 @@ def grep_signatures(
     match_cap: int = SIGNATURE_MATCH_CAP,
     byte_cap: int = SIGNATURE_BYTE_CAP,
 ) -> HostCommand:
-    argv = ("grep", "-a", "-s", "-H", "-n", "-E", "-m", str(match_cap), "-e", regex)
+    argv = ("grep", "-a", "-H", "-n", "-E", "-m", str(match_cap), "-e", regex)
     return HostCommand((*argv, "--", *files), byte_cap=byte_cap)
 
 
@@ -326,6 +328,38 @@ class GrepHit:
 
 
 _GREP_LINE = re.compile(r"^(?P<path>[^\n]*?):(?P<lineno>\d+):(?P<text>.*)$")
+
+
+@dataclass(frozen=True, slots=True)
+class GrepErrors:
+    """What grep said about the files it could not search (its stderr)."""
+
+    unreadable: tuple[str, ...] = ()  # "<path>: Permission denied"
+    missing: tuple[
+        str, ...
+    ] = ()  # files that do not exist (normal: not every log does)
+
+
+def parse_grep_errors(stderr: str, files: Sequence[str] = ()) -> GrepErrors:
+    """``grep: <path>: Permission denied`` / ``No such file or directory`` lines."""
+    unreadable: list[str] = []
+    missing: list[str] = []
+    for raw in stderr.splitlines():
+        if not raw.startswith("grep: "):
+            continue
+        body = raw[len("grep: ") :]
+        path = next((f for f in files if body.startswith(f + ": ")), None)
+        if path is None:
+            path, _, _ = body.rpartition(": ")
+        why = body[len(path) + 2 :].strip()
+        if why == "Permission denied":
+            unreadable.append(path)
+        elif why == "No such file or directory":
+            missing.append(path)
+    return GrepErrors(
+        unreadable=tuple(dict.fromkeys(unreadable)),
+        missing=tuple(dict.fromkeys(missing)),
+    )
 
 
 def parse_grep(

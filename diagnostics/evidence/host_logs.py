@@ -52,6 +52,8 @@ class _Found:
     matched: int  # lines that matched in all: counted on the host when capped
     at_least: bool  # ``matched`` is only a lower bound (the count failed or was cut)
     commands: tuple[str, ...]
+    # what grep said it could not search: unreadable is "could not check", never 0 lines
+    errors: cmd.GrepErrors
 
 
 async def _search(
@@ -89,7 +91,8 @@ async def _search(
             (f"{host}:{hit.path}:{hit.lineno}", hit.text)
         )
     lines = [line for group in by_file.values() for line in parse_log_lines(group)]
-    return _Found(lines, capped, matched, at_least, commands)
+    errors = cmd.parse_grep_errors(result.stderr, files)
+    return _Found(lines, capped, matched, at_least, commands, errors)
 
 
 async def _host_logs(
@@ -112,6 +115,16 @@ async def _host_logs(
     if isinstance(signatures, Unavailable):
         return signatures
     found = (fixed, signatures)
+    unreadable = tuple(dict.fromkeys(p for f in found for p in f.errors.unreadable))
+    readable = set(files) - set(fixed.errors.unreadable) - set(fixed.errors.missing)
+    if fixed.errors.unreadable and not readable:
+        # nothing could be read: "0 lines" would be a lie that rules causes out
+        return Unavailable(
+            reason=f"could not read the logs on {host} as {s.user}: "
+            + ", ".join(f"{p}: Permission denied" for p in unreadable)
+            + "; needs ssh.sudo: true with a NOPASSWD rule for grep, or read access "
+            "(e.g. group adm) for the diagnosis user",
+        )
     return kind(
         provenance=redact("; ".join(c for f in found for c in f.commands)),
         host=host,
@@ -119,6 +132,7 @@ async def _host_logs(
         truncated=any(f.capped for f in found),
         matched=sum(f.matched for f in found),
         matched_at_least=any(f.at_least for f in found),
+        unreadable=tuple(f"{p}: Permission denied" for p in unreadable),
     )
 
 

@@ -189,6 +189,10 @@ def grep(ctx: Context, args: list[str]) -> Result:
     for name in names:
         if name == "(standard input)" or name == "-":
             lines: list[str] = []  # nothing is piped into grep on these hosts
+        elif name in files and name in ctx.spec.root_only and ctx.user != "root":
+            error = True
+            err.append(f"grep: {name}: Permission denied")
+            continue
         elif name in files:
             lines = files[name]
         else:

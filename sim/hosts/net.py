@@ -78,9 +78,19 @@ def _name_matches(cert: Certificate, name: str) -> bool:
     return name in dns if dns else name == cert.subject_cn  # CN only without DNS SANs
 
 
+CLIENT_KEY = "/etc/pki/libvirt/private/clientkey.pem"
+
+
 def _tls_connect(ctx: Context, target: str) -> Result:
     state = ctx.state
     clock = ctx.host_now
+    if CLIENT_KEY in ctx.spec.root_only and ctx.user != "root":
+        # gnutls cannot read the key as this user (virNetTLSContextSetCertAndKey)
+        message = (
+            f"Unable to set x509 key and certificate: {CLIENT_KEY}, {CLIENT_CERT}: "
+            "Error while reading file."
+        )
+        return Result(1, err=f"{_CONNECT_FAILED}error: {message}\n")
     mine = certificates(state, ctx.host)
     for path, which in ((CA_CERT, "CA"), (CLIENT_CERT, "client")):
         problem = _time_problem(mine[path], which, path, state.now, clock)

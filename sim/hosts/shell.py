@@ -326,6 +326,8 @@ def _sudo(ctx: Context, args: list[str]) -> Result:
             )
     if not rest:
         return Result(1, err=_SUDO_USAGE)
+    if ctx.user != "root" and not ctx.spec.diagnosis_sudo:
+        return Result(1, err="sudo: a password is required\n")
     if user not in ("root", "pf9", ctx.user):
         return Result(
             1,

@@ -155,6 +155,11 @@ class Host(_Strict):
     # False -> the host runs (its services report up) but refuses the diagnosis's SSH, as
     # a storage node outside the diagnosis user's access would
     ssh_open: bool = True
+    # files only root may read (mode 0600 root:root), e.g. a log or the libvirt client
+    # key: the diagnosis user gets "Permission denied" unless it runs through sudo
+    root_only: list[str] = Field(default_factory=list)
+    # the diagnosis user's NOPASSWD sudo rule; False: `sudo -n` says a password is required
+    diagnosis_sudo: bool = True
 
 
 class Aggregate(_Strict):

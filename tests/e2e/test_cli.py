@@ -124,7 +124,7 @@ def test_sim_up_then_diagnose_json_in_separate_processes(tmp_path: Path) -> None
     finally:
         sim.send_signal(signal.SIGTERM)
         sim.wait(timeout=20)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 4, result.stderr  # EXIT_ROOT_CAUSE: a cause was found
     report = json.loads(result.stdout)
     import jsonschema
 

@@ -70,7 +70,6 @@ def test_grep_fixed_drops_empty_and_multiline_patterns():
     assert command.argv == (
         "grep",
         "-a",
-        "-s",
         "-H",
         "-n",
         "-F",
@@ -104,7 +103,7 @@ def test_documented_command_lines_are_produced_verbatim():
     assert cmd.grep_signatures(
         cmd.LIBVIRTD_SIGNATURES, ["/var/log/libvirt/libvirtd.log"]
     ).line == (
-        "grep -a -s -H -n -E -m 200 -e 'Certificate check failed|certificate .* "
+        "grep -a -H -n -E -m 200 -e 'Certificate check failed|certificate .* "
         "(has expired|is not yet active)|owner does not match the hostname' -- "
         "/var/log/libvirt/libvirtd.log | head -c 262144"
     )
@@ -248,3 +247,16 @@ def test_parse_grep_never_raises_on_huge_line_numbers(rows):
     )
     hits = cmd.parse_grep(text, ["/f"])
     assert all(isinstance(h.lineno, int) for h in hits)
+
+
+def test_grep_errors_tell_unreadable_from_missing():
+    """Without -s grep names each file it could not search; unreadable is not missing."""
+    stderr = (
+        "grep: /var/log/pf9/ostackhost.log: Permission denied\n"
+        "grep: /var/log/libvirt/qemu/instance-1.log: No such file or directory\n"
+    )
+    files = ["/var/log/pf9/ostackhost.log", "/var/log/libvirt/qemu/instance-1.log"]
+    errors = cmd.parse_grep_errors(stderr, files)
+    assert errors.unreadable == ("/var/log/pf9/ostackhost.log",)
+    assert errors.missing == ("/var/log/libvirt/qemu/instance-1.log",)
+    assert cmd.parse_grep_errors("", files) == cmd.GrepErrors()

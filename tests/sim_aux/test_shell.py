@@ -167,7 +167,9 @@ def test_test_with_double_dash_is_a_bash_syntax_error() -> None:
 
 def test_grep_finds_request_id_with_file_and_line() -> None:
     """grep -H -n prints path:line:text and exits 0 on a match."""
-    command = f"grep -a -s -H -n -F -m 500 -e {shlex.quote(REQ)} -- /var/log/pf9/ostackhost.log"
+    command = (
+        f"grep -a -H -n -F -m 500 -e {shlex.quote(REQ)} -- /var/log/pf9/ostackhost.log"
+    )
     code, out, _ = sh(command)
     assert code == 0
     assert out.startswith("/var/log/pf9/ostackhost.log:1:2026-11-25 19:10:00.000 ")
