@@ -18,6 +18,7 @@ from diagnostics.model import (
     CheckOutcome,
     Concluded,
     Confidence,
+    CouldNotCheck,
     Inconclusive,
     RootCauseId,
     RuledOut,
@@ -91,7 +92,11 @@ def az_mismatch(
         )
     if dest_az is None and az_line is None:
         if zones is None and aggregates is None:
-            return Inconclusive(reason="availability zones and aggregates unavailable")
+            return CouldNotCheck(
+                why=f"the availability zone of {move.dest} is unknown: availability "
+                "zones and aggregates could not be read",
+                needs="the admin os-availability-zone/detail and os-aggregates APIs",
+            )
         dest_az = "nova"  # hosts in no zone aggregate are in the default zone
     if dest_az == requested:
         return RuledOut(reason=f"{move.dest} is in {requested}")

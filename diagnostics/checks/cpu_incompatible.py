@@ -20,6 +20,7 @@ from diagnostics.model import (
     CheckOutcome,
     Concluded,
     Confidence,
+    CouldNotCheck,
     Inconclusive,
     MigrationKind,
     RootCauseId,
@@ -104,6 +105,12 @@ def cpu_incompatible(
         have_cpus = source_cpu is not None and dest_cpu is not None
         if not (texts.available or have_cpus or placement is not None):
             return Inconclusive(reason="no CPU data and no failure text")
+        if not have_cpus and placement is None:
+            return CouldNotCheck(
+                why="no CPU error logged, but neither lscpu on both hosts nor "
+                "Placement's CPU traits could be read",
+                needs="SSH to both hypervisors, or Placement read access",
+            )
         return RuledOut(reason="no CPU error and no missing CPU flags")
     features = hit.get("features").strip() if hit is not None else ""
     missing = ", ".join(sorted(gap)) or features or "features the guest CPU requires"

@@ -23,6 +23,7 @@ from diagnostics.model import (
     CheckOutcome,
     Concluded,
     Confidence,
+    CouldNotCheck,
     Inconclusive,
     RootCauseId,
     RuledOut,
@@ -67,6 +68,12 @@ def leftovers_on_dest(
             reason="the failure itself names the leftover (nova.stale-leftovers)"
         )
     found = find_leftovers(server, move, leftovers, ports, placement)
+    if not found and leftovers is None and move.dest is not None:
+        return CouldNotCheck(
+            why="no leftover binding or allocation, but the domains and instance "
+            f"directory on {move.dest} could not be listed",
+            needs=f"SSH to {move.dest}",
+        )
     if not found:
         return RuledOut(reason="nothing left on the destination")
     return Concluded(

@@ -21,7 +21,6 @@ from diagnostics.model import (
     Concluded,
     Confidence,
     CouldNotCheck,
-    Inconclusive,
     RootCauseId,
     RuledOut,
 )
@@ -43,6 +42,14 @@ _PATTERNS = (
 @check(
     id="neutron.port-binding",
     title="Port cannot be bound on the destination",
+    needs_any=(
+        Ports,
+        NetworkAgents,
+        InstanceActions,
+        SourceHostLogs,
+        DestHostLogs,
+        ManagementPlane,
+    ),
     applies_to=ALL_KINDS,
     root_cause=RootCauseId.PORT_BINDING,
     priority=740,
@@ -115,8 +122,6 @@ def port_binding(
         if a.host == move.dest and not (a.alive and a.admin_state_up)
     ]  # fmt: skip
     if hit is None and not failed_ports and not dead:
-        if not (texts.available or ports or agents):
-            return Inconclusive(reason="no ports, agents or failure text")
         unread = [
             n for n, e in (("ports", ports), ("network agents", agents)) if e is None
         ]

@@ -29,6 +29,7 @@ from diagnostics.model import (
     CheckOutcome,
     Concluded,
     Confidence,
+    CouldNotCheck,
     Inconclusive,
     RootCauseId,
     RuledOut,
@@ -207,6 +208,20 @@ def volume_connection(
     if not (hit or node_hits or down or stuck):
         if not (texts.available or volumes or volume_services or storage_logs):
             return Inconclusive(reason="no storage evidence and no failure text")
+        if not has_volumes:  # Nova lists no attached volume
+            return RuledOut(reason="the VM has no volumes and no os-brick failure")
+        unread = [
+            n
+            for n, e in (("volumes", volumes), ("Cinder services", volume_services))
+            if e is None
+        ]
+        if unread:
+            return CouldNotCheck(
+                why="no os-brick or Cinder failure logged, but the "
+                + " and the ".join(unread)
+                + " could not be read",
+                needs="Cinder read access (admin for services)",
+            )
         return RuledOut(reason="no os-brick or Cinder failure and services are up")
     volume_id = stuck[0][0] if stuck else next(iter(server.volume_ids), "")
     facts = {"server_name": server.name, "dest_host": dest, "volume_id": volume_id}

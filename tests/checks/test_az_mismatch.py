@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from diagnostics.checks.az_mismatch import az_mismatch
-from diagnostics.model import Concluded, Confidence, Inconclusive, RuledOut
+from diagnostics.model import (
+    Concluded,
+    Confidence,
+    CouldNotCheck,
+    RuledOut,
+)
 from tests.checks.conftest import (
     DST,
     actions,
@@ -63,6 +68,8 @@ def test_ruled_out(kw):
     assert isinstance(run(**kw), RuledOut)
 
 
-def test_inconclusive_without_zone_data():
-    """No AZ list and no aggregates for a pinned VM is inconclusive."""
-    assert isinstance(run(zones=None), Inconclusive)
+def test_could_not_check_without_zone_data():
+    """No AZ list and no aggregates for a pinned VM: could not check, with the access."""
+    outcome = run(zones=None)
+    assert isinstance(outcome, CouldNotCheck)
+    assert "os-availability-zone" in outcome.needs

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from diagnostics.checks.cpu_incompatible import cpu_incompatible
-from diagnostics.model import Concluded, Confidence, Inconclusive, RuledOut
+from diagnostics.model import (
+    Concluded,
+    Confidence,
+    CouldNotCheck,
+    Inconclusive,
+    RuledOut,
+)
 from tests.checks.conftest import (
     DST,
     SRC,
@@ -79,7 +85,8 @@ def test_flag_gap_alone_is_possible():
     "kw",
     [
         pytest.param({"source_cpu": cpus()[0], "dest_cpu": cpus()[1]}, id="same-flags"),
-        pytest.param({"source_logs": src_logs("Live Migration failure: operation failed: "
+        pytest.param({"source_cpu": cpus()[0], "dest_cpu": cpus()[1],
+                      "source_logs": src_logs("Live Migration failure: operation failed: "
                       "Failed to connect to remote libvirt URI qemu+tls://cmp-b-01/system")},
                      id="tls-failure-not-cpu"),
     ],
@@ -92,3 +99,10 @@ def test_ruled_out(kw):
 def test_inconclusive_without_cpu_data_or_text():
     """No lscpu, no Placement and no failure text is inconclusive."""
     assert isinstance(run(), Inconclusive)
+
+
+def test_logs_without_cpu_data_could_not_check_the_flags():
+    """A failure text with no CPU error but no lscpu or traits: never 'no missing flags'."""
+    outcome = run(source_logs=src_logs("Live Migration failure: operation failed: "
+                                       "Failed to connect to remote libvirt URI"))  # fmt: skip
+    assert isinstance(outcome, CouldNotCheck)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import pytest
 
 from diagnostics.checks.port_binding import port_binding
+from diagnostics.evaluate import evaluate
+from diagnostics.evidence.types import Server
 from diagnostics.model import (
     Concluded,
     Confidence,
     CouldNotCheck,
-    Inconclusive,
     RootCauseId,
     RuledOut,
+    Skipped,
 )
+from diagnostics.registry import get_check
 from tests.checks.conftest import (
     DST,
     PORT_ID,
@@ -94,9 +97,11 @@ def test_ruled_out_with_healthy_ports_and_agents():
     assert isinstance(run(ports=ports(), agents=agents(), source_logs=logs), RuledOut)
 
 
-def test_inconclusive_without_evidence():
-    """No ports, agents or failure text is inconclusive."""
-    assert isinstance(run(), Inconclusive)
+def test_skipped_without_evidence():
+    """No ports, agents or failure text: needs_any skips it (never 'bound and alive')."""
+    result = evaluate(get_check(ID), {Server: server()})
+    assert isinstance(result.outcome, Skipped)
+    assert "one of Ports" in result.outcome.reason
 
 
 @pytest.mark.parametrize(

@@ -7,16 +7,16 @@ from datetime import timedelta
 import pytest
 
 from diagnostics.checks.tls_connect import tls_connect
-from diagnostics.evaluate import rank
-from diagnostics.evidence.types import DestHostServices
+from diagnostics.evaluate import evaluate, rank
+from diagnostics.evidence.types import DestHostServices, MigrationRecords, Server
 from diagnostics.model import (
     CheckResult,
     Concluded,
     Confidence,
     CouldNotCheck,
-    Inconclusive,
     RootCauseId,
     RuledOut,
+    Skipped,
 )
 from diagnostics.plugins import bundled_check as get_check
 from diagnostics.remedies import fill
@@ -110,9 +110,11 @@ def test_ruled_out_when_tls_works(kw):
     assert isinstance(run(**kw), RuledOut)
 
 
-def test_inconclusive_without_probe_or_logs():
-    """No probe and no logs is not 'looked and found nothing'."""
-    assert isinstance(run(records=None), Inconclusive)
+def test_skipped_without_probe_or_logs():
+    """No probe and no logs is not 'looked and found nothing': needs_any skips it."""
+    result = evaluate(get_check(ID), {Server: server(), MigrationRecords: records()})
+    assert isinstance(result.outcome, Skipped)
+    assert "one of LibvirtTlsProbe" in result.outcome.reason
 
 
 def test_logs_only_without_records_still_concludes():
