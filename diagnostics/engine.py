@@ -144,7 +144,8 @@ class Engine:
                     early[t] = asyncio.create_task(self._collect(t, partial_ctx))
 
         try:
-            ctx, got, notes = await self._bootstrap(ref, clients, start_early)
+            notes: list[str] = []  # what the bootstrap could not verify
+            ctx, got = await self._bootstrap(ref, clients, start_early, notes)
         except BaseException:
             for started in early.values():
                 started.cancel()
@@ -245,23 +246,22 @@ class Engine:
         ref: MigrationRef,
         clients: Any,
         on_records: Callable[[CollectContext], None] = lambda _: None,
-    ) -> tuple[
-        CollectContext, dict[type[Evidence], Evidence | Unavailable], tuple[str, ...]
-    ]:
+        notes: list[str] | None = None,
+    ) -> tuple[CollectContext, dict[type[Evidence], Evidence | Unavailable]]:
         """Server, then its migration records and action list at once, then the action.
 
         ``on_records`` gets a context without the action as soon as the records are in,
         and only once what the operator named is validated: a ``--target-host`` Nova's
         compute services do not know, or a ``--migration`` that is not this VM's, raises
         ``InvalidRequest`` before any other collector starts (nothing runs on a host the
-        operator mistyped). The notes say what could not be verified.
+        operator mistyped). ``notes`` receives what could not be verified.
         """
         timeout = self.settings.engine.collector_timeout_s
         if ref.target_host is not None:
             validate_host_name(ref.target_host)  # the pattern, before any call
         with stage(SERVER):
             server = await self.bootstrap.resolve_server(ref)
-        notes: list[str] = []
+        notes = notes if notes is not None else []
         extra: dict[type[Evidence], Evidence | Unavailable] = {}
         services_task = (
             asyncio.create_task(
@@ -329,7 +329,7 @@ class Engine:
             ev.InstanceActions: actions,
             **extra,
         }
-        return self._context(ref, server, rec, act, clients), got, tuple(notes)
+        return self._context(ref, server, rec, act, clients), got
 
     def _context(
         self,

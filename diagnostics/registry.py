@@ -112,15 +112,15 @@ def declare(
         raise RegistryError(f"{id}: step {step} is not one of the runbook's steps 1-8")
     if not fn.__doc__:
         raise RegistryError(f"{id}: a check needs a docstring (its long explanation)")
+    remedies = tuple(remediation)
+    disorder = validate_order(remedies)
+    if disorder is not None:
+        raise RegistryError(f"{id}: remediation order: {disorder}")
     params = _evidence_params(fn)
     any_of = tuple(needs_any)
     optional = {p.type for p in params if not p.required}
     if stray := [t.__name__ for t in any_of if t not in optional]:
         raise RegistryError(f"{id}: needs_any names {stray}, not optional parameters")
-    remedies = tuple(remediation)
-    disorder = validate_order(remedies)
-    if disorder is not None:
-        raise RegistryError(f"{id}: remediation order: {disorder}")
     return CheckSpec(
         id=id,
         title=title,

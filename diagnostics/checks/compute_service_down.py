@@ -93,7 +93,7 @@ def compute_service_down(
     dest_units: DestHostServices | None,
     actions: InstanceActions | None,
     mgmt: ManagementPlane | None,
-    probe: LibvirtTlsProbe | None,
+    probe: LibvirtTlsProbe | None = None,
 ) -> CheckOutcome:
     """Nova checks that both computes are up before a live migration ("Compute service
     of X is unavailable at this time") and the scheduler drops disabled hosts. The

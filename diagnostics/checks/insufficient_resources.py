@@ -107,7 +107,7 @@ def insufficient_resources(
     actions: InstanceActions | None,
     dest_logs: DestHostLogs | None,
     mgmt: ManagementPlane | None,
-    services: ComputeServices | None,
+    services: ComputeServices | None = None,
 ) -> CheckOutcome:
     """Nova refuses a destination without room: "Lack of memory" and "Disk of instance
     is too large" in the pre-checks, a resource-tracker claim failure (NUMA, PCI,

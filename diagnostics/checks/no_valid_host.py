@@ -73,7 +73,7 @@ def no_valid_host(
     server: Server,
     actions: InstanceActions | None,
     mgmt: ManagementPlane | None,
-    services: ComputeServices | None,
+    services: ComputeServices | None = None,
 ) -> CheckOutcome:
     """NoValidHost (or max scheduling retries exceeded) is a symptom: the
     scheduler log names the filter that removed the last host, Placement may have had

@@ -54,7 +54,7 @@ def tls_connect(
     source_logs: SourceHostLogs | None,
     dest_logs: DestHostLogs | None,
     actions: InstanceActions | None,
-    dest_units: DestHostServices | None,
+    dest_units: DestHostServices | None = None,
 ) -> CheckOutcome:
     """Live migration opens a libvirt connection from source to destination over TLS
     (TCP 16514). It fails when the port is closed, a certificate is expired, not yet

@@ -210,11 +210,12 @@ def volume_connection(
             return Inconclusive(reason="no storage evidence and no failure text")
         if not has_volumes:  # Nova lists no attached volume
             return RuledOut(reason="the VM has no volumes and no os-brick failure")
-        unread = [
-            n
-            for n, e in (("volumes", volumes), ("Cinder services", volume_services))
-            if e is None
-        ]
+        # the storage nodes' view carries each backend's volumes and its service
+        seen = {
+            "volumes": volumes is not None or storage_nodes is not None,
+            "Cinder services": volume_services is not None or storage_nodes is not None,
+        }
+        unread = [n for n, ok in seen.items() if not ok]
         if unread:
             return CouldNotCheck(
                 why="no os-brick or Cinder failure logged, but the "

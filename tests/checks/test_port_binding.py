@@ -15,7 +15,7 @@ from diagnostics.model import (
     RuledOut,
     Skipped,
 )
-from diagnostics.registry import get_check
+from diagnostics.plugins import bundled_check as get_check
 from tests.checks.conftest import (
     DST,
     PORT_ID,

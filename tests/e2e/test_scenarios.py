@@ -87,7 +87,8 @@ async def test_scenario_gives_its_expected_root_cause(
         indent=1,
     )  # fmt: skip
     assert got == expect.root_cause, detail
-    if expect.confidence is not None:
+    if got is not None:
+        assert expect.confidence is not None, f"{name}: give expect.confidence"
         assert report["root_cause"]["confidence"] == expect.confidence, detail
     assert not _confirmed(report) & set(expect.not_confirmed), detail
     if scenario.mode == "saas":

@@ -193,7 +193,7 @@ def test_the_count_repeats_the_search_without_its_caps():
     search = cmd.grep_fixed(["req-1", "-e"], ["/a.log", "/b c.log"], 500, BYTE_CAP)
     count = cmd.grep_count(search)
     assert count.argv == (
-        "grep", "-c", "-a", "-s", "-H", "-F", "-e", "req-1", "-e", "-e",
+        "grep", "-c", "-a", "-H", "-F", "-e", "req-1", "-e", "-e",
         "--", "/a.log", "/b c.log",
     )  # fmt: skip
     assert count.byte_cap == cmd.COUNT_BYTE_CAP

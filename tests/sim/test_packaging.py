@@ -210,7 +210,7 @@ async def test_diagnose_runs_without_the_sim(unpacked: Path, tmp_path: Path) -> 
         )
     assert result["refused"] == []
     assert result["loaded"] == []
-    assert result["code"] == 0, result["out"]
+    assert result["code"] == 4, result["out"]  # exit status: a root cause was found
     report = json.loads(str(result["out"]))
     assert report["root_cause"]["id"] == "libvirt_tls"
 
