@@ -125,7 +125,9 @@ def test_typed_values_never_reshape_a_command(
         return
     finding = to_finding(get_check(check_id), outcome)
     _assert_intended(check_id, finding.remediation, dict(outcome.facts))
-    if host and not HOST_NAME.match(host):
+    # a value made only of '-', '.' and spaces occurs in any command ("-c"): it can
+    # shape nothing by itself, and _assert_intended already counts the words
+    if host.strip("-. ") and not HOST_NAME.match(host):
         assert all(host not in (s.command or "") for s in finding.remediation)
 
 
