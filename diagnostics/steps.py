@@ -67,9 +67,9 @@ def build_step(
     skip_reason: str | None = None,
 ) -> StepResult:
     """Status rules, strongest first: a concluded ERROR check, the failed migration
-    (step 1) or a failed event (step 3) fail the step; a WARNING or circumstantial
-    conclusion, or any abnormal fact, warns; anything that could not be checked makes
-    it ``error``; nothing planned -> skipped; else passed."""
+    (step 1) or a failed event (step 3) fail the step; a WARNING conclusion warns;
+    anything that could not be checked makes it ``error``; any abnormal fact warns;
+    nothing planned -> skipped; else passed. Abnormal facts are always in the findings."""
     step = Step(number)
     if skip_reason is not None:
         return StepResult(
@@ -92,11 +92,14 @@ def build_step(
         summary = "; ".join(specs[r.check_id].title for r in failed)
     elif symptom:
         status, summary = StepStatus.FAILED, facts.summary
-    elif concluded or facts.abnormal:
+    elif concluded:
         status = StepStatus.WARNING
         summary = "; ".join(findings)
     elif missing:
+        # what could not be checked is said first; what was abnormal is in the findings
         status, summary = StepStatus.ERROR, "; ".join(missing)
+    elif facts.abnormal:
+        status, summary = StepStatus.WARNING, facts.summary
     elif not planned and not results:
         status, summary = StepStatus.SKIPPED, "nothing to check for this migration kind"
     else:

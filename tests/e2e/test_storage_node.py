@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from diagnostics import cli_diagnose
 from sim.testing import start_region
 from tests.e2e.test_scenarios import diagnose_json
 
@@ -20,7 +21,7 @@ async def test_storage_node_log_line_confirms_the_backend_error(tmp_path: Path) 
     async with start_region("volume-backend-error-on-storage-node", tmp_path) as region:
         code, report, _ = await diagnose_json(region.paths, "db-02")  # type: ignore[attr-defined]
         commands = list(region.state.ssh_commands)
-    assert code == 0
+    assert code == cli_diagnose.EXIT_ROOT_CAUSE
     cause = report["root_cause"]
     assert (cause["id"], cause["confidence"]) == ("storage_volume", "confirmed")
     assert "cinder-volume on storage-01 failed for this request" in cause["summary"]
@@ -63,7 +64,7 @@ async def test_unreachable_storage_node_is_could_not_check_and_nothing_confirmed
         "volume-backend-storage-node-unreachable", tmp_path
     ) as region:
         code, report, _ = await diagnose_json(region.paths, "db-02")  # type: ignore[attr-defined]
-    assert code == 0
+    assert code == cli_diagnose.EXIT_ROOT_CAUSE
     cause = report["root_cause"]
     assert (cause["id"], cause["confidence"]) == ("storage_volume", "likely")
     assert "the cinder-volume log on storage-01 was not read" in cause["summary"]
