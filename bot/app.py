@@ -170,12 +170,16 @@ class RunningBot:
     socket: AsyncSocketModeHandler | None = None
     runner: web.AppRunner | None = None
     http_port: int | None = None
+    recovery: asyncio.Task[None] | None = None  # re-runs cases a dead process left
     _closed: bool = field(default=False)
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        if self.recovery is not None:
+            self.recovery.cancel()
+            await asyncio.gather(self.recovery, return_exceptions=True)
         if self.socket is not None:
             await self.socket.close_async()  # type: ignore[no-untyped-call]
         if self.runner is not None:
@@ -196,6 +200,7 @@ async def start_bot(
     settings = services.settings.slack
     app, poster = build_app(services, client, secrets.signing_secret)
     bot = RunningBot(app=app, services=services, poster=poster)
+    bot.recovery = asyncio.create_task(poster.watch_stale(), name="recover-cases")
     if settings.mode == "socket":
         assert secrets.app_token is not None
         bot.socket = AsyncSocketModeHandler(

@@ -228,6 +228,8 @@ def parent_text(state: ParentState) -> str:
     name = d.vm.name if d else state.vm_name
     if state.resolved:
         return plain(f"Resolved: migration of {name}", TOP_TEXT_MAX)
+    if d is None and state.error is not None:
+        return plain(f"Migration diagnosis of {name} could not finish", TOP_TEXT_MAX)
     if d is None:
         return plain(f"Diagnosing VM migration of {name}…", TOP_TEXT_MAX)
     return plain(f"Migration diagnosis of {name}: {d.verdict}", TOP_TEXT_MAX)

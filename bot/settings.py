@@ -35,6 +35,9 @@ class SlackSettings(Section):
     # every Web API call: retries of 429 (after Retry-After), 5xx and connection errors
     retries: int = Field(default=3, ge=0, le=10)
     retry_backoff_s: float = Field(default=0.5, ge=0, le=30)  # 5xx: 0.5, 1, 2 s ...
+    # a running diagnosis renews its case's lease every third of this; a case whose lease
+    # ran out (its process died) is re-run by the next process that looks (at start too)
+    case_lease_s: float = Field(default=30.0, gt=0)
 
 
 class AccessSettings(Section):
@@ -148,7 +151,7 @@ class HealthSettings(Section):
 
     enabled: bool = True
     host: str = "0.0.0.0"  # probes come from the kubelet / Docker, not from loopback
-    port: int = Field(default=8081, ge=1, le=65535)
+    port: int = Field(default=8081, ge=0, le=65535)  # 0: any free port (tests)
 
 
 class BotSettings(DiagnosticsSettings):

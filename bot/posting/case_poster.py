@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
+from datetime import datetime, timedelta
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.posting.session import CaseSession, SlackOutput
-from bot.posting.writer import SlackWriter
+from bot.posting.writer import DeliveryFailed, SlackWriter
 from bot.rendering import ParentState, fit, parent_text, render_parent
 from bot.services import Services
-from bot.store import CaseRecord, RunRecord
+from bot.store import CaseRecord, CaseState, RunRecord
 from bot.store.resolution_repo import Resolution, resolution_of
+from bot.times import utcnow
 from diagnostics.model import Diagnosis, DiagnosticsError, MigrationRef
 
 log = logging.getLogger(__name__)
@@ -30,9 +33,12 @@ class CaseAlreadyRunning(Exception):
 class SlackCasePoster:
     """Posts and updates cases. ``post_case`` satisfies ``bot.cases.manager.CasePoster``."""
 
-    def __init__(self, client: AsyncWebClient, services: Services) -> None:
+    def __init__(
+        self, client: AsyncWebClient, services: Services, *, owner: str | None = None
+    ) -> None:
         self.client = client
         self.services = services
+        self.owner = owner or f"bot-{uuid.uuid4().hex[:12]}"  # this process's leases
         # every write of the bot (cases, buttons, incidents) goes through this one writer
         self.writer = SlackWriter(client, services.pacer)
         self._out = SlackOutput(
@@ -78,22 +84,108 @@ class SlackCasePoster:
         if case_id in self._running:
             raise CaseAlreadyRunning(case_id)
         previous = await store.latest_runs(case_id, limit=1)
+        # the lease: if this process dies, another (or this one restarted) takes it over
+        await store.start_diagnosing(case_id, owner=self.owner, until=self._lease_end())
         session = CaseSession(
             self._out, case, incident_ts=thread_ts, requested_by=requested_by
         )
         self._running[case_id] = session
+        heartbeat = asyncio.create_task(self._renew(case_id), name=f"lease-{case_id}")
+        outcome: tuple[CaseState, str | None] | None = None  # None: leave it leased
         try:
             async with self.services.diagnosis_slots:
-                await self._diagnose(
+                outcome = await self._diagnose(
                     session,
                     case_id,
                     ref,
                     requested_by,
                     previous[0].diagnosis if previous else None,
                 )
+        except DeliveryFailed as exc:
+            outcome = (CaseState.UNDELIVERABLE, exc.reason)
+            raise
+        except DiagnosticsError as exc:
+            outcome = (CaseState.FAILED, str(exc))
+            raise
         finally:
+            heartbeat.cancel()
             del self._running[case_id]
             await session.close()
+            if outcome is not None:
+                await store.end_case(case_id, *outcome)
+
+    def _lease_end(self) -> datetime:
+        return utcnow() + timedelta(seconds=self.services.settings.slack.case_lease_s)
+
+    async def _renew(self, case_id: str) -> None:
+        every = self.services.settings.slack.case_lease_s / 3
+        while True:
+            await asyncio.sleep(every)  # the heartbeat's period, not a race workaround
+            try:
+                await self.services.store.renew_diagnosing(
+                    case_id, owner=self.owner, until=self._lease_end()
+                )
+            except Exception:
+                log.exception("renewing the lease of case %s failed", case_id)
+
+    async def recover(self) -> int:
+        """Finish every case a dead process left diagnosing: re-run it in its thread.
+
+        When the re-run cannot start (the VM is gone, Slack refuses), the parent is
+        repaired to say the case was interrupted, with its buttons (Re-run).
+        """
+        store = self.services.store
+        taken = await store.take_stale(
+            owner=self.owner, now=utcnow(), until=self._lease_end()
+        )
+        for case in taken:
+            log.info(
+                "case %s was left diagnosing by a dead process; re-running", case.id
+            )
+            self.services.tasks.spawn(self._resume(case), name=f"resume-{case.id}")
+        return len(taken)
+
+    async def _resume(self, case: CaseRecord) -> None:
+        ref = MigrationRef(
+            server=case.vm_id or case.vm_name,
+            migration_id=case.migration_id,
+            target_host=case.target_host,
+            kind=case.kind,
+        )
+        try:
+            await self.post_case(
+                case.id, ref, case.channel, case.thread_ts, source=case.source
+            )
+        except CaseAlreadyRunning:
+            return
+        except (DiagnosticsError, DeliveryFailed) as exc:
+            await self._interrupted(case.id, str(exc))
+
+    async def _interrupted(self, case_id: str, reason: str) -> None:
+        store = self.services.store
+        await store.end_case(case_id, CaseState.INTERRUPTED, reason)
+        case = await store.get_case(case_id)
+        if case is None or case.parent_ts is None:
+            return
+        runs = await store.latest_runs(case_id, limit=1)
+        state = stored_state(
+            case,
+            runs[0] if runs else None,
+            error=f"interrupted by a restart, and the re-run could not start: {reason}."
+            " Use Re-run to try again",
+        )
+        await self.writer.update(
+            case.channel, case.parent_ts, fit(render_parent(state)), parent_text(state)
+        )
+
+    async def watch_stale(self) -> None:
+        """Recover at once, then every lease period (a replica that died meanwhile)."""
+        while True:
+            try:
+                await self.recover()
+            except Exception:
+                log.exception("recovering interrupted cases failed; trying again")
+            await asyncio.sleep(self.services.settings.slack.case_lease_s)
 
     async def _diagnose(
         self,
@@ -102,7 +194,7 @@ class SlackCasePoster:
         ref: MigrationRef,
         requested_by: str | None,
         previous: Diagnosis | None,
-    ) -> None:
+    ) -> tuple[CaseState, str | None]:
         running = asyncio.ensure_future(
             self.services.diagnoser.diagnose(ref, on_event=session.on_event)
         )
@@ -127,13 +219,14 @@ class SlackCasePoster:
                 log.exception("diagnosis of case %s failed", case_id)
                 reason = f"internal error ({type(exc).__name__}); see the bot's log"
             await session.failed(reason)
-            return
+            return CaseState.FAILED, reason
         finally:
             if not running.done():
                 running.cancel()
         await session.settle()
         run = await self.services.store.record_run(case_id, diagnosis, requested_by)
         await session.finished(diagnosis, run.id, previous)
+        return CaseState.DIAGNOSED, None
 
     async def refresh_parent(self, case_id: str) -> None:
         """Re-render a case's parent from the store (after a claim, say)."""

@@ -11,6 +11,6 @@ The rules these run (dedupe, storms, routing) are in :mod:`bot.cases`.
 
 from __future__ import annotations
 
-from bot.store.repo import CaseRecord, EscalationRecord, RunRecord, Store
+from bot.store.repo import CaseRecord, CaseState, EscalationRecord, RunRecord, Store
 
-__all__ = ["CaseRecord", "EscalationRecord", "RunRecord", "Store"]
+__all__ = ["CaseRecord", "CaseState", "EscalationRecord", "RunRecord", "Store"]

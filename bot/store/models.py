@@ -35,6 +35,11 @@ class CaseRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     claimed_by: Mapped[str | None] = mapped_column(String(32))
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # repo.CaseState; while "diagnosing", state_owner renews state_until (a lease)
+    state: Mapped[str | None] = mapped_column(String(16), index=True)
+    state_reason: Mapped[str | None] = mapped_column(Text)
+    state_owner: Mapped[str | None] = mapped_column(String(64))
+    state_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class RunRow(Base):

@@ -9,12 +9,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from bot.store.models import CaseRow, EscalationRow, RunRow
@@ -24,6 +25,18 @@ from diagnostics.model import Diagnosis, MigrationKind
 from diagnostics.report.json import from_dict, to_dict
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+class CaseState(StrEnum):
+    """Where a case's diagnosis stands (``cases.state``); None: never started."""
+
+    DIAGNOSING = "diagnosing"  # leased by a process that renews it
+    DIAGNOSED = "diagnosed"  # a run is recorded, the parent shows it
+    FAILED = (
+        "failed"  # the diagnosis could not finish; the parent (or the user) was told
+    )
+    UNDELIVERABLE = "undeliverable"  # Slack would not take the parent (state_reason)
+    INTERRUPTED = "interrupted"  # its process died and the re-run could not start
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +56,8 @@ class CaseRecord:
     created_at: datetime
     claimed_by: str | None
     claimed_at: datetime | None
+    state: CaseState | None = None
+    state_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,6 +99,8 @@ def _case(row: CaseRow) -> CaseRecord:
         created_at=as_utc(row.created_at),
         claimed_by=row.claimed_by,
         claimed_at=as_utc(row.claimed_at) if row.claimed_at else None,
+        state=CaseState(row.state) if row.state else None,
+        state_reason=row.state_reason,
     )
 
 
@@ -253,3 +270,79 @@ class Store:
                 )
                 for r in (await session.scalars(query)).all()
             ]
+
+    # ---- the diagnosing lease (a process that dies leaves its cases to be taken over) --
+
+    async def start_diagnosing(
+        self, case_id: str, *, owner: str, until: datetime
+    ) -> None:
+        await self._update_case(
+            case_id,
+            state=CaseState.DIAGNOSING.value,
+            state_reason=None,
+            state_owner=owner,
+            state_until=until,
+        )
+
+    async def renew_diagnosing(
+        self, case_id: str, *, owner: str, until: datetime
+    ) -> bool:
+        """Extend the lease; False when it is no longer this owner's."""
+        query = (
+            update(CaseRow)
+            .where(
+                CaseRow.id == case_id,
+                CaseRow.state == CaseState.DIAGNOSING.value,
+                CaseRow.state_owner == owner,
+            )
+            .values(state_until=until)
+        )
+        async with self.sessions.begin() as session:
+            return bool((await session.execute(query)).rowcount)  # type: ignore[attr-defined]
+
+    async def end_case(
+        self, case_id: str, state: CaseState, reason: str | None = None
+    ) -> None:
+        await self._update_case(
+            case_id,
+            state=state.value,
+            state_reason=reason,
+            state_owner=None,
+            state_until=None,
+        )
+
+    async def take_stale(
+        self, *, owner: str, now: datetime, until: datetime, limit: int = 20
+    ) -> list[CaseRecord]:
+        """Cases left diagnosing by a process whose lease ran out, now leased to ``owner``.
+
+        Each takeover is one conditional UPDATE, so two processes never take the same case.
+        """
+        stale = (
+            select(CaseRow.id)
+            .where(
+                CaseRow.state == CaseState.DIAGNOSING.value,
+                CaseRow.state_until < now,
+            )
+            .order_by(CaseRow.created_at)
+            .limit(limit)
+        )
+        taken: list[CaseRecord] = []
+        async with self.sessions() as session:
+            ids = list((await session.scalars(stale)).all())
+        for case_id in ids:
+            grab = (
+                update(CaseRow)
+                .where(
+                    CaseRow.id == case_id,
+                    CaseRow.state == CaseState.DIAGNOSING.value,
+                    CaseRow.state_until < now,
+                )
+                .values(state_owner=owner, state_until=until)
+            )
+            async with self.sessions.begin() as session:
+                if (await session.execute(grab)).rowcount:  # type: ignore[attr-defined]
+                    row = await session.get(CaseRow, case_id)
+                    if row is not None:
+                        taken.append(_case(row))
+        return taken

@@ -10,11 +10,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bot.pacing import ChannelPacer
+from bot.store import CaseState, Store
+from bot.store.models import CaseRow
+from bot.times import utcnow
 from tests.bot.conftest import OPS
 from tests.bot.support import PagerDutyEndpoint, ScriptedDiagnoser, bot_settings, launch
 from tests.fakeslack import FakeSlack, Message
@@ -109,6 +114,10 @@ async def test_channel_not_found_ends_at_once_with_the_reason(
         assert len(lines) == 1
         assert lines[0].exc_info is None  # a clear line, not a traceback
         assert len(diagnoser.calls) == 1
+        async with store.sessions() as session:
+            [row] = (await session.scalars(select(CaseRow))).all()
+        # a terminal state with the reason, not a lease left to be re-run forever
+        assert (row.state, row.state_reason) == ("undeliverable", "channel_not_found")
     finally:
         await bot.close()
         await store.close()
@@ -211,6 +220,37 @@ async def test_pagerduty_400_is_not_retried(
         )
         assert "http 400" in all_text(handoff)
         assert pagerduty.requests == 1
+    finally:
+        await bot.close()
+        await store.close()
+
+
+async def test_a_dead_process_case_whose_vm_is_gone_ends_final_with_rerun(
+    fake: FakeSlack, pagerduty: PagerDutyEndpoint, tmp_path: Path
+) -> None:
+    """A dead process's case is re-run; the VM is gone now: the parent says why, with buttons."""
+    settings = bot_settings(fake, tmp_path, pagerduty)
+    store = await Store.open(settings.store.url)
+    try:
+        parent = await fake.post_as_bot(OPS, "Diagnosing VM migration of web-gone…")
+        case = await store.create_case(vm_name="web-gone", channel=OPS, source="slash")
+        await store.set_parent(case.id, channel=OPS, parent_ts=parent)
+        long_ago = utcnow() - timedelta(minutes=5)
+        await store.start_diagnosing(case.id, owner="bot-dead", until=long_ago)
+    finally:
+        await store.close()
+    bot, store = await launch(settings, ScriptedDiagnoser(), fake)
+    try:
+        final = await fake.wait_for(
+            lambda: is_final(m := fake.message(OPS, parent)) and m
+        )
+        assert "The diagnosis could not finish" in all_text(final)
+        assert "web-gone" in all_text(final)
+        await bot.services.tasks.drain()
+        record = await store.get_case(case.id)
+        assert record is not None
+        assert record.state is CaseState.FAILED
+        assert "web-gone" in (record.state_reason or "")
     finally:
         await bot.close()
         await store.close()

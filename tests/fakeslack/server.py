@@ -59,7 +59,7 @@ class FakeSlack:
         self.journal: list[Call] = []
         self.responses: dict[str, list[dict[str, Any]]] = {}
         self.response_url_uses = response_url_uses
-        self.socket = SocketHub()
+        self.socket = SocketHub(on_change=self._notify)
         self.text_cap = text_cap
         self.post_rate_per_s = post_rate_per_s
         self.post_burst = post_burst
@@ -114,6 +114,19 @@ class FakeSlack:
         ``error`` answers ``ok: false`` with that code (``channel_not_found``, ...).
         """
         self._injections.append(Injection(method, status, error, retry_after, times))
+
+    async def post_as_bot(self, channel: str, text: str) -> str:
+        """A message the bot posted earlier (before a restart, say); returns its ts."""
+        msg = Message(
+            channel=channel,
+            ts=self.world.next_ts(),
+            user=BOT_USER_ID,
+            text=text,
+            blocks=[],
+        )
+        self.world.messages[(channel, msg.ts)] = msg
+        await self._notify()
+        return msg.ts
 
     def calls(self, method: str | None = None) -> list[Call]:
         return [c for c in self.journal if method is None or c.method == method]

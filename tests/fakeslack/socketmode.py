@@ -6,6 +6,7 @@ import asyncio
 import json
 import random
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,8 @@ class Ack:
 
 
 class SocketHub:
-    def __init__(self) -> None:
+    def __init__(self, on_change: Callable[[], Awaitable[None]] | None = None) -> None:
+        self._on_change = on_change  # FakeSlack.wait_for re-checks on (dis)connects too
         self.connections: list[web.WebSocketResponse] = []
         self.connected = asyncio.Event()
         self.connects = 0
@@ -52,6 +54,8 @@ class SocketHub:
             }
         )
         self.connected.set()
+        if self._on_change is not None:
+            await self._on_change()
         try:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
@@ -65,6 +69,8 @@ class SocketHub:
                 self.connections.remove(ws)
             if not self.connections:
                 self.connected.clear()
+            if self._on_change is not None:
+                await self._on_change()
         return ws
 
     async def push(
