@@ -105,6 +105,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def entry() -> None:
+    """The `migrate-diag` console script: ``main``, then leave without tearing down.
+
+    Once the answer is written nothing is left to do, but finalising the interpreter (every
+    module and object of the SDKs, and any worker still blocked in a call abandoned at
+    its timeout) costs a second or more after the result is out. Flush what was written,
+    then exit at once. ``main`` itself returns normally (tests and embedders call it).
+    """
+    code = main()
+    import logging
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import asyncio

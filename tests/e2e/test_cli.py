@@ -146,3 +146,23 @@ def test_asyncio_is_not_left_running() -> None:
     assert main(["sim", "list"]) == 0
     with pytest.raises(RuntimeError):
         asyncio.get_running_loop()
+
+
+def test_console_script_flushes_everything_before_its_fast_exit() -> None:
+    """The script leaves with os._exit (no interpreter teardown): all output still arrives
+    through a pipe (block-buffered), and the exit status is main's."""
+    done = subprocess.run(
+        [sys.executable, "-c", "from bot.cli import entry; entry()", "sim", "list"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    names = [line.split()[0] for line in done.stdout.splitlines() if line.strip()]
+    assert "healthy" in names
+    assert "libvirt-tls-expired-cert" in names
+    bad = subprocess.run(
+        [sys.executable, "-c", "from bot.cli import entry; entry()", "diagnose", "x",
+         "--config", "/nonexistent/migrate-diag.yaml"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 2
+    assert "/nonexistent/migrate-diag.yaml" in bad.stderr
