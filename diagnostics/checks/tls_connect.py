@@ -12,6 +12,7 @@ from diagnostics.evidence.types import (
     DestHostServices,
     InstanceActions,
     LibvirtTlsProbe,
+    MigrationRecord,
     MigrationRecords,
     Server,
     SourceHostLogs,
@@ -75,6 +76,10 @@ def tls_connect(
     move = move_of(records, server)
     texts = gather(actions=actions, source_logs=source_logs, dest_logs=dest_logs)
     log_hits = [h for p in _tls.BY_SPECIFICITY for h in texts.find_all(p)]
+    if _other_target(records, move.record):
+        # the logs are the failed move's, towards its own destination: they say nothing
+        # about the host the operator asked about (--target-host); only the probe does
+        log_hits = []
     log_hit = min(log_hits, key=lambda h: _tls.rank(h.match), default=None)
     own = _tls.probe_self_failure(probe) if probe is not None else None
     from_probe = _tls.probe_reason(probe, move.dest) if probe is not None else None
@@ -175,6 +180,15 @@ def tls_connect(
 
 def _strength(c: Confidence) -> int:
     return (Confidence.POSSIBLE, Confidence.LIKELY, Confidence.CONFIRMED).index(c)
+
+
+def _other_target(
+    records: MigrationRecords | None, record: MigrationRecord | None
+) -> bool:
+    """The operator named a target other than the recorded migration's destination."""
+    target = records.target_host if records is not None else None
+    recorded = record.dest_compute if record is not None else None
+    return bool(target and recorded and target != recorded)
 
 
 def _when(moment: datetime | None) -> str:

@@ -268,3 +268,23 @@ def test_no_probe_with_logs_is_could_not_check_not_ruled_out():
     """Logs without a TLS line but no probe: 'the TLS connect works' is never claimed."""
     outcome = run(source_logs=src_logs("Live Migration failure: something else"))
     assert isinstance(outcome, CouldNotCheck)
+
+
+def test_the_failed_moves_logs_say_nothing_about_another_target_host():
+    """--target-host H: the logged TLS failure was towards the recorded destination, not H.
+
+    Only the probe of H may conclude; with a healthy probe the check rules out, and
+    towards the recorded destination itself the logs still count.
+    """
+    logs = {"source_logs": src_logs(URI_FAIL), "dest_logs": dest_logs(EXPIRED)}
+    other = run(records=records(target_host="cmp-b-09"), **logs)
+    assert not isinstance(other, Concluded)
+    healthy = run(
+        records=records(target_host="cmp-b-09"),
+        probe=tls_probe(connect_ok=True),
+        **logs,
+    )
+    assert isinstance(healthy, RuledOut)
+    same = run(records=records(target_host=DST), **logs)
+    assert isinstance(same, Concluded)
+    assert "servercert.pem has expired" in same.facts["reason"]
