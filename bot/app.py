@@ -24,7 +24,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import (
 from slack_sdk.http_retry.jitter import Jitter
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import actions, commands
+from bot import actions, commands, events
 from bot.authz import Authorizer
 from bot.escalation import PagerDuty
 from bot.pacing import ChannelPacer
@@ -121,6 +121,7 @@ def build_app(
     poster = SlackCasePoster(client, services)
     commands.register(app, services, poster)
     actions.register(app, services, poster)
+    events.register(app, services, poster)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--vm")
     history.add_argument("--host")
     history.add_argument("--since", help="ISO time or relative like 24h, 7d")
+    history.add_argument(
+        "--case", help="one case's timeline: who did what, when (case id)"
+    )
     _config_arg(history)
     return parser
 
@@ -175,6 +178,10 @@ async def _dispatch(args: argparse.Namespace) -> int:
         from bot.history import print_history
 
         settings = _bot_settings(args.config)
+        if args.case:
+            from bot.timeline import print_timeline
+
+            return await print_timeline(settings, args.case)
         return await print_history(
             settings, vm=args.vm, host=args.host, since=args.since
         )

@@ -18,7 +18,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from tests.fakeslack.server import FakeSlack
 from tests.fakeslack.socketmode import Ack
-from tests.fakeslack.world import APP_ID, BOT_USER_ID, TEAM_ID
+from tests.fakeslack.world import APP_ID, BOT_USER_ID, TEAM_ID, Message
 
 ACK_DEADLINE_S = 3.0
 
@@ -144,8 +144,22 @@ class SlackDriver(FakeSlack):
     def mention_payload(
         self, channel: str, thread_ts: str | None, text: str, *, user: str
     ) -> dict[str, Any]:
-        """An Events API ``app_mention`` (the message names the bot as ``<@U...>``)."""
+        """An Events API ``app_mention`` (the message names the bot as ``<@U...>``).
+
+        The mention is a message of the user's in the channel (or thread), as in Slack.
+        """
         ts = self.world.next_ts()
+        root = self.world.messages.get((channel, thread_ts)) if thread_ts else None
+        self.world.messages[(channel, ts)] = Message(
+            channel=channel,
+            ts=ts,
+            user=user,
+            text=f"<@{BOT_USER_ID}> {text}",
+            blocks=[],
+            thread_ts=(root.thread_ts or root.ts) if root else None,
+        )
+        if root is not None:
+            self.world.messages[(channel, root.thread_ts or root.ts)].replies.append(ts)
         event: dict[str, Any] = {
             "type": "app_mention",
             "user": user,
