@@ -138,25 +138,32 @@ def balanced(m: re.Match[str]) -> str:
 def storage_caveats(
     mine: frozenset[str], nodes: StorageNodes | None, logs: StorageNodeLogs | None
 ) -> list[str]:
-    """What about the storage nodes could not be looked at (rivals not ruled out)."""
-    caveats: list[str] = []
+    """The rival explanations on the storage side that could not be ruled out, each with
+    why it could not be looked at."""
+    rivals: list[str] = []
+    down = "a down cinder-volume for"
     if nodes is None:
-        caveats.append("the storage nodes of the VM's volumes were not looked up")
+        rivals.append(
+            f"{down} the volume's backend: the storage nodes were not looked up"
+        )
     else:
-        caveats += [
-            f"volume {volume_id}: backend unknown ({why})"
+        rivals += [
+            f"{down} volume {volume_id}'s backend: {why}"
             for volume_id, why in nodes.unmapped.items()
         ]
-        for node in nodes.nodes:
-            if node.service is None:
-                caveats.append(
-                    f"Cinder lists no cinder-volume service for {node.backend}"
-                )
+        rivals += [
+            f"{down} {node.backend}: Cinder lists no cinder-volume service for it"
+            for node in nodes.nodes
+            if node.service is None
+        ]
+    error = "a backend error in the cinder-volume log on"
     if logs is None:
-        where = (
-            ", ".join(sorted({b.partition("@")[0] for b in mine})) or "the storage node"
-        )
-        caveats.append(f"the cinder-volume log on {where} was not read")
+        rivals.append(f"{error} {unread_where(mine)} (the log was not read)")
     else:
-        caveats += list(logs.unchecked.values())
-    return caveats
+        rivals += [f"{error} {n} ({why})" for n, why in logs.unchecked.items()]
+    return rivals
+
+
+def unread_where(mine: frozenset[str]) -> str:
+    """The storage nodes of the VM's backends, for "the log on … was not read"."""
+    return ", ".join(sorted({b.partition("@")[0] for b in mine})) or "the storage node"

@@ -12,6 +12,7 @@ from diagnostics.checks._storage import (
     backends_of,
     down_backends,
     storage_caveats,
+    unread_where,
 )
 from diagnostics.evidence.types import (
     DestHostLogs,
@@ -238,6 +239,7 @@ def volume_connection(
         down=down if has_volumes else [],
         caveats=storage_caveats(mine, storage_nodes, storage_logs),
         node=min((b.partition("@")[0] for b in mine), default=None),
+        unread_nodes=unread_where(mine),
     )
 
 
@@ -280,8 +282,10 @@ def _cinder_volume_down(
         reason += (
             f", so Cinder failed the attachment ({hit.match.group(0).strip()[:160]})"
         )
+    rivals: tuple[str, ...] = ()
     if not attributed:
         reason += "; which backend holds the VM's volumes is unknown"
+        rivals = ("the down service is another backend's, not the VM's volumes'",)
     if (hit or stuck) and attributed:
         confidence = Confidence.CONFIRMED
     elif hit or stuck:
@@ -293,6 +297,7 @@ def _cinder_volume_down(
         facts=facts | {"reason": _clip(reason)} | fix,
         cites=(*(d.cite for d in down[:2]), *cites(hit)),
         confidence=confidence,
+        not_ruled_out=rivals,
     )
 
 
@@ -305,6 +310,7 @@ def _connection_error(
     down: list[DownBackend],
     caveats: list[str],
     node: str | None,
+    unread_nodes: str,
 ) -> Concluded:
     """os-brick on the destination, or Cinder's answer to Nova, without a deeper cause."""
     cinder_side = hit is None or hit.match.re in _CINDER_SIDE
@@ -318,8 +324,9 @@ def _connection_error(
         reason += f"; {dest_storage.host} has no iSCSI session"
     if down:  # an iSCSI login error means cinder-volume did answer this request
         reason += f"; {down[0].describe()} now"
-    if cinder_side and caveats:
-        reason += "; not checked: " + "; ".join(caveats)
+    unread = [c for c in caveats if "cinder-volume log" in c]
+    if cinder_side and unread:  # where the backend's own error would be, said up front
+        reason += f"; the cinder-volume log on {unread_nodes} was not read"
     # Cinder's side: read cinder-volume's error on the volume's storage node when it is
     # known (the probe that could not run), else the volume show check names the node;
     # not Cinder's side: the array must allow the destination's initiator
@@ -331,4 +338,5 @@ def _connection_error(
         facts=facts | {"reason": _clip(reason)} | fix,
         cites=cites(hit),
         confidence=Confidence.CONFIRMED if signs > 1 else Confidence.LIKELY,
+        not_ruled_out=tuple(caveats) if cinder_side else (),
     )

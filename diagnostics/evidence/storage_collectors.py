@@ -177,7 +177,8 @@ async def _units(
 
     got = await guarded(ctx, node, "storage", body)
     if isinstance(got, Unavailable):
-        return None, _could_not(f"{node}: {got.reason}", _needs_ssh(ctx, node)), ""
+        what = f"the cinder-volume units on {node}"
+        return None, _could_not(f"{what}: {got.reason}", _needs_ssh(ctx, node)), ""
     result, cited = got
     shell = host_shell(ctx)
     units = shell.settings.cinder_volume_units if isinstance(shell, HostShell) else ()
@@ -299,13 +300,14 @@ async def _node_log(ctx: CollectContext, node: str, volume_ids: list[str]) -> _N
         unchecked = None
         if problems.unreadable:
             unchecked = _could_not(
-                f"{host}: cannot read {'; '.join(problems.unreadable)}",
+                f"the cinder-volume log on {host}: cannot read "
+                + "; ".join(problems.unreadable),
                 f"read access for {s.user} to the cinder-volume log "
                 "(or ssh.sudo with a NOPASSWD rule for grep)",
             )
         elif not searched:
             unchecked = _could_not(
-                f"{host}: none of {', '.join(files)} exists",
+                f"the cinder-volume log on {host}: none of {', '.join(files)} exists",
                 "the cinder-volume log path of this node in ssh.cinder_volume_logs",
             )
         return _NodeLog(
@@ -321,7 +323,8 @@ async def _node_log(ctx: CollectContext, node: str, volume_ids: list[str]) -> _N
 
     got = await guarded(ctx, node, "storage", body)
     if isinstance(got, Unavailable):
-        why = _could_not(f"{node}: {got.reason}", _needs_ssh(ctx, node))
+        what = f"the cinder-volume log on {node}"
+        why = _could_not(f"{what}: {got.reason}", _needs_ssh(ctx, node))
         return _NodeLog(node=node, unchecked=why)
     return got
 
@@ -342,14 +345,11 @@ async def storage_node_logs(ctx: CollectContext) -> StorageNodeLogs | Unavailabl
     logs = await asyncio.gather(*(_node_log(ctx, n, v) for n, v in nodes.items()))
     unchecked = {log.node: log.unchecked for log in logs if log.unchecked}
     read = [log for log in logs if log.read]
-    if not read:
-        # nothing was searched anywhere: the step could not run, it did not find nothing
-        return Unavailable(
-            reason="; ".join(unchecked.values()),
-            detail=", ".join(nodes),
-        )
+    # a node that could not be read is in ``unchecked`` ("could not check: …; needs …"):
+    # the step says so, and the checks see why the node's own error is missing
     return StorageNodeLogs(
-        provenance="; ".join(log.provenance for log in read),
+        provenance="; ".join(log.provenance for log in read)
+        or f"storage nodes {', '.join(nodes)}: not read",
         lines=tuple(line for log in read for line in log.lines),
         truncated=any(log.truncated for log in read),
         matched=sum(log.matched for log in read),

@@ -635,7 +635,8 @@ class DestHostLogs(HostLogs):
 class StorageNodeLogs(LogLines):
     """cinder-volume log lines on the storage nodes, by request id and volume id, within
     the failed action's window. ``unchecked`` maps a node whose log could not be read to
-    "could not check: <why>; needs <access>" (the lines of the others are still here)."""
+    "could not check: <why>; needs <access>" (the lines of the others are still here;
+    ``nodes`` empty: none could be read)."""
 
     STEP: ClassVar[int] = 8
     nodes: tuple[str, ...]  # the nodes whose logs were read

@@ -177,7 +177,7 @@ def test_unread_storage_log_is_named_and_not_confirmed():
     """Cinder's generic 500 with the storage node's log unread: likely, and says so."""
     why = "could not check: storage-01: SSH connection refused; needs SSH as pf9-diag"
     for logs, expected in (
-        (None, "the cinder-volume log on storage-01 was not read"),
+        (None, "the log was not read"),
         (node_logs(unchecked={NODE: why}), why),
     ):
         outcome = run(
@@ -187,7 +187,15 @@ def test_unread_storage_log_is_named_and_not_confirmed():
         )
         assert isinstance(outcome, Concluded)
         assert outcome.confidence is Confidence.LIKELY
-        assert expected in outcome.facts["reason"]
+        assert (
+            "the cinder-volume log on storage-01 was not read"
+            in outcome.facts["reason"]
+        )
+        (rival,) = outcome.not_ruled_out
+        assert rival.startswith(
+            "a backend error in the cinder-volume log on storage-01 ("
+        )
+        assert rival.endswith(f"{expected})")
 
 
 def test_confirmed_by_os_brick_log_and_stuck_attachment():

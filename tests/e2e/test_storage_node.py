@@ -36,7 +36,9 @@ async def test_storage_node_log_line_confirms_the_backend_error(tmp_path: Path) 
         "storage node storage-01 (storage-01@lvm): cinder-volume up"
         in _step(report, 7)["summary"]
     )
-    assert "storage-01 (cinder-volume): " in _step(report, 8)["summary"]
+    step8 = _step(report, 8)
+    assert "storage-01 (cinder-volume): " in step8["summary"]
+    assert step8["status"] == "failed"  # it holds the lines that prove the cause
     # one lookup of the storage nodes serves steps 7 and 8 (the volume and the services)
     storage_calls = sorted(
         r["what"]
@@ -73,8 +75,17 @@ async def test_unreachable_storage_node_is_could_not_check_and_nothing_confirmed
     step8 = _step(report, 8)
     assert step8["status"] == "error"
     assert (
-        "could not check: storage-01: SSH connection refused by storage-01"
+        "could not check: the cinder-volume log on storage-01: SSH connection refused"
         in step8["summary"]
     )
     assert "needs SSH as pf9 to the storage node storage-01" in step8["summary"]
+    step7 = _step(report, 7)
+    assert step7["status"] == "error"
+    assert "could not check: the cinder-volume units on storage-01" in step7["summary"]
+    # the rival the check could not rule out names why: the node's log was not read
+    assert any(
+        c.startswith("could not rule out: a backend error in the cinder-volume log on")
+        and "SSH connection refused" in c
+        for c in cause["caveats"]
+    ), cause["caveats"]
     assert not any(e["source"].startswith(NODE_LOG) for e in cause["evidence"])

@@ -159,6 +159,16 @@ def _ctx(api: Any, shell: Any, volume_ids: tuple[str, ...] = (VOL,), **kw: Any):
     return replace(ctx, server=replace(ctx.server, volume_ids=volume_ids), shared={})
 
 
+def _not_read(logs: Any) -> str:
+    """The one node's could-not-check reason of a search that read no node at all."""
+    assert isinstance(logs, StorageNodeLogs)
+    assert logs.nodes == ()
+    assert logs.lines == ()
+    (why,) = logs.unchecked.values()
+    assert why.startswith("could not check: ")
+    return why
+
+
 def test_backend_of_reads_cinders_host_at_backend_hash_pool():
     """storage-01@lvm#LVM names the backend storage-01@lvm on node storage-01."""
     assert backend_of("storage-01@lvm#LVM") == ("storage-01@lvm", "storage-01")
@@ -283,12 +293,16 @@ async def test_unreachable_node_is_could_not_check_never_empty(tmp_path):
     shell = MemoryShell(_settings(tmp_path), {})
     ctx = _ctx(api, shell)
     logs, nodes = await asyncio.gather(storage_node_logs(ctx), storage_nodes(ctx))
-    assert isinstance(logs, Unavailable)
-    assert logs.reason.startswith("could not check: storage-01: SSH connection refused")
-    assert "needs SSH as pf9-diag to the storage node storage-01" in logs.reason
+    why = _not_read(logs)
+    assert why.startswith(
+        "could not check: the cinder-volume log on storage-01: SSH connection refused"
+    )
+    assert "needs SSH as pf9-diag to the storage node storage-01" in why
     assert isinstance(nodes, StorageNodes)
     assert nodes.nodes[0].units is None
-    assert (nodes.nodes[0].unchecked or "").startswith("could not check: storage-01:")
+    assert (nodes.nodes[0].unchecked or "").startswith(
+        "could not check: the cinder-volume units on storage-01: SSH"
+    )
 
 
 async def test_unreadable_log_is_reported_missing_one_is_not(tmp_path):
@@ -296,10 +310,9 @@ async def test_unreadable_log_is_reported_missing_one_is_not(tmp_path):
     api = FakeApi({VOL: "storage-01@lvm#LVM"}, [_service("storage-01@lvm")])
     grep = _grep_files({PCD_LOG: "Permission denied"})
     shell = MemoryShell(_settings(tmp_path), {"storage-01": {"grep": grep}})
-    logs = await storage_node_logs(_ctx(api, shell))
-    assert isinstance(logs, Unavailable)
-    assert f"cannot read {PCD_LOG}: Permission denied" in logs.reason
-    assert "read access for pf9-diag" in logs.reason
+    why = _not_read(await storage_node_logs(_ctx(api, shell)))
+    assert f"cannot read {PCD_LOG}: Permission denied" in why
+    assert "read access for pf9-diag" in why
 
     readable = _grep_files({PCD_LOG: [_oslo(T0, f"attach {VOL}")]})
     shell = MemoryShell(_settings(tmp_path), {"storage-01": {"grep": readable}})
@@ -313,9 +326,7 @@ async def test_non_host_name_from_cinder_never_reaches_ssh(tmp_path):
     """A backend host that is not a host name is could-not-check, and nothing runs."""
     api = FakeApi({VOL: "-oProxyCommand=x@lvm#p"}, [])
     shell = MemoryShell(_settings(tmp_path), {})
-    logs = await storage_node_logs(_ctx(api, shell))
-    assert isinstance(logs, Unavailable)
-    assert "is not a host name" in logs.reason
+    assert "is not a host name" in _not_read(await storage_node_logs(_ctx(api, shell)))
     assert shell.commands == []
 
 
@@ -352,8 +363,7 @@ async def test_real_ssh_refused_by_a_closed_loopback_port(tmp_path):
         logs = await storage_node_logs(_ctx(api, shell))
     finally:
         shell.close()
-    assert isinstance(logs, Unavailable)
-    assert "SSH connection refused by storage-01 (127.0.0.1:1)" in logs.reason
+    assert "SSH connection refused by storage-01 (127.0.0.1:1)" in _not_read(logs)
 
 
 async def test_capped_search_is_counted_on_the_node_and_disclosed(tmp_path):
