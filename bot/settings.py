@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from diagnostics.settings import DiagnosticsSettings, Section
 
@@ -141,6 +141,21 @@ class IntakeSettings(Section):
     routes: tuple[Route, ...] = ()
     # a report without a migration id joins a recent case of its instance in this window
     correlation_window_s: float = Field(default=900.0, gt=0)
+    # A replica leases only the cases it will run now, for lease_s, renewed every
+    # heartbeat_s while it works them; a dead replica's cases are taken over after lease_s.
+    lease_s: float = Field(default=30.0, gt=0)
+    heartbeat_s: float = Field(default=10.0, gt=0)
+    # a post that failed for a passing reason is retried after retry_base_s, doubling up
+    # to retry_max_s, at most max_attempts times; then the case fails with the reason
+    max_attempts: int = Field(default=5, ge=1)
+    retry_base_s: float = Field(default=5.0, gt=0)
+    retry_max_s: float = Field(default=300.0, gt=0)
+
+    @model_validator(mode="after")
+    def _heartbeat_inside_lease(self) -> IntakeSettings:
+        if self.heartbeat_s >= self.lease_s:
+            raise ValueError("intake.heartbeat_s must be shorter than intake.lease_s")
+        return self
 
 
 class HealthSettings(Section):

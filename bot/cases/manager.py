@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.cases.dedupe import JoinRules, sighting
+from bot.cases.outcomes import Terminal, describe, retry_delay, terminal
 from bot.cases.report import FailureReport
 from bot.cases.routing import route_channel
 from bot.cases.storms import join_storm
@@ -52,6 +53,15 @@ class IncidentPoster(Protocol):
     async def update_incident(self, view: IncidentView) -> None: ...
 
 
+@runtime_checkable
+class CaseNotices(Protocol):
+    """A poster that can also say one line (a case that ended without a diagnosis)."""
+
+    async def post_notice(
+        self, channel: str, text: str, *, thread_ts: str | None = None
+    ) -> None: ...
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Job:
     case: LeasedCase
@@ -71,7 +81,6 @@ class CaseManager:
         *,
         owner: str | None = None,
         clock: Callable[[], datetime] = utcnow,
-        lease_s: float = 600.0,
     ) -> None:
         self.settings = settings
         self.intake = IntakeRepo(store)
@@ -83,8 +92,10 @@ class CaseManager:
         self.incident_poster = incident_poster
         self.owner = owner or f"replica-{uuid.uuid4().hex[:8]}"
         self.clock = clock
-        self.lease_s = lease_s
-        self._slots = asyncio.Semaphore(settings.intake.storms.max_concurrent)
+        self.lease_s = settings.intake.lease_s
+        self.heartbeat_s = settings.intake.heartbeat_s
+        # what this replica runs at once, and so all it leases
+        self.max_concurrent = settings.intake.storms.max_concurrent
         self._wake = asyncio.Event()
         self._last_update: dict[str, float] = {}
         self._update_lock = asyncio.Lock()
@@ -111,11 +122,49 @@ class CaseManager:
         return claim
 
     async def dispatch_due(self) -> int:
-        """Post every case whose group wait has passed; returns how many were posted."""
+        """Post every case due now, leasing only as many as there are free slots.
+
+        Returns how many were posted. Each lease is short (``intake.lease_s``) and renewed
+        by a heartbeat while the case is worked, so a replica that dies holds nothing for
+        long; one that lost a lease (its heartbeat could not reach the database for a whole
+        lease) stops working that case rather than post it twice.
+        """
+        posted = 0
+        running: dict[asyncio.Task[bool], str] = {}
+        touched: set[str] = set()
+        heartbeat = asyncio.create_task(self._heartbeat(running), name="heartbeat")
+        try:
+            while True:
+                free = self.max_concurrent - len(running)
+                if free > 0:
+                    for job in await self._lease(free):
+                        task = asyncio.create_task(self._post(job))
+                        running[task] = job.case.case_id
+                        if job.slot is not None:
+                            touched.add(job.slot.incident_id)
+                if not running:
+                    break
+                done, _ = await asyncio.wait(
+                    running, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in done:
+                    del running[task]
+                    posted += (not task.cancelled()) and task.result()
+        finally:
+            heartbeat.cancel()
+            for task in running:
+                task.cancel()
+            await asyncio.gather(heartbeat, *running, return_exceptions=True)
+        for incident_id in touched:
+            await self._refresh_incident(incident_id, force=True)
+        return posted
+
+    async def _lease(self, limit: int) -> list[_Job]:
+        """Lease up to ``limit`` due cases, route them and open their storms."""
         now = self.clock()
-        leased = await self.intake.lease_due(self.owner, now=now, lease_s=self.lease_s)
-        if not leased:
-            return 0
+        leased = await self.intake.lease_due(
+            self.owner, now=now, lease_s=self.lease_s, limit=limit
+        )
         storms = self.settings.intake.storms
         jobs: list[_Job] = []
         for case in leased:
@@ -123,12 +172,9 @@ class CaseManager:
                 case, self.settings.intake.routes, self.settings.slack.default_channel
             )
             if channel is None:
-                log.error(
-                    "no channel for case %s: set slack.default_channel", case.case_id
-                )
-                await self.intake.finish(
-                    case.case_id, self.owner, posted=False, now=now
-                )
+                reason = "no channel to post in: set slack.default_channel or a route"
+                log.error("case %s ends: %s", case.case_id, reason)
+                await self.intake.fail(case.case_id, self.owner, reason=reason)
                 continue
             await self.intake.set_channel(case.case_id, channel)
             slot = await join_storm(
@@ -142,10 +188,29 @@ class CaseManager:
                     "incident %s (%s) opened in %s", slot.incident_id, slot.key, channel
                 )
             jobs.append(_Job(case=case, channel=channel, slot=slot))
-        results = await asyncio.gather(*(self._post(job) for job in jobs))
-        for incident_id in {job.slot.incident_id for job in jobs if job.slot}:
-            await self._refresh_incident(incident_id, force=True)
-        return sum(results)
+        return jobs
+
+    async def _heartbeat(self, running: Mapping[asyncio.Task[bool], str]) -> None:
+        """Renew the leases of the cases being worked; cancel one whose lease was lost."""
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            working = dict(running)
+            if not working:
+                continue
+            try:
+                ours = await self.intake.renew(
+                    self.owner, working.values(), now=self.clock(), lease_s=self.lease_s
+                )
+            except Exception:
+                log.warning("renewing leases failed; retrying", exc_info=True)
+                continue
+            for task, case_id in working.items():
+                if case_id not in ours and not task.done():
+                    log.error(
+                        "lost the lease of case %s (another replica has it); stopping",
+                        case_id,
+                    )
+                    task.cancel()
 
     async def _post(self, job: _Job) -> bool:
         case = job.case
@@ -154,29 +219,67 @@ class CaseManager:
             migration_id=case.migration,
             kind=case.kind,
         )
-        async with self._slots:  # bounded concurrency of diagnoses
-            try:
-                thread_ts = None
-                if job.slot is not None:
-                    thread_ts = job.slot.parent_ts or await self.incidents.wait_parent(
-                        job.slot.incident_id
-                    )
-                await self.poster.post_case(
-                    case.case_id, ref, job.channel, thread_ts=thread_ts
+        thread_ts = None
+        try:
+            if job.slot is not None:
+                thread_ts = job.slot.parent_ts or await self.incidents.wait_parent(
+                    job.slot.incident_id
                 )
-            except Exception:
-                # the case stays durable and is retried on the next dispatch
-                log.exception("posting case %s failed", case.case_id)
-                await self.intake.finish(
-                    case.case_id, self.owner, posted=False, now=self.clock()
-                )
-                return False
+            await self.poster.post_case(
+                case.case_id, ref, job.channel, thread_ts=thread_ts
+            )
+        except Exception as exc:
+            await self._failed(job, exc, thread_ts)
+            return False
         await self.intake.finish(
             case.case_id, self.owner, posted=True, now=self.clock()
         )
         if job.slot is not None:
             await self._refresh_incident(job.slot.incident_id, force=False)
         return True
+
+    async def _failed(self, job: _Job, exc: Exception, thread_ts: str | None) -> None:
+        """End the case with the reason, or hand it back with backoff (at most N tries)."""
+        case, intake = job.case, self.settings.intake
+        attempt = case.attempts + 1
+        outcome = terminal(exc)
+        if outcome is None and attempt >= intake.max_attempts:
+            outcome = Terminal(
+                reason=f"gave up after {attempt} attempts: {describe(exc)}",
+                tell_channel=True,
+            )
+        if outcome is None:
+            delay = retry_delay(
+                attempt, base_s=intake.retry_base_s, max_s=intake.retry_max_s
+            )
+            log.warning(
+                "posting case %s failed (attempt %d of %d), retrying in %.0f s: %s",
+                case.case_id,
+                attempt,
+                intake.max_attempts,
+                delay.total_seconds(),
+                describe(exc),
+            )
+            await self.intake.retry_later(
+                case.case_id,
+                self.owner,
+                reason=describe(exc),
+                due_at=self.clock() + delay,
+            )
+            return
+        log.error("case %s ends: %s", case.case_id, outcome.reason)
+        await self.intake.fail(case.case_id, self.owner, reason=outcome.reason)
+        if outcome.tell_channel and isinstance(self.poster, CaseNotices):
+            text = f"Case {case.case_id} ({case.instance_uuid}): {outcome.reason}."
+            try:
+                await self.poster.post_notice(job.channel, text, thread_ts=thread_ts)
+            except Exception as notice_exc:
+                log.warning(
+                    "could not tell %s about case %s: %s",
+                    job.channel,
+                    case.case_id,
+                    describe(notice_exc),
+                )
 
     async def _refresh_incident(self, incident_id: str, *, force: bool) -> None:
         """Update the parent's count and table, at most once per update interval."""

@@ -228,6 +228,15 @@ class SlackCasePoster:
         await session.finished(diagnosis, run.id, previous)
         return CaseState.DIAGNOSED, None
 
+    async def post_notice(
+        self, channel: str, text: str, *, thread_ts: str | None = None
+    ) -> None:
+        """One plain line (a case that ended without a diagnosis, with the reason).
+
+        Satisfies ``bot.cases.manager.CaseNotices``; raises ``DeliveryFailed``.
+        """
+        await self.writer.post(channel, None, text, thread_ts=thread_ts)
+
     async def refresh_parent(self, case_id: str) -> None:
         """Re-render a case's parent from the store (after a claim, say)."""
         store = self.services.store

@@ -43,10 +43,14 @@ class IntakeCaseRow(Base):
     aggregate: Mapped[str | None] = mapped_column(String(255))
     error: Mapped[str | None] = mapped_column(Text)
     occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # waiting (no server known yet) -> pending -> posting (leased) -> posted
+    # waiting (no server known yet) -> pending -> posting (leased) -> posted, or failed
+    # (terminal: the VM is gone, the channel refuses, the cloud refuses us, or the retries
+    # ran out; ``reason`` says which)
     status: Mapped[str] = mapped_column(String(16), index=True)
     owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reason: Mapped[str | None] = mapped_column(Text)
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     channel: Mapped[str | None] = mapped_column(String(32))
     incident_id: Mapped[str | None] = mapped_column(String(64))

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 WAITING, PENDING, POSTING, POSTED = "waiting", "pending", "posting", "posted"
+FAILED = "failed"  # terminal: see intake_cases.reason
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,6 +102,7 @@ class LeasedCase:
     error: str | None
     channel: str | None
     created_at: datetime
+    attempts: int = 0  # earlier tries to post it (this lease not counted)
 
 
 def _leased(row: IntakeCaseRow) -> LeasedCase:
@@ -116,6 +118,7 @@ def _leased(row: IntakeCaseRow) -> LeasedCase:
         error=row.error,
         channel=row.channel,
         created_at=as_utc(row.created_at),
+        attempts=row.attempts or 0,
     )
 
 
@@ -393,18 +396,75 @@ class IntakeRepo(IntakeBookkeeping):
 
         return await self._transaction(work)
 
+    async def renew(
+        self, owner: str, case_ids: Iterable[str], *, now: datetime, lease_s: float
+    ) -> set[str]:
+        """Extend this owner's leases (the heartbeat); returns the cases still ours."""
+        ids = list(case_ids)
+        if not ids:
+            return set()
+
+        async def work(session: AsyncSession) -> set[str]:
+            result = await session.execute(
+                update(IntakeCaseRow)
+                .where(
+                    IntakeCaseRow.case_id.in_(ids),
+                    IntakeCaseRow.owner == owner,
+                    IntakeCaseRow.status == POSTING,
+                )
+                .values(lease_until=now + timedelta(seconds=lease_s))
+                .returning(IntakeCaseRow.case_id)
+            )
+            return set(result.scalars().all())
+
+        return await self._transaction(work)
+
     async def finish(
         self, case_id: str, owner: str, *, posted: bool, now: datetime
     ) -> None:
-        """Mark the case posted, or hand it back (status pending) after a failed post."""
-        values: dict[str, Any] = (
-            {"status": POSTED, "posted_at": now}
-            if posted
-            else {"status": PENDING, "owner": None}
+        """Mark the case posted, or hand it back at once (status pending)."""
+        if posted:
+            await self._settle(case_id, owner, status=POSTED, posted_at=now)
+        else:
+            await self._settle(case_id, owner, status=PENDING, owner=None)
+
+    async def retry_later(
+        self, case_id: str, owner: str, *, reason: str, due_at: datetime
+    ) -> None:
+        """A failed post that may pass: pending again from ``due_at``, one attempt more."""
+        await self._settle(
+            case_id,
+            owner,
+            status=PENDING,
+            owner=None,
+            due_at=due_at,
+            reason=redact(reason),
+            attempts=IntakeCaseRow.attempts + 1,
         )
+
+    async def fail(self, case_id: str, owner: str, *, reason: str) -> None:
+        """The case ends here (terminal), with the reason."""
+        await self._settle(
+            case_id,
+            owner,
+            status=FAILED,
+            reason=redact(reason),
+            attempts=IntakeCaseRow.attempts + 1,
+        )
+
+    async def outcome(self, case_id: str) -> tuple[str, str | None, int]:
+        """The case's status, reason and attempts (tests, history)."""
+        async with self.store.sessions() as session:
+            row = await session.get(IntakeCaseRow, case_id)
+            if row is None:
+                return ("missing", None, 0)
+            return (row.status, row.reason, row.attempts)
+
+    async def _settle(self, case_id: str, holder: str, **values: Any) -> None:
+        """Update the case if ``holder`` still holds its lease."""
         async with self.store.sessions.begin() as session:
             await session.execute(
                 update(IntakeCaseRow)
-                .where(IntakeCaseRow.case_id == case_id, IntakeCaseRow.owner == owner)
+                .where(IntakeCaseRow.case_id == case_id, IntakeCaseRow.owner == holder)
                 .values(**values)
             )

@@ -15,7 +15,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from bot.store.models import CaseRow, EscalationRow, RunRow
@@ -25,6 +25,8 @@ from diagnostics.model import Diagnosis, MigrationKind
 from diagnostics.report.json import from_dict, to_dict
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# pg_advisory_xact_lock key of the schema upgrade (any constant every replica shares)
+MIGRATION_LOCK = 0x6D6967726174  # "migrat"
 
 
 class CaseState(StrEnum):
@@ -133,9 +135,16 @@ class Store:
 
     @classmethod
     async def open(cls, url: str) -> Store:
-        """Connect and run the Alembic migrations up to head."""
+        """Connect and run the Alembic migrations up to head (under a PostgreSQL advisory
+        lock, so replicas may start together on an empty database)."""
         engine = create_async_engine(url)
         async with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # replicas starting together: one upgrades, the others wait here and then
+                # find the schema at head (held until this transaction ends)
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK}
+                )
             await conn.run_sync(_upgrade)
         return cls(engine)
 

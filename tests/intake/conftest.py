@@ -51,7 +51,9 @@ class RecordingPoster:
     """Stands in for bot.posting.case_poster.SlackCasePoster: records every post."""
 
     posts: list[tuple[str, MigrationRef, str, str | None]] = field(default_factory=list)
+    notices: list[tuple[str, str]] = field(default_factory=list)  # (channel, text)
     fail_first: int = 0
+    fail_with: Exception | None = None  # raised on every post when set
 
     async def post_case(
         self,
@@ -60,10 +62,17 @@ class RecordingPoster:
         channel: str,
         thread_ts: str | None = None,
     ) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
         if self.fail_first > 0:
             self.fail_first -= 1
             raise RuntimeError("slack is down")
         self.posts.append((case_id, ref, channel, thread_ts))
+
+    async def post_notice(
+        self, channel: str, text: str, *, thread_ts: str | None = None
+    ) -> None:
+        self.notices.append((channel, text))
 
     def case_ids(self) -> list[str]:
         return [post[0] for post in self.posts]

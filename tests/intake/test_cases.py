@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from bot.cases.manager import CaseManager
 from bot.cases.report import FailureReport, ReportSource
 from bot.store.repo import Store
+from diagnostics.model import VmNotFound
 from tests.intake.conftest import RecordingIncidents, RecordingPoster, bot_settings
 
 VM = "0b7d6a0e-1111-4c1e-8d55-5d1e2f3a4b5c"
@@ -134,14 +135,87 @@ async def test_compute_exception_waits_for_its_instance(sqlite_store: Store) -> 
     assert poster.posts[0][1].server == VM
 
 
-async def test_failed_post_is_retried(sqlite_store: Store) -> None:
-    """If posting fails the case stays pending and the next dispatch posts it."""
-    cases, poster, _ = manager(sqlite_store)
+async def test_failed_post_is_retried_after_backoff(sqlite_store: Store) -> None:
+    """A passing failure: the case is pending again, due only after the backoff."""
+    now = datetime(2026, 8, 21, 10, 0, tzinfo=UTC)
+    cases, poster, _ = manager(sqlite_store, retry_base_s=5)
+    cases.clock = lambda: now
     poster.fail_first = 1
     claim = await cases.submit(notification())
     assert await cases.dispatch_due() == 0
+    assert await cases.intake.outcome(claim.case_id) == (
+        "pending",
+        "RuntimeError: slack is down",
+        1,
+    )
+    assert await cases.dispatch_due() == 0  # not before the backoff
+    cases.clock = lambda: now + timedelta(seconds=5)
     assert await cases.dispatch_due() == 1
     assert poster.case_ids() == [claim.case_id]
+    assert poster.notices == []
+
+
+async def test_retries_are_capped_then_the_case_ends(sqlite_store: Store) -> None:
+    """Failing every time: retried after 5 s, then 8 s (doubling, capped), then failed
+    with the reason, said once, and never leased again."""
+    start = datetime(2026, 8, 21, 10, 0, tzinfo=UTC)
+    clock = [start]
+    cases, poster, _ = manager(
+        sqlite_store, max_attempts=3, retry_base_s=5, retry_max_s=8
+    )
+    cases.clock = lambda: clock[0]
+    poster.fail_first = 100
+    claim = await cases.submit(notification())
+
+    async def attempts_at(seconds: float) -> int:
+        clock[0] = start + timedelta(seconds=seconds)
+        assert await cases.dispatch_due() == 0
+        return (await cases.intake.outcome(claim.case_id))[2]
+
+    assert await attempts_at(0) == 1
+    assert await attempts_at(4.9) == 1
+    assert await attempts_at(5) == 2
+    assert await attempts_at(12.9) == 2  # 5 s + min(10, 8) s
+    assert await attempts_at(13) == 3
+    status, reason, _ = await cases.intake.outcome(claim.case_id)
+    assert status == "failed"
+    assert reason == "gave up after 3 attempts: RuntimeError: slack is down"
+    assert poster.notices == [("C-OPS", f"Case {claim.case_id} ({VM}): {reason}.")]
+    assert await attempts_at(3600) == 3
+    assert poster.fail_first == 100 - 3
+
+
+async def test_a_deleted_vm_ends_at_once_with_one_notice(sqlite_store: Store) -> None:
+    cases, poster, _ = manager(sqlite_store)
+    poster.fail_with = VmNotFound(f"no server with id {VM!r}")
+    claim = await cases.submit(notification())
+    assert await cases.dispatch_due() == 0
+    status, reason, attempts = await cases.intake.outcome(claim.case_id)
+    assert (status, attempts) == ("failed", 1)
+    assert reason is not None
+    assert "the VM no longer exists" in reason
+    assert len(poster.notices) == 1
+    assert VM in poster.notices[0][1]
+    assert await cases.dispatch_due() == 0
+
+
+async def test_a_channel_that_refuses_ends_the_case_without_a_notice(
+    sqlite_store: Store,
+) -> None:
+    class Refused(Exception):  # what bot.posting.writer.DeliveryFailed carries
+        permanent = True
+        reason = "not_in_channel"
+
+    cases, poster, _ = manager(sqlite_store)
+    poster.fail_with = Refused("chat.postMessage failed: not_in_channel")
+    claim = await cases.submit(notification())
+    assert await cases.dispatch_due() == 0
+    assert await cases.intake.outcome(claim.case_id) == (
+        "failed",
+        "Slack refused the post (not_in_channel)",
+        1,
+    )
+    assert poster.notices == []  # the channel is what refused us
 
 
 async def test_group_wait_holds_new_cases(sqlite_store: Store) -> None:
