@@ -1,8 +1,8 @@
 """intake_cases.attempts and .reason: a failed post is retried with backoff, up to a cap,
 and a case that cannot be posted ends in status ``failed`` with the reason.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision: str | None = "0005"
+revision = "0007"
+down_revision: str | None = "0006"
 branch_labels = None
 depends_on = None
 
