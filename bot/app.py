@@ -27,6 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import actions, commands, events
 from bot.authz import Authorizer
 from bot.escalation import PagerDuty
+from bot.metrics import QUEUE_DEPTH, SlackCallCounter
 from bot.pacing import ChannelPacer
 from bot.posting.case_poster import SlackCasePoster
 from bot.services import Diagnoser, Services
@@ -97,6 +98,7 @@ def build_client(settings: BotSettings, bot_token: SecretStr) -> AsyncWebClient:
         token=bot_token.get_secret_value(),
         base_url=s.api_base_url,
         retry_handlers=[
+            SlackCallCounter(),  # first: sees every attempt, never retries itself
             AsyncConnectionErrorRetryHandler(
                 max_retry_count=s.retries, interval_calculator=backoff
             ),
@@ -119,6 +121,7 @@ def build_app(
         request_verification_enabled=http_mode,
     )
     poster = SlackCasePoster(client, services)
+    QUEUE_DEPTH.set_function(lambda: poster.writer.queued() + services.pacer.queued())
     commands.register(app, services, poster)
     actions.register(app, services, poster)
     events.register(app, services, poster)
@@ -172,6 +175,11 @@ class RunningBot:
     runner: web.AppRunner | None = None
     http_port: int | None = None
     recovery: asyncio.Task[None] | None = None  # re-runs cases a dead process left
+
+    @property
+    def services_client(self) -> AsyncWebClient:
+        return self.poster.client
+
     _closed: bool = field(default=False)
 
     async def close(self) -> None:
@@ -209,6 +217,7 @@ async def start_bot(
             app_token=secrets.app_token.get_secret_value(),
             web_client=client,
             proxy=None,
+            ping_interval=settings.socket_ping_interval_s,
         )
         await bot.socket.connect_async()  # type: ignore[no-untyped-call]
         return bot

@@ -38,6 +38,8 @@ class SlackSettings(Section):
     # a running diagnosis renews its case's lease every third of this; a case whose lease
     # ran out (its process died) is re-run by the next process that looks (at start too)
     case_lease_s: float = Field(default=30.0, gt=0)
+    # Socket Mode: ping period; a lost connection is noticed and re-opened within it
+    socket_ping_interval_s: float = Field(default=10.0, gt=0)
 
 
 class AccessSettings(Section):
@@ -169,6 +171,13 @@ class HealthSettings(Section):
     port: int = Field(default=8081, ge=0, le=65535)  # 0: any free port (tests)
 
 
+class LoggingSettings(Section):
+    """``serve``'s log: one line per event; ``json`` for a log pipeline."""
+
+    format: Literal["text", "json"] = "text"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
 class BotSettings(DiagnosticsSettings):
     slack: SlackSettings = SlackSettings()
     access: AccessSettings = AccessSettings()
@@ -176,3 +185,4 @@ class BotSettings(DiagnosticsSettings):
     store: StoreSettings = StoreSettings()
     intake: IntakeSettings = IntakeSettings()
     health: HealthSettings = HealthSettings()
+    logging: LoggingSettings = LoggingSettings()

@@ -21,6 +21,7 @@ from bot.cases.outcomes import Terminal, describe, retry_delay, terminal
 from bot.cases.report import FailureReport
 from bot.cases.routing import route_channel
 from bot.cases.storms import join_storm
+from bot.metrics import INTAKE_REPORTS
 from bot.settings import BotSettings
 from bot.store.incident_repo import IncidentRepo, IncidentSlot, IncidentView
 from bot.store.intake_repo import Claim, IntakeRepo, LeasedCase
@@ -111,6 +112,9 @@ class CaseManager:
             due_at=due,
             now=now,
         )
+        INTAKE_REPORTS.labels(
+            source=report.source.value, outcome="new" if claim.new else "joined"
+        ).inc()
         log.info(
             "%s report %s: %s case %s",
             report.source.value,

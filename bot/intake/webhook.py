@@ -29,6 +29,7 @@ from aiohttp import web
 
 from bot.cases.report import FailureReport, MalformedEvent, ReportSource
 from bot.intake.sinks import DeadLetters, ReportSink
+from bot.metrics import INTAKE_REPORTS
 from bot.times import parse_time, utcnow
 from diagnostics.model import MigrationKind
 
@@ -197,12 +198,14 @@ def build_webhook_app(
         problem = authenticate(auth, request.headers, body, clock())
         if problem is not None:
             log.warning("webhook refused: %s", problem)
+            INTAKE_REPORTS.labels(source="webhook", outcome="refused").inc()
             return web.json_response({"error": problem}, status=401)
         try:
             reports = parse_body(body, utcnow())
         except MalformedEvent as exc:
             log.warning("webhook body malformed: %s", exc.reason)
             await dead_letters.dead_letter("webhook", exc.reason, body)
+            INTAKE_REPORTS.labels(source="webhook", outcome="malformed").inc()
             return web.json_response({"error": exc.reason}, status=400)
         cases = [(await sink.submit(report)).case_id for report in reports]
         return web.json_response({"accepted": len(reports), "cases": cases}, status=202)

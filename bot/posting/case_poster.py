@@ -10,10 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import metrics
+from bot.logs import case_context
 from bot.posting.session import CaseSession, SlackOutput
 from bot.posting.writer import DeliveryFailed, SlackWriter
 from bot.rendering import ParentState, fit, parent_text, render_parent
@@ -24,6 +28,15 @@ from bot.times import utcnow
 from diagnostics.model import Diagnosis, DiagnosticsError, MigrationRef
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _in_flight() -> Iterator[None]:
+    metrics.IN_FLIGHT.inc()
+    try:
+        yield
+    finally:
+        metrics.IN_FLIGHT.dec()
 
 
 class CaseAlreadyRunning(Exception):
@@ -69,6 +82,20 @@ class SlackCasePoster:
         ``AmbiguousVm``, ...) only when it failed before anything was posted; later
         failures are shown on the parent and in the thread.
         """
+        with case_context(case_id):  # every log line of the case's tasks names it
+            await self._post_case(
+                case_id, ref, channel, thread_ts, requested_by, source
+            )
+
+    async def _post_case(
+        self,
+        case_id: str,
+        ref: MigrationRef,
+        channel: str,
+        thread_ts: str | None,
+        requested_by: str | None,
+        source: str,
+    ) -> None:
         store = self.services.store
         case = await store.get_case(case_id)
         if case is None:
@@ -94,13 +121,14 @@ class SlackCasePoster:
         outcome: tuple[CaseState, str | None] | None = None  # None: leave it leased
         try:
             async with self.services.diagnosis_slots:
-                outcome = await self._diagnose(
-                    session,
-                    case_id,
-                    ref,
-                    requested_by,
-                    previous[0].diagnosis if previous else None,
-                )
+                with _in_flight():
+                    outcome = await self._diagnose(
+                        session,
+                        case_id,
+                        ref,
+                        requested_by,
+                        previous[0].diagnosis if previous else None,
+                    )
         except DeliveryFailed as exc:
             outcome = (CaseState.UNDELIVERABLE, exc.reason)
             raise
@@ -224,6 +252,7 @@ class SlackCasePoster:
             if not running.done():
                 running.cancel()
         await session.settle()
+        metrics.observe_diagnosis(diagnosis)
         run = await self.services.store.record_run(case_id, diagnosis, requested_by)
         await session.finished(diagnosis, run.id, previous)
         return CaseState.DIAGNOSED, None

@@ -128,6 +128,10 @@ class FakeSlack:
         await self._notify()
         return msg.ts
 
+    def clear_injections(self) -> None:
+        """Slack is healthy again: every injected failure still pending is dropped."""
+        self._injections.clear()
+
     def calls(self, method: str | None = None) -> list[Call]:
         return [c for c in self.journal if method is None or c.method == method]
 
