@@ -9,6 +9,7 @@ resolved case says so; a new failure of the VM opens a new case.
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,13 +18,14 @@ import pytest
 from bot.actions.resolve import MODAL, REASON_BLOCK, REASON_INPUT
 from bot.cases.report import FailureReport, ReportSource
 from bot.cases.resolution import CaseResolver
+from bot.intake.amqp import AmqpConfig, NotificationConsumer
 from bot.intake.poller import SdkMigrationLister
 from bot.intake.successes import SuccessPoller
 from bot.posting.resolution import SlackResolutionPoster
 from bot.settings import AccessSettings, BotSettings
 from bot.store import Store
 from bot.store.intake_repo import IntakeRepo
-from bot.store.resolution_repo import resolution_of
+from bot.store.resolution_repo import ResolvedVia, resolution_of
 from bot.store.timeline_repo import timeline
 from diagnostics.evidence.openstack_api import OpenStackApi
 from diagnostics.service import open_engine
@@ -35,6 +37,7 @@ from tests.bot.support import PagerDutyEndpoint, bot_settings, launch
 from tests.fakeslack import FakeSlack, Message
 
 pytestmark = pytest.mark.integration
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 OPERATOR = "U0OPER001"
 STRANGER = "U0STRANGE"
 SCENARIO = "libvirt-tls-expired-cert"
@@ -259,3 +262,73 @@ async def test_a_new_failure_of_a_resolved_vm_opens_a_new_case(tmp_path: Path) -
         assert fresh.case_id != first.case_id
     finally:
         await store.close()
+
+
+class _Reports:
+    """The failure side of the consumer (a successful move reports no failure)."""
+
+    def __init__(self) -> None:
+        self.reports: list[FailureReport] = []
+
+    async def submit(self, report: FailureReport) -> object:
+        self.reports.append(report)
+        return None
+
+
+async def test_nova_notifications_of_a_successful_move_resolve_the_case(
+    fake: FakeSlack, pagerduty: PagerDutyEndpoint, tmp_path: Path
+) -> None:
+    """The sim publishes what nova-compute does for a live migration that went through
+    (real RabbitMQ); the consumer's success hook resolves the case from post_dest.end."""
+    queue = f"md-loop-{uuid.uuid4().hex[:10]}"
+    async with start_region(SCENARIO, tmp_path, amqp_url=AMQP_URL) as region:
+        base = load_settings(region.paths["config"], BotSettings)
+        settings = bot_settings(fake, tmp_path, pagerduty, base=base)
+        async with open_engine(settings) as engine:
+            bot, store = await launch(settings, engine, fake)
+            reports = _Reports()
+            consumer = NotificationConsumer(
+                AmqpConfig(url=AMQP_URL, queue=queue, connection_name=queue),
+                reports,  # type: ignore[arg-type]
+                IntakeRepo(store),
+                successes=CaseResolver(store, SlackResolutionPoster(bot.poster)),
+            )
+            await consumer.start()
+            try:
+                await fake.slash("/migrate-diag", "web-02", user=OPERATOR, channel=OPS)
+                await bot.services.tasks.drain()
+                (parent,) = fake.history(OPS)
+                case_id = parent.blocks[1]["elements"][0]["text"].split("`")[-2]
+                vm = server_by_name(region.state, "web-02")
+                async with api_client(region) as api:
+                    status, _, _ = await api.post(
+                        f"/compute/v2.1/servers/{vm['id']}/action",
+                        {
+                            "os-migrateLive": {
+                                "host": HEALTHY,
+                                "block_migration": "auto",
+                            }
+                        },
+                        version="2.96",
+                    )
+                assert status == 202
+                await region.wait_idle()
+                published = [e for _, e, _ in region.state.notifications]
+                assert published[-1] == "instance.live_migration_post_dest.end"
+                assert "instance.live_migration_post.end" in published
+                resolved = await fake.wait_for(
+                    lambda: (
+                        "Resolved" in text_of(m := fake.message(OPS, parent.ts)) and m
+                    )
+                )
+                assert f"{HEALTHY}" in text_of(resolved)
+                assert "seen by the notification" in text_of(resolved)
+                done = await resolution_of(store, case_id)
+                assert done is not None
+                assert done.via is ResolvedVia.NOTIFICATION
+                assert done.dest_host == HEALTHY
+                assert reports.reports == []  # a move that went through is no failure
+            finally:
+                await consumer.stop(delete_queues=True)
+                await bot.close()
+                await store.close()

@@ -36,6 +36,29 @@ _KIND = {
     "migrate": "migration",
     "evacuate": "evacuation",
 }
+# what nova-compute emits for a move that goes through (nova/compute/manager.py:
+# pre_live_migration on the destination, _post_live_migration on the source, then
+# post_live_migration_at_destination; a cold move's prep/resize/finish stops at
+# VERIFY_RESIZE, and resize_confirm.* comes only with the confirm)
+_SUCCESS_NOTES = {
+    "live-migration": [
+        ("instance.live_migration_pre.start", "nova-compute:{dest}"),
+        ("instance.live_migration_pre.end", "nova-compute:{dest}"),
+        ("instance.live_migration_post.start", "nova-compute:{source}"),
+        ("instance.live_migration_post.end", "nova-compute:{source}"),
+        ("instance.live_migration_post_dest.start", "nova-compute:{dest}"),
+        ("instance.live_migration_post_dest.end", "nova-compute:{dest}"),
+    ],
+    "migration": [
+        ("instance.resize_prep.start", "nova-compute:{dest}"),
+        ("instance.resize_prep.end", "nova-compute:{dest}"),
+        ("instance.resize.start", "nova-compute:{source}"),
+        ("instance.resize.end", "nova-compute:{source}"),
+        ("instance.resize_finish.start", "nova-compute:{dest}"),
+        ("instance.resize_finish.end", "nova-compute:{dest}"),
+    ],
+    "evacuation": [],
+}
 _SUCCESS = {
     "live-migration": {"status": "completed"},
     "migration": {
@@ -138,6 +161,10 @@ def _outcome_for(server: ServerRow, kind: str, host: str | None) -> Outcome:
         "at": "now",
         "duration_s": 2,
         **_SUCCESS[kind],
+        "notifications": [
+            {"event_type": event, "publisher": publisher}
+            for event, publisher in _SUCCESS_NOTES[kind]
+        ],
     }
     return Outcome.model_validate(fields)
 
