@@ -99,6 +99,10 @@ def render_root_cause(
         ),
         SectionBlock(text=pt(f.summary)),
     ]
+    weighed = [f"explains {code_span(c.value, 60)}" for c in f.explains]
+    weighed += [escaped_within(c, 400) for c in f.caveats[:4]]
+    if weighed:
+        blocks.append(ContextBlock(elements=[md(" · ".join(weighed)[:2900])]))
     shown = f.evidence[:EVIDENCE_SHOWN]
     if shown:
         lines = [
@@ -125,6 +129,11 @@ def render_root_cause(
         blocks.append(DividerBlock())
         also = [
             f"• {code_span(o.root_cause.value, 60)} {escaped_within(o.title, 200)} ({o.confidence.value})"
+            + (
+                f" — consequence of {code_span(o.consequence_of.value, 60)}"
+                if o.consequence_of
+                else ""
+            )
             for o in d.other_findings[:10]
         ]
         blocks.append(SectionBlock(text=md("*Also found*\n" + "\n".join(also))))
@@ -134,6 +143,8 @@ def render_root_cause(
 def root_cause_text(d: Diagnosis) -> str:
     f = d.root_cause
     if f is None:
+        if d.conclusion is Conclusion.INCONCLUSIVE:
+            return "Inconclusive: some steps could not run"
         return "No failure found"
     return plain(
         f"Root cause: {f.root_cause.value} ({f.confidence.value}): {f.title}",

@@ -44,6 +44,12 @@ MIGRATION_ID = re.compile(
 # confirmed, reverted by the operator; evacuation: done)
 NOT_FAILED = frozenset({"completed", "finished", "confirmed", "reverted", "done"})
 _LISTED = 12
+# the SSH pool's own failures (diagnostics/evidence/ssh_errors.py), not a probe's needs
+_SSH_TROUBLE = re.compile(
+    r"SSH (?:connection|timeout|auth|to \S+ failed|to hypervisors is disabled"
+    r"|address of|key)|host key",
+    re.I,
+)
 
 
 def _shown(value: str) -> str:
@@ -154,7 +160,7 @@ def _next_steps(
             "give the diagnosis user read access (ssh.sudo: true with a NOPASSWD rule for "
             "the read-only commands of docs/host-commands.md), then run again"
         )
-    if "SSH" in text:
+    if _SSH_TROUBLE.search(text):
         tips.append(
             "check SSH from the bot to the hypervisors (ssh.user, key, known_hosts), "
             "then run again"

@@ -103,3 +103,18 @@ async def test_scenario_gives_its_expected_root_cause(
         causes = [s for s in report["steps"] if s["role"] == "cause"]
         assert got == "unknown" or len(causes) == 1, detail
         assert all(s["status"] == "failed" for s in causes)
+
+
+async def test_refused_evacuation_without_kind_is_inconclusive_and_says_what_to_try(
+    tmp_path: Path,
+) -> None:
+    """The API refused the evacuation (no migration record) and --kind was not given:
+    never "no failure"; the steps that could not run are named and --kind is suggested."""
+    async with start_region("evacuation-source-up", tmp_path) as region:
+        code, report, _ = await diagnose_json(region.paths, "app-05")  # type: ignore[attr-defined]
+    assert code == cli_diagnose.EXIT_INCONCLUSIVE
+    assert report["conclusion"] == "inconclusive"
+    assert report["root_cause"] is None
+    assert any("step 7" in c for c in report["could_not_check"])
+    assert any("--kind evacuation" in n for n in report["next_steps"])
+    assert not any("check SSH" in n for n in report["next_steps"])
