@@ -11,7 +11,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.pacing import ChannelPacer
 from bot.rendering import fit, md
-from bot.store.incident_repo import IncidentMember, IncidentView, StormAxis
+from bot.store.incident_repo import (
+    RESOLVED,
+    IncidentMember,
+    IncidentView,
+    StormAxis,
+)
 from bot.textsafe import code_block, code_span, plain
 
 TABLE_ROWS = 20  # rows shown in the parent; the thread has every VM
@@ -20,7 +25,12 @@ _AXIS_LABEL = {
     StormAxis.DEST_HOST: "destination host",
     StormAxis.CAUSE: "cause",
 }
-_STATUS = {"posted": "diagnosed", "posting": "diagnosing", "pending": "queued"}
+_STATUS = {
+    "posted": "diagnosed",
+    "posting": "diagnosing",
+    "pending": "queued",
+    RESOLVED: "✅ resolved",
+}
 
 
 def incident_title(view: IncidentView) -> str:
@@ -44,6 +54,11 @@ def incident_table(view: IncidentView) -> str:
     return "\n".join(rows) or "(no members yet)"
 
 
+def _resolved(view: IncidentView) -> str:
+    done = sum(1 for m in view.members if m.status == RESOLVED)
+    return f" · {done} resolved" if done else ""
+
+
 def render_incident(view: IncidentView) -> tuple[list[dict[str, object]], str]:
     """Blocks and fallback text of the incident parent, within Slack's limits."""
     title = incident_title(view)
@@ -57,7 +72,9 @@ def render_incident(view: IncidentView) -> tuple[list[dict[str, object]], str]:
             )
         ),
         SectionBlock(text=md(code_block(incident_table(view)))),
-        ContextBlock(elements=[md(f"{view.count} VMs · updated live")]),
+        ContextBlock(
+            elements=[md(f"{view.count} VMs{_resolved(view)} · updated live")]
+        ),
     ]
     return fit(blocks), title
 

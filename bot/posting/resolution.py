@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from bot.posting.case_poster import SlackCasePoster
+from bot.posting.incidents import render_incident
 from bot.rendering import resolved_line
 from bot.store import CaseRecord
+from bot.store.incident_repo import IncidentRepo, incidents_of_case
+from bot.store.intake_repo import IntakeRepo
 from bot.store.resolution_repo import Resolution
 from bot.textsafe import user_mention
 
@@ -20,10 +23,23 @@ class SlackResolutionPoster:
         if thread is not None:  # queued behind whatever the thread already has
             await self.poster.writer.post(case.channel, None, text, thread_ts=thread)
 
+    async def _incidents(self, case: CaseRecord) -> None:
+        """The incident parents the case is in: their tables say resolved now."""
+        store = self.poster.services.store
+        incidents = IncidentRepo(IntakeRepo(store))
+        for incident_id in await incidents_of_case(store, case.id):
+            view = await incidents.view(incident_id)
+            if view.parent_ts is None:
+                continue
+            blocks, text = render_incident(view)
+            await self.poster.writer.update(view.channel, view.parent_ts, blocks, text)
+
     async def show_resolved(self, case: CaseRecord, resolution: Resolution) -> None:
         await self.poster.refresh_parent(case.id)
         await self._note(case, resolved_line(resolution))
+        await self._incidents(case)
 
     async def show_reopened(self, case: CaseRecord, by: str) -> None:
         await self.poster.refresh_parent(case.id)
         await self._note(case, f"↩️ {user_mention(by)} reopened the case.")
+        await self._incidents(case)

@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.store.intake_models import IncidentMemberRow, IncidentRow, IntakeCaseRow
 from bot.store.intake_repo import POSTED, WAITING, IntakeRepo
-from bot.store.repo import new_id
+from bot.store.loop_models import CaseResolutionRow
+from bot.store.repo import Store, new_id
 from bot.times import as_utc
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,20 @@ def _matches(key: StormKey) -> ColumnElement[bool]:
         return IntakeCaseRow.dest_host == key.value
     escaped = key.value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return IntakeCaseRow.error.like(f"{escaped}:%", escape="\\")
+
+
+RESOLVED = "resolved"  # IncidentMember.status of a member whose case is resolved
+
+
+async def incidents_of_case(store: Store, case_id: str) -> list[str]:
+    """The incidents the case is a member of."""
+    async with store.sessions() as session:
+        rows = await session.scalars(
+            select(IncidentMemberRow.incident_id).where(
+                IncidentMemberRow.case_id == case_id
+            )
+        )
+        return list(rows.all())
 
 
 class IncidentRepo:
@@ -223,6 +238,17 @@ class IncidentRepo:
                 .where(IncidentMemberRow.incident_id == incident_id)
                 .order_by(IncidentMemberRow.added_at, IntakeCaseRow.case_id)
             )
+            rows = (await session.scalars(query)).all()
+            resolved = set(
+                (
+                    await session.scalars(
+                        select(CaseResolutionRow.case_id).where(
+                            CaseResolutionRow.resolved,
+                            CaseResolutionRow.case_id.in_([r.case_id for r in rows]),
+                        )
+                    )
+                ).all()
+            )
             members = tuple(
                 IncidentMember(
                     case_id=r.case_id,
@@ -231,9 +257,10 @@ class IncidentRepo:
                     source_host=r.source_host,
                     dest_host=r.dest_host,
                     error=r.error,
-                    status=r.status,
+                    # a resolved case shows as such, whatever its posting state
+                    status=RESOLVED if r.case_id in resolved else r.status,
                 )
-                for r in (await session.scalars(query)).all()
+                for r in rows
             )
             return IncidentView(
                 id=incident.id,
