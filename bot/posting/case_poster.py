@@ -163,8 +163,10 @@ class SlackCasePoster:
         repaired to say the case was interrupted, with its buttons (Re-run).
         """
         store = self.services.store
+        # an automatic case's first run belongs to the intake's own lease (CaseManager
+        # takes those over); slash commands and re-runs have no other owner
         taken = await store.take_stale(
-            owner=self.owner, now=utcnow(), until=self._lease_end()
+            owner=self.owner, now=utcnow(), until=self._lease_end(), sources=("slash",)
         )
         for case in taken:
             log.info(

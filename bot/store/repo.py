@@ -15,7 +15,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from bot.store.models import CaseRow, EscalationRow, RunRow
@@ -321,17 +321,27 @@ class Store:
         )
 
     async def take_stale(
-        self, *, owner: str, now: datetime, until: datetime, limit: int = 20
+        self,
+        *,
+        owner: str,
+        now: datetime,
+        until: datetime,
+        sources: tuple[str, ...],
+        limit: int = 20,
     ) -> list[CaseRecord]:
         """Cases left diagnosing by a process whose lease ran out, now leased to ``owner``.
 
-        Each takeover is one conditional UPDATE, so two processes never take the same case.
+        Only cases from ``sources``, or any case with a run already (a re-run): the
+        caller says which cases nobody else takes over. Each takeover is one conditional
+        UPDATE, so two processes never take the same case.
         """
+        has_run = select(RunRow.id).where(RunRow.case_id == CaseRow.id).exists()
         stale = (
             select(CaseRow.id)
             .where(
                 CaseRow.state == CaseState.DIAGNOSING.value,
                 CaseRow.state_until < now,
+                or_(CaseRow.source.in_(sources), has_run),
             )
             .order_by(CaseRow.created_at)
             .limit(limit)
