@@ -114,6 +114,9 @@ class WebhookSource(Section):
         "MIGRATE_DIAG_WEBHOOK_TOKEN"  # Authorization: Bearer (Alertmanager)
     )
     token_file: Path | None = None
+    # an alert's startsAt may be this much later than the failure it reports (its rule's
+    # for:, scrape and evaluation intervals); it joins a VM's case that far back
+    alert_lag_s: float = Field(default=3600.0, ge=0)
 
 
 class StormSettings(Section):

@@ -71,9 +71,15 @@ class JoinRules:
     now: datetime
 
     @property
+    def lag(self) -> timedelta:
+        return timedelta(seconds=self.report.time_lag_s)
+
+    @property
     def since(self) -> datetime:
-        """The oldest case of the VM the instance key may join."""
-        return self.now - self.window
+        """The oldest case of the VM the instance key may join: measured from the failure
+        time the report gives (not from when it arrived), less how late that time may be."""
+        failed = min(self.now, self.report.occurred_at or self.now)
+        return failed - self.window - self.lag
 
     def same_call(self, case: KnownCase) -> bool:
         """The bare request key joins only when the instances cannot differ."""
@@ -87,6 +93,9 @@ class JoinRules:
         """Could the report describe the same failure as this recent case of its VM?
 
         Unknowns match; an older failure of the same VM (the poller's look-back) does not.
+        Times are the failure times each source reports: the case's must lie within the
+        window of the report's, and may be earlier by the report's lag too (an alert fires
+        after the failure it reports).
         """
         report = self.report
         migration = report.migration_uuid or report.migration_id
@@ -98,11 +107,10 @@ class JoinRules:
             and report.request_id != case.request_id
         ):
             return False
-        return not (
-            report.occurred_at
-            and case.occurred_at
-            and abs(case.occurred_at - report.occurred_at) > self.window
-        )
+        if report.occurred_at is None or case.occurred_at is None:
+            return True
+        earliest = report.occurred_at - self.window - self.lag
+        return earliest <= case.occurred_at <= report.occurred_at + self.window
 
 
 def sighting(report: FailureReport) -> Sighting:

@@ -49,6 +49,9 @@ class FailureReport:
     aggregate: str | None = None
     # when Nova says it failed (the notification's timestamp, the record's updated_at)
     occurred_at: datetime | None = None
+    # how much later than the failure ``occurred_at`` may be: 0 when the source knows the
+    # failure's time; an alert's ``startsAt`` is when its rule fired (``for:`` later)
+    time_lag_s: float = 0.0
     received_at: datetime = field(default_factory=utcnow)
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 

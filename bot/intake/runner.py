@@ -128,6 +128,8 @@ async def run_intake(
                 cases.intake,
                 secret.get_secret_value() if secret else None,
                 token=token.get_secret_value() if token else None,
+                alert_lag_s=hook.alert_lag_s,
+                replays=cases.intake,  # shared through the store by every replica
             )
             running.webhook, running.webhook_port = await start_webhook(
                 app, hook.host, hook.port

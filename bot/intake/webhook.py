@@ -9,8 +9,10 @@ Authentication, either of:
 
 Both are compared in constant time (``hmac.compare_digest``) and share the same rules: the
 body limit, and the 300 s window on ``X-Migrate-Diag-Timestamp`` (required with HMAC,
-checked when a bearer sender adds it). Bad credentials → 401; malformed body → 400 with
-the reason.
+checked when a bearer sender adds it). Only ``Content-Type: application/json`` is read
+(415 otherwise). Bad credentials → 401; a signature already accepted (a replayed request
+inside the window) → 409, remembered in the store so every replica refuses it; malformed
+body → 400 with the reason. Every refusal is a JSON ``{"error": ...}``.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -40,6 +42,9 @@ SIGNATURE_HEADER = "X-Migrate-Diag-Signature"
 TIMESTAMP_HEADER = "X-Migrate-Diag-Timestamp"
 MAX_SKEW_S = 300
 MAX_BODY = 1_048_576
+# how much later than the failure an alert's startsAt may be (its rule's ``for:``, the
+# scrape and evaluation intervals): how far back it may join a VM's case
+ALERT_LAG_S = 3600.0
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -130,7 +135,10 @@ def _pick(sources: list[Mapping[str, Any]], names: tuple[str, ...]) -> str | Non
 
 
 def _report(
-    sources: list[Mapping[str, Any]], raw: Mapping[str, Any], now: datetime
+    sources: list[Mapping[str, Any]],
+    raw: Mapping[str, Any],
+    now: datetime,
+    alert_lag_s: float = 0.0,
 ) -> FailureReport:
     values = {field: _pick(sources, names) for field, names in _FIELDS.items()}
     if not (
@@ -150,6 +158,8 @@ def _report(
         source=ReportSource.WEBHOOK,
         kind=kind,
         occurred_at=parse_time(_pick(sources, ("occurred_at", "startsAt"))),
+        # no occurred_at: the time is the alert's startsAt, later than the failure
+        time_lag_s=0.0 if _pick(sources, ("occurred_at",)) else alert_lag_s,
         received_at=now,
         raw=dict(raw),
         event_type="webhook",
@@ -157,7 +167,9 @@ def _report(
     )
 
 
-def parse_body(body: bytes, now: datetime) -> list[FailureReport]:
+def parse_body(
+    body: bytes, now: datetime, *, alert_lag_s: float = ALERT_LAG_S
+) -> list[FailureReport]:
     """A generic JSON object, or an Alertmanager webhook (``alerts[].labels/annotations``)."""
     try:
         data = json.loads(body)
@@ -177,8 +189,36 @@ def parse_body(body: bytes, now: datetime) -> list[FailureReport]:
         labels, annotations = alert.get("labels") or {}, alert.get("annotations") or {}
         if not isinstance(labels, dict) or not isinstance(annotations, dict):
             raise MalformedEvent("alert labels/annotations are not objects")
-        reports.append(_report([labels, annotations, alert], alert, now))
+        reports.append(_report([labels, annotations, alert], alert, now, alert_lag_s))
     return reports
+
+
+class Replays(Protocol):
+    """Where accepted signatures are remembered (``IntakeRepo.first_use``: the store, so
+    every replica refuses a replay); False means the signature was seen before."""
+
+    async def first_use(self, digest: str, *, now: datetime, keep_s: float) -> bool: ...
+
+
+class LocalReplays:
+    """Accepted signatures in this process only (one replica, tests)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, datetime] = {}
+
+    async def first_use(self, digest: str, *, now: datetime, keep_s: float) -> bool:
+        cutoff = now - timedelta(seconds=keep_s)
+        self._seen = {d: at for d, at in self._seen.items() if at >= cutoff}
+        if digest in self._seen:
+            return False
+        self._seen[digest] = now
+        return True
+
+
+def _is_json(request: web.Request) -> bool:
+    """``Content-Type: application/json`` (any parameters); aiohttp reads a missing one
+    as application/octet-stream."""
+    return request.content_type == "application/json"
 
 
 def build_webhook_app(
@@ -188,20 +228,42 @@ def build_webhook_app(
     *,
     token: str | None = None,
     clock: Callable[[], float] = time.time,
+    alert_lag_s: float = ALERT_LAG_S,
+    replays: Replays | None = None,
 ) -> web.Application:
     auth = WebhookAuth(hmac_secret=secret, bearer_token=token)
+    seen = replays if replays is not None else LocalReplays()
 
     async def handle(request: web.Request) -> web.Response:
         body = await request.read()
         if len(body) > MAX_BODY:
             return web.json_response({"error": "body too large"}, status=413)
-        problem = authenticate(auth, request.headers, body, clock())
+        if not _is_json(request):
+            return web.json_response(
+                {"error": "Content-Type must be application/json"}, status=415
+            )
+        now = clock()
+        problem = authenticate(auth, request.headers, body, now)
         if problem is not None:
             log.warning("webhook refused: %s", problem)
             INTAKE_REPORTS.labels(source="webhook", outcome="refused").inc()
             return web.json_response({"error": problem}, status=401)
+        signature = request.headers.get(SIGNATURE_HEADER)
+        bearer = request.headers.get("Authorization", "").lower().startswith("bearer ")
+        if signature and not bearer:  # proved by its HMAC: each signature serves once
+            digest = hashlib.sha256(signature.encode()).hexdigest()
+            at = datetime.fromtimestamp(now, UTC)
+            if not await seen.first_use(digest, now=at, keep_s=2 * MAX_SKEW_S):
+                log.warning("webhook refused: a replayed signature")
+                return web.json_response(
+                    {
+                        "error": "replayed request: this signature was already "
+                        "accepted; sign each request with a fresh timestamp"
+                    },
+                    status=409,
+                )
         try:
-            reports = parse_body(body, utcnow())
+            reports = parse_body(body, utcnow(), alert_lag_s=alert_lag_s)
         except MalformedEvent as exc:
             log.warning("webhook body malformed: %s", exc.reason)
             await dead_letters.dead_letter("webhook", exc.reason, body)

@@ -5,15 +5,18 @@ A base of :class:`bot.store.intake_repo.IntakeRepo`, kept apart from the claim l
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.store.intake_models import (
     DeadLetterRow,
     DedupeKeyRow,
     IntakeCaseRow,
     PollerWatermarkRow,
+    WebhookSignatureRow,
 )
 from bot.store.models import CaseRow
 from bot.store.repo import Store
@@ -91,3 +94,27 @@ class IntakeBookkeeping:
                 as_utc(row.watermark) < value
             ):  # never move backwards (two replicas polling)
                 row.watermark, row.updated_at = value, now
+
+    async def first_use(self, digest: str, *, now: datetime, keep_s: float) -> bool:
+        """Record an accepted signature; False when it was already used (a replay).
+
+        One row per digest (the primary key makes the check exclusive across replicas);
+        rows older than ``keep_s`` (the timestamp window has refused them since) go.
+        """
+        async with self.store.sessions.begin() as session:
+            await session.execute(
+                delete(WebhookSignatureRow).where(
+                    WebhookSignatureRow.seen_at < now - timedelta(seconds=keep_s)
+                )
+            )
+            dialect = session.get_bind().dialect.name
+            insert: Any = (
+                postgresql.insert if dialect == "postgresql" else sqlite.insert
+            )
+            stmt = (
+                insert(WebhookSignatureRow)
+                .values(digest=digest, seen_at=now)
+                .on_conflict_do_nothing(index_elements=["digest"])
+                .returning(WebhookSignatureRow.digest)
+            )
+            return (await session.execute(stmt)).first() is not None

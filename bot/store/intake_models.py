@@ -110,3 +110,12 @@ class DeadLetterRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class WebhookSignatureRow(Base):
+    """An accepted webhook signature (its SHA-256), kept while its timestamp is valid."""
+
+    __tablename__ = "webhook_signatures"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from bot.cases.manager import CaseManager
 from bot.cases.report import FailureReport, ReportSource
+from bot.intake.webhook import parse_body
 from bot.store.repo import Store
 from diagnostics.model import VmNotFound
 from tests.intake.conftest import RecordingIncidents, RecordingPoster, bot_settings
@@ -314,3 +316,54 @@ async def test_older_failure_of_the_vm_is_not_merged_into_a_new_one(
     assert old.new
     assert old.case_id != fresh.case_id
     assert same.case_id == fresh.case_id
+
+
+def alert(starts_at: datetime, received: datetime) -> FailureReport:
+    """An Alertmanager alert for the VM, parsed by the webhook's own parser."""
+    body = {
+        "version": "4",
+        "status": "firing",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": "MigrationFailed", "instance_uuid": VM},
+                "annotations": {"summary": "live migration failed"},
+                "startsAt": starts_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        ],
+    }
+    (report,) = parse_body(json.dumps(body).encode(), received)
+    return report
+
+
+async def test_a_lagging_alert_joins_the_notifications_case(
+    sqlite_store: Store,
+) -> None:
+    """The alert fired 17 min after the failure and arrived 20 min after it (window 15 min):
+    measured from the failure times, with the alert's lag, it is the same failure."""
+    failed = datetime(2026, 8, 21, 10, 0, tzinfo=UTC)
+    cases, _, _ = manager(sqlite_store)  # correlation_window_s: 900
+    cases.clock = lambda: failed
+    first = await cases.submit(notification(occurred_at=failed, received_at=failed))
+    late = failed + timedelta(minutes=20)
+    cases.clock = lambda: late
+    joined = await cases.submit(alert(failed + timedelta(minutes=17), late))
+    assert not joined.new
+    assert joined.case_id == first.case_id
+
+
+async def test_an_alert_long_after_or_before_the_failure_is_another_case(
+    sqlite_store: Store,
+) -> None:
+    """Outside the window plus the alert's lag (2 h later), or firing before the failure
+    it would report (20 min earlier): not the same failure."""
+    failed = datetime(2026, 8, 21, 10, 0, tzinfo=UTC)
+    cases, _, _ = manager(sqlite_store)
+    cases.clock = lambda: failed
+    await cases.submit(notification(occurred_at=failed, received_at=failed))
+    much_later = failed + timedelta(hours=2)
+    cases.clock = lambda: much_later
+    assert (await cases.submit(alert(much_later, much_later))).new
+    cases.clock = lambda: failed + timedelta(minutes=1)
+    before = alert(failed - timedelta(minutes=20), failed + timedelta(minutes=1))
+    assert (await cases.submit(before)).new

@@ -113,6 +113,7 @@ async def test_run_intake_starts_the_webhook_and_dispatcher(
         headers = {
             TIMESTAMP_HEADER: stamp,
             SIGNATURE_HEADER: sign("s3cret", stamp, body),
+            "Content-Type": "application/json",
         }
         url = f"http://127.0.0.1:{running.webhook_port}{PATH}"
         async with (

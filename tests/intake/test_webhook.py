@@ -63,10 +63,12 @@ async def test_generic_body_makes_a_case(hook: Hook) -> None:
         {"instance_uuid": "vm-1", "migration_uuid": "mig-1", "source_host": "cmp-1",
          "kind": "live-migration", "status": "failed"}
     ).encode()  # fmt: skip
-    status, reply = await hook.post(body)
+    stamp = int(time.time())
+    status, reply = await hook.post(body, timestamp=stamp)
     assert status == 202
     assert reply["accepted"] == 1
-    again, second = await hook.post(body)
+    # the same report again, signed afresh (a retry of the sender): the same case
+    again, second = await hook.post(body, timestamp=stamp - 1)
     assert again == 202
     assert second["cases"] == reply["cases"]
     assert await hook.cases.intake.count_cases() == 1
@@ -134,7 +136,81 @@ async def test_bad_signature_is_401(
 
 async def test_missing_headers_is_401(hook: Hook) -> None:
     """No signature headers at all: 401, saying the headers are missing."""
-    async with hook.session.post(hook.url, data=b"{}") as resp:
+    headers = {"Content-Type": "application/json"}
+    async with hook.session.post(hook.url, data=b"{}", headers=headers) as resp:
         assert resp.status == 401
         reply = await resp.json()
         assert reply["error"] == "missing signature or timestamp header"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "application/jsonp"],
+)
+async def test_only_json_is_read(hook: Hook, content_type: str | None) -> None:
+    """Anything but application/json (or none at all) is 415 with a JSON reason."""
+    body = b'{"instance_uuid": "vm-1"}'
+    stamp = str(int(time.time()))
+    headers = {TIMESTAMP_HEADER: stamp, SIGNATURE_HEADER: sign(SECRET, stamp, body)}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    async with hook.session.post(hook.url, data=body, headers=headers) as resp:
+        assert resp.status == 415
+        assert resp.content_type == "application/json"
+        assert await resp.json() == {"error": "Content-Type must be application/json"}
+    assert await hook.cases.intake.count_cases() == 0
+
+
+async def test_json_with_a_charset_is_read(hook: Hook) -> None:
+    body = b'{"instance_uuid": "vm-1", "migration_uuid": "mig-cs"}'
+    stamp = str(int(time.time()))
+    headers = {
+        TIMESTAMP_HEADER: stamp,
+        SIGNATURE_HEADER: sign(SECRET, stamp, body),
+        "Content-Type": "application/json; charset=utf-8",
+    }
+    async with hook.session.post(hook.url, data=body, headers=headers) as resp:
+        assert resp.status == 202
+
+
+async def test_a_replayed_signature_is_refused(hook: Hook) -> None:
+    """The very same signed request again inside the window: 409 with the reason."""
+    body = b'{"instance_uuid": "vm-1", "migration_uuid": "mig-replay"}'
+    stamp = int(time.time())
+    assert (await hook.post(body, timestamp=stamp))[0] == 202
+    status, reply = await hook.post(body, timestamp=stamp)
+    assert status == 409
+    assert "replayed request" in str(reply["error"])
+    assert await hook.cases.intake.count_cases() == 1
+
+
+async def test_replays_are_refused_across_replicas(pg_url: str) -> None:
+    """Two replicas on one PostgreSQL: a request accepted by one is refused by the other."""
+    stores = [await Store.open(pg_url), await Store.open(pg_url)]
+    runners, urls = [], []
+    for store in stores:
+        cases = CaseManager(
+            bot_settings(), store, RecordingPoster(), RecordingIncidents()
+        )
+        app = build_webhook_app(cases, cases.intake, SECRET, replays=cases.intake)
+        runner, port = await start_webhook(app, "127.0.0.1", 0)
+        runners.append(runner)
+        urls.append(f"http://127.0.0.1:{port}{PATH}")
+    body = b'{"instance_uuid": "vm-1", "migration_uuid": "mig-shared"}'
+    stamp = str(int(time.time()))
+    headers = {
+        TIMESTAMP_HEADER: stamp,
+        SIGNATURE_HEADER: sign(SECRET, stamp, body),
+        "Content-Type": "application/json",
+    }
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(urls[0], data=body, headers=headers) as resp:
+                assert resp.status == 202
+            async with session.post(urls[1], data=body, headers=headers) as resp:
+                assert resp.status == 409
+    finally:
+        for runner in runners:
+            await runner.cleanup()
+        for store in stores:
+            await store.close()
