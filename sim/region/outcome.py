@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sim.region.identity import CONDUCTOR_HOST, provider_uuid
 from sim.region.notify import build_notification
+from sim.region.nova_text import nova_message
 from sim.region.render import add_log_lines, render_log_line, render_text
 from sim.region.state import (
     ActionEventRow,
@@ -150,7 +151,9 @@ def _events(
                 result=ev.result,
                 traceback=render_text(ev.traceback, ctx) if ev.traceback else None,
                 host=host,
-                details=render_text(ev.details, ctx) if ev.details else None,
+                details=nova_message(render_text(ev.details, ctx))
+                if ev.details
+                else None,
             )
         )
     return rows
@@ -290,7 +293,9 @@ def _server_updates(
     if outcome.fault:
         updates["fault"] = {
             "code": int(outcome.fault.get("code", 500)),
-            "message": render_text(str(outcome.fault.get("message", "")), ctx),
+            "message": nova_message(
+                render_text(str(outcome.fault.get("message", "")), ctx)
+            ),
             "details": render_text(str(outcome.fault.get("details", "")), ctx),
             "created": finish,
         }

@@ -18,6 +18,8 @@ from sim.api import keys
 from sim.api.nova.common import NovaFault, admin, at_least, state_of
 from sim.api.nova.servers import get_server
 from sim.region.moves import MoveRunner
+from sim.region.outcome import Placeholders
+from sim.region.render import render_text
 from sim.region.state import ServerRow
 from sim.scenario.model import Outcome
 
@@ -169,11 +171,13 @@ def _outcome_for(server: ServerRow, kind: str, host: str | None) -> Outcome:
     return Outcome.model_validate(fields)
 
 
-def _first_error(outcome: Outcome) -> str:
+def _first_error(outcome: Outcome, context: Placeholders) -> str:
+    """The conductor's exception message, whole: the API shows it uncut (not the event's)."""
     for event in outcome.events:
         if event.result == "Error" and event.details:
-            return event.details
-    return str((outcome.fault or {}).get("message") or "Migration pre-check error")
+            return render_text(event.details, context)
+    message = (outcome.fault or {}).get("message") or "Migration pre-check error"
+    return render_text(str(message), context)
 
 
 async def server_action(request: web.Request) -> web.Response:
@@ -215,9 +219,12 @@ async def server_action(request: web.Request) -> web.Response:
     kind = _KIND[action]
     outcome = _outcome_for(server, kind, host)
     if outcome.api_error:
+        # refused before any record exists: only the request's own names can be filled in
+        names = {"server_id": server["id"], "server_name": server["name"],
+                 "source": source, "dest": host or ""}  # fmt: skip
         raise NovaFault(
             int(outcome.api_error.get("code", 400)),
-            str(outcome.api_error.get("message", "")),
+            render_text(str(outcome.api_error.get("message", "")), names),
         )
     if action == "os-migrateLive" and host == source:
         outcome = _to_self(server, host)
@@ -232,7 +239,7 @@ async def server_action(request: web.Request) -> web.Response:
         if at_least(request, "2.34")
         else {"conductor_live_migrate_instance": "conductor_migrate_server"}
     )
-    runner.start(
+    plan = runner.start(
         server["id"],
         outcome,
         request_id=request[keys.REQUEST_ID],
@@ -241,7 +248,7 @@ async def server_action(request: web.Request) -> web.Response:
     )
     if synchronous_error:
         await runner.wait_idle()
-        raise NovaFault(400, _first_error(outcome))
+        raise NovaFault(400, _first_error(outcome, plan.context))
     if action == "evacuate" and not at_least(request, "2.14"):
         return web.json_response({"adminPass": "sim-evacuated-pass"})
     status = 200 if action == "evacuate" else 202
