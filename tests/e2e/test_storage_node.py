@@ -89,3 +89,26 @@ async def test_unreachable_storage_node_is_could_not_check_and_nothing_confirmed
         for c in cause["caveats"]
     ), cause["caveats"]
     assert not any(e["source"].startswith(NODE_LOG) for e in cause["evidence"])
+
+
+async def test_down_cinder_volume_is_the_deeper_cause_of_the_failed_update(
+    tmp_path: Path,
+) -> None:
+    """cinder-volume dead on the storage node: it, not the 500, is the cause; restart first."""
+    async with start_region("volume-cinder-volume-down", tmp_path) as region:
+        code, report, _ = await diagnose_json(region.paths, "db-02")  # type: ignore[attr-defined]
+    assert code == cli_diagnose.EXIT_ROOT_CAUSE
+    cause = report["root_cause"]
+    assert (cause["id"], cause["confidence"]) == ("storage_volume", "confirmed")
+    assert "cinder-volume for storage-01@lvm is down" in cause["summary"]
+    assert "so Cinder failed the attachment" in cause["summary"]
+    assert cause["evidence"][0]["text"].startswith(
+        "cinder-volume storage-01@lvm: state down"
+    )
+    first = cause["remediation"][0]
+    assert first["on"] == "storage-01"
+    assert first["command"].startswith("journalctl -u pf9-cindervolume-base")
+    fixes = [r for r in cause["remediation"] if r["kind"] == "fix"]
+    assert fixes[0]["command"] == "systemctl restart pf9-cindervolume-base"
+    step7 = _step(report, 7)
+    assert "pf9-cindervolume-base not active" in step7["summary"]
