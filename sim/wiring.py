@@ -71,6 +71,12 @@ class Region:
         return self._fleet
 
     @property
+    def requests(self) -> list[str]:
+        """Every API request answered so far, ``"METHOD /path"`` in order."""
+        assert self.app is not None, "region not started"
+        return self.app[keys.REQUEST_LOG]
+
+    @property
     def move_runner(self) -> MoveRunner:
         assert self.app is not None, "region not started"
         return self.app[keys.MOVE_RUNNER]

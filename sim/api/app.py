@@ -28,6 +28,15 @@ _SERVICE_PREFIXES = ("/compute", "/placement", "/network", "/volume")
 
 
 @web.middleware
+async def request_log_middleware(
+    request: web.Request, handler: Handler
+) -> web.StreamResponse:
+    """Record ``METHOD /path`` of every request (``Region.requests``)."""
+    request.app[keys.REQUEST_LOG].append(f"{request.method} {request.path}")
+    return await handler(request)
+
+
+@web.middleware
 async def request_id_middleware(
     request: web.Request, handler: Handler
 ) -> web.StreamResponse:
@@ -88,6 +97,7 @@ def build_app(state: RegionState, latency_ms: int = 0) -> web.Application:
     """The OpenStack API app for a region state (no sockets)."""
     app = web.Application(
         middlewares=[
+            request_log_middleware,
             request_id_middleware,
             latency_middleware(latency_ms),
             auth_middleware,
@@ -95,6 +105,7 @@ def build_app(state: RegionState, latency_ms: int = 0) -> web.Application:
         ]
     )
     app[keys.STATE] = state
+    app[keys.REQUEST_LOG] = []
     keystone.add_routes(app, state)
     nova.add_routes(app, state)
     placement.add_routes(app, state)

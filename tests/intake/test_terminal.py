@@ -1,0 +1,94 @@
+"""A report for a VM that no longer exists, through the real engine against the sim and
+the real Slack poster against the Slack stand-in: one terminal state, one message, a
+handful of API calls (counted at the sim), and nothing more however long the runner runs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from bot.app import build_client, build_services
+from bot.cases.manager import CaseManager
+from bot.cases.report import FailureReport, ReportSource
+from bot.posting.case_poster import SlackCasePoster
+from bot.posting.incidents import SlackIncidentPoster
+from bot.settings import BotSettings, IntakeSettings, SlackSettings
+from bot.store.repo import Store
+from diagnostics.service import open_engine
+from diagnostics.settings import load_settings
+from sim.testing import start_region
+from tests.fakeslack.server import FakeSlack
+
+pytestmark = pytest.mark.integration
+log = logging.getLogger(__name__)
+
+SCENARIO = "libvirt-tls-expired-cert"
+GONE = "0dead0ff-0000-4000-8000-000000000000"
+OPS = "C-OPS"
+
+
+async def test_a_deleted_vm_ends_in_one_terminal_state_with_one_message(
+    tmp_path: Path,
+) -> None:
+    slack = FakeSlack()
+    await slack.start()
+    slack.world.add_channel(OPS, "ops")
+    async with start_region(SCENARIO, tmp_path) as region:
+        base = load_settings(region.paths["config"], BotSettings)
+        settings = base.model_copy(
+            update={
+                "slack": SlackSettings(
+                    api_base_url=slack.api_url,
+                    default_channel=OPS,
+                    update_interval_s=0,
+                    retry_backoff_s=0.01,
+                ),
+                "intake": IntakeSettings.model_validate(
+                    {"storms": {"group_wait_s": 0}, "retry_base_s": 0.01}
+                ),
+            }
+        )
+        store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite'}")
+        async with open_engine(settings) as engine:
+            client = build_client(settings, SecretStr("xoxb-test"))
+            services = build_services(
+                settings, diagnoser=engine, store=store, client=client, routing_key=None
+            )
+            cases = CaseManager(
+                settings,
+                store,
+                SlackCasePoster(client, services),
+                SlackIncidentPoster(client, services.pacer),
+            )
+            claim = await cases.submit(
+                FailureReport(
+                    source=ReportSource.WEBHOOK,
+                    instance_uuid=GONE,
+                    request_id="req-gone",
+                    source_host="cmp-a-01",
+                )
+            )
+            before = len(region.requests)
+            assert await cases.dispatch_due() == 0
+            calls = region.requests[before:]
+            for _ in range(20):  # the runner keeps running: nothing is tried again
+                assert await cases.dispatch_due() == 0
+            assert region.requests[before:] == calls
+            status, reason, attempts = await cases.intake.outcome(claim.case_id)
+            assert (status, attempts) == ("failed", 1)
+            assert reason is not None
+            assert "the VM no longer exists" in reason
+            messages = slack.world.history(OPS)
+            assert len(messages) == 1
+            assert GONE in messages[0].text
+            assert "no longer exists" in messages[0].text
+            # by id, then by name; the rest is the engine's one-time discovery and token
+            lookups = [call for call in calls if "/servers" in call]
+            assert len(lookups) == 2, calls
+            assert len(calls) <= 10, calls
+            log.info("deleted VM: %d API calls: %s", len(calls), calls)
+        await store.close()
+    await slack.stop()
