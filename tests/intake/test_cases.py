@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
 
 from bot.cases.manager import CaseManager
 from bot.cases.report import FailureReport, ReportSource
 from bot.intake.webhook import parse_body
+from bot.store.intake_models import IntakeCaseRow
 from bot.store.repo import Store
-from diagnostics.model import VmNotFound
-from tests.intake.conftest import RecordingIncidents, RecordingPoster, bot_settings
+from bot.times import as_utc
+from diagnostics.model import CloudUnreachable, MigrationRef, VmNotFound
+from tests.intake.conftest import (
+    RecordingIncidents,
+    RecordingPoster,
+    bot_settings,
+    wait_for,
+)
 
 VM = "0b7d6a0e-1111-4c1e-8d55-5d1e2f3a4b5c"
 MIG = "6d9f4a1c-2222-4e77-9c1a-7f0b8e9d1a2b"
@@ -367,3 +377,83 @@ async def test_an_alert_long_after_or_before_the_failure_is_another_case(
     cases.clock = lambda: failed + timedelta(minutes=1)
     before = alert(failed - timedelta(minutes=20), failed + timedelta(minutes=1))
     assert (await cases.submit(before)).new
+
+
+class BlockingPoster(RecordingPoster):
+    """Holds every post until released: the cases stay "being worked"."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: list[str] = []
+        self.release = asyncio.Event()
+
+    async def post_case(
+        self,
+        case_id: str,
+        ref: MigrationRef,
+        channel: str,
+        thread_ts: str | None = None,
+    ) -> None:
+        self.started.append(case_id)
+        await self.release.wait()
+        await super().post_case(case_id, ref, channel, thread_ts)
+
+
+async def test_leases_only_what_it_runs_and_keeps_them_while_working(
+    sqlite_store: Store,
+) -> None:
+    """10 due cases, 2 slots: 2 leased. The clock passes their first lease; the heartbeat
+    renews them, so a second replica takes the other 8 and none of the 2."""
+    t0 = datetime(2026, 8, 21, 10, 0, tzinfo=UTC)
+    clock = [t0]
+    settings = bot_settings(storms={"max_concurrent": 2}, lease_s=30, heartbeat_s=0.05)
+    busy = BlockingPoster()
+    first = CaseManager(settings, sqlite_store, busy, RecordingIncidents(), owner="a")
+    first.clock = lambda: clock[0]
+    for n in range(10):
+        await first.submit(
+            notification(
+                instance_uuid=f"vm-{n}", request_id=f"r-{n}", source_host=f"h{n}"
+            )
+        )
+    working = asyncio.create_task(first.dispatch_due())
+    await wait_for(lambda: len(busy.started) == 2)
+    assert await first.intake.count_cases("posting") == 2
+    clock[0] = t0 + timedelta(seconds=60)  # past the first lease
+
+    async def renewed() -> bool:
+        async with sqlite_store.sessions() as session:
+            rows = await session.scalars(
+                select(IntakeCaseRow.lease_until).where(IntakeCaseRow.owner == "a")
+            )
+            return all(as_utc(u) > clock[0] for u in rows.all() if u is not None)
+
+    await wait_for(renewed)
+    other = RecordingPoster()
+    second = CaseManager(
+        bot_settings(storms={"max_concurrent": 10}),
+        sqlite_store,
+        other,
+        RecordingIncidents(),
+        owner="b",
+    )
+    second.clock = lambda: clock[0]
+    assert await second.dispatch_due() == 8
+    assert not set(other.case_ids()) & set(busy.started)
+    busy.release.set()
+    assert await working == 2
+    assert await first.intake.count_cases("posted") == 10
+
+
+async def test_refused_credentials_end_the_case(sqlite_store: Store) -> None:
+    """The cloud refuses the bot's credentials (what the engine raises): no retries."""
+    cases, poster, _ = manager(sqlite_store)
+    poster.fail_with = CloudUnreachable("Keystone refused the credentials (HTTP 401)")
+    claim = await cases.submit(notification())
+    assert await cases.dispatch_due() == 0
+    status, reason, attempts = await cases.intake.outcome(claim.case_id)
+    assert (status, attempts) == ("failed", 1)
+    assert reason == (
+        "the cloud refused the bot: Keystone refused the credentials (HTTP 401)"
+    )
+    assert len(poster.notices) == 1
