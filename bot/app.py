@@ -194,6 +194,7 @@ class RunningBot:
         if self.runner is not None:
             await self.runner.cleanup()
         await self.services.tasks.drain()
+        self.poster.storms.close()
         await self.services.pager.close()
 
 

@@ -96,7 +96,9 @@ async def serve(settings: BotSettings, *, configure_logging: bool = True) -> Non
                         settings,
                         bot.poster,
                         store,
-                        incident_poster=SlackIncidentPoster(client, services.pacer),
+                        incident_poster=SlackIncidentPoster(
+                            bot.poster.writer, bot.poster.storms
+                        ),
                         resolution_poster=SlackResolutionPoster(bot.poster),
                     )
                 else:

@@ -181,8 +181,9 @@ class CaseManager:
                 await self.intake.fail(case.case_id, self.owner, reason=reason)
                 continue
             await self.intake.set_channel(case.case_id, channel)
+            # grouped by when it was reported (case.created_at), not by now
             slot = await join_storm(
-                self.incidents, case, channel=channel, storms=storms, now=now
+                self.incidents, case, channel=channel, storms=storms
             )
             if slot is not None and slot.opened:
                 view = await self.incidents.view(slot.incident_id)

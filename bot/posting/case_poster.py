@@ -17,10 +17,20 @@ from datetime import datetime, timedelta
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import metrics
+from bot.cards import render_root_cause, root_cause_text
 from bot.logs import case_context
-from bot.posting.session import CaseSession, SlackOutput
+from bot.posting.incidents import render_storm_parent
+from bot.posting.session import DETAILED, CaseSession, SlackOutput
+from bot.posting.storm import StormBoard
 from bot.posting.writer import DeliveryFailed, SlackWriter
-from bot.rendering import ParentState, fit, parent_text, render_parent
+from bot.rendering import (
+    ParentState,
+    fit,
+    parent_text,
+    render_parent,
+    render_step,
+    step_text,
+)
 from bot.services import Services
 from bot.store import CaseRecord, CaseState, RunRecord
 from bot.store.resolution_repo import Resolution, resolution_of
@@ -61,6 +71,12 @@ class SlackCasePoster:
             runbook_url=services.settings.deployment.runbook_url,
         )
         self._running: dict[str, CaseSession] = {}
+        # storm members: grouped by cause, one reply per group (bot.posting.storm)
+        self.storms = StormBoard(
+            self.writer,
+            render_storm_parent,
+            runbook_url=services.settings.deployment.runbook_url,
+        )
 
     def is_running(self, case_id: str) -> bool:
         return case_id in self._running
@@ -77,12 +93,16 @@ class SlackCasePoster:
     ) -> None:
         """Diagnose ``ref`` for the case (created if new) and show it in ``channel``.
 
-        With ``thread_ts`` the parent is posted as a reply in that (incident) thread and
-        the details follow it there. Raises ``DiagnosticsError`` (``VmNotFound``,
-        ``AmbiguousVm``, ...) only when it failed before anything was posted; later
-        failures are shown on the parent and in the thread.
+        With ``thread_ts`` (a storm incident's parent) the case is a storm member: it is
+        diagnosed and stored, and counted in its cause's group reply in that thread
+        (``show_case`` posts it on its own on demand). Raises ``DiagnosticsError``
+        (``VmNotFound``, ``AmbiguousVm``, ...) only when it failed before anything was
+        posted; later failures are shown on the parent and in the thread.
         """
         with case_context(case_id):  # every log line of the case's tasks names it
+            if thread_ts is not None and source == "auto":
+                await self._storm_member(case_id, ref, channel, thread_ts)
+                return
             await self._post_case(
                 case_id, ref, channel, thread_ts, requested_by, source
             )
@@ -216,6 +236,100 @@ class SlackCasePoster:
             except Exception:
                 log.exception("recovering interrupted cases failed; trying again")
             await asyncio.sleep(self.services.settings.slack.case_lease_s)
+
+    async def _storm_member(
+        self, case_id: str, ref: MigrationRef, channel: str, incident_ts: str
+    ) -> None:
+        """Diagnose quietly, store the run, count the VM in its group's reply."""
+        store = self.services.store
+        case = await store.get_case(case_id)
+        if case is None:
+            case = await store.create_case(
+                case_id=case_id,
+                vm_name=ref.server,
+                channel=channel,
+                source="auto",
+                migration_id=ref.migration_id,
+                target_host=ref.target_host,
+                kind=ref.kind,
+            )
+        try:
+            async with self.services.diagnosis_slots:
+                with _in_flight():
+                    diagnosis = await self.services.diagnoser.diagnose(ref)
+        except DiagnosticsError as exc:
+            # nothing to retry: the VM is gone or ambiguous; the group says why
+            await store.set_thread(
+                case_id, channel=channel, thread_ts=incident_ts, vm_name=case.vm_name
+            )
+            await store.end_case(case_id, CaseState.FAILED, str(exc))
+            self.storms.record(
+                channel,
+                incident_ts,
+                case_id=case_id,
+                vm=case.vm_name,
+                diagnosis=None,
+                run_id=None,
+                reason=str(exc)[:120],
+            )
+            return
+        metrics.observe_diagnosis(diagnosis)
+        run = await store.record_run(case_id, diagnosis, None)
+        await store.set_thread(
+            case_id, channel=channel, thread_ts=incident_ts, vm_name=diagnosis.vm.name
+        )
+        await store.end_case(case_id, CaseState.DIAGNOSED)
+        self.storms.record(
+            channel,
+            incident_ts,
+            case_id=case_id,
+            vm=diagnosis.vm.name,
+            diagnosis=diagnosis,
+            run_id=run.id,
+        )
+
+    async def show_case(self, case_id: str) -> str | None:
+        """A storm member's own diagnosis in its thread; the reason when it cannot be."""
+        store = self.services.store
+        case = await store.get_case(case_id)
+        if case is None or case.thread_ts is None:
+            return "That VM is not part of a storm thread."
+        if case.parent_ts is not None:
+            return f"{case.vm_name} is already shown in this thread."
+        runs = await store.latest_runs(case_id, limit=1)
+        if not runs:
+            return f"{case.vm_name} was not diagnosed (see its group's reply for why)."
+        run = runs[0]
+        state = stored_state(case, run)
+        ts = await self.writer.post(
+            case.channel,
+            fit(render_parent(state)),
+            parent_text(state),
+            thread_ts=case.thread_ts,
+        )
+        await store.set_parent(
+            case_id, channel=case.channel, parent_ts=ts, thread_ts=case.thread_ts
+        )
+        d = run.diagnosis
+        for step in d.steps:
+            if step.status in DETAILED:
+                self.writer.reply(
+                    case.channel,
+                    case.thread_ts,
+                    fit(render_step(step)),
+                    step_text(step),
+                )
+        self.writer.reply(
+            case.channel,
+            case.thread_ts,
+            fit(
+                render_root_cause(
+                    d, run.id, self.services.settings.deployment.runbook_url
+                )
+            ),
+            root_cause_text(d),
+        )
+        return None
 
     async def _diagnose(
         self,

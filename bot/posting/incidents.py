@@ -1,35 +1,28 @@
-"""The parent message of a storm incident: live count and a table of the failed migrations.
+"""The parent message of a storm incident: the live breakdown by cause.
 
-Each VM's own diagnosis is posted in this parent's thread by ``SlackCasePoster``; this module
-only writes and refreshes the parent (chat.postMessage once, then chat.update).
+The members are diagnosed one by one and grouped by :class:`bot.posting.storm.StormBoard`
+(one reply per cause in the parent's thread); this module renders the parent ("1,000 VMs
+failed: 990 `libvirt_tls` on cmp-a-02 — …; 10 `insufficient_resources` — …") and hands its
+refreshes to the board, which spends Slack's update budget.
 """
 
 from __future__ import annotations
 
-from slack_sdk.models.blocks import ContextBlock, HeaderBlock, SectionBlock
-from slack_sdk.web.async_client import AsyncWebClient
+from typing import Any
 
-from bot.pacing import ChannelPacer
+from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, SectionBlock
+
+from bot.posting.storm import Storm, StormBoard, breakdown_text
+from bot.posting.writer import SlackWriter
 from bot.rendering import fit, md
-from bot.store.incident_repo import (
-    RESOLVED,
-    IncidentMember,
-    IncidentView,
-    StormAxis,
-)
-from bot.textsafe import code_block, code_span, plain
+from bot.store.incident_repo import RESOLVED, IncidentView, StormAxis
+from bot.textsafe import code_span, plain
 
-TABLE_ROWS = 20  # rows shown in the parent; the thread has every VM
+BREAKDOWN_ROWS = 20  # causes named in the parent; each has its reply in the thread
 _AXIS_LABEL = {
     StormAxis.SOURCE_HOST: "source host",
     StormAxis.DEST_HOST: "destination host",
     StormAxis.CAUSE: "cause",
-}
-_STATUS = {
-    "posted": "diagnosed",
-    "posting": "diagnosing",
-    "pending": "queued",
-    RESOLVED: "✅ resolved",
 }
 
 
@@ -39,65 +32,82 @@ def incident_title(view: IncidentView) -> str:
     return f"{view.count} failed {noun} sharing {_AXIS_LABEL[key.axis]} {key.value}"
 
 
-def _row(member: IncidentMember) -> str:
-    vm = (member.instance_uuid or "?")[:36]
-    route = f"{member.source_host or '?'} -> {member.dest_host or '?'}"
-    error = (member.error or "").split(":", 1)[0][:28]
-    return f"{vm:<36}  {route[:32]:<32}  {_STATUS.get(member.status, member.status):<10}  {error}"
-
-
-def incident_table(view: IncidentView) -> str:
-    rows = [_row(m) for m in view.members[:TABLE_ROWS]]
-    hidden = len(view.members) - TABLE_ROWS
-    if hidden > 0:
-        rows.append(f"… and {hidden} more in the thread")
-    return "\n".join(rows) or "(no members yet)"
-
-
-def _resolved(view: IncidentView) -> str:
-    done = sum(1 for m in view.members if m.status == RESOLVED)
-    return f" · {done} resolved" if done else ""
-
-
-def render_incident(view: IncidentView) -> tuple[list[dict[str, object]], str]:
+def render_storm_parent(storm: Storm) -> tuple[list[dict[str, Any]], str]:
     """Blocks and fallback text of the incident parent, within Slack's limits."""
-    title = incident_title(view)
-    blocks = [
-        HeaderBlock(text=plain(f"Migration storm: {title}", 150)),
-        SectionBlock(
-            text=md(
-                f"Incident {code_span(view.id)} opened "
-                f"{view.opened_at:%Y-%m-%d %H:%M:%S} UTC. "
-                "Each VM is diagnosed in this thread."
-            )
-        ),
-        SectionBlock(text=md(code_block(incident_table(view)))),
+    rows = storm.breakdown()
+    lines = [f"• *{count:,}* {label}" for count, label in rows[:BREAKDOWN_ROWS]]
+    if len(rows) > BREAKDOWN_ROWS:
+        lines.append(f"• … {len(rows) - BREAKDOWN_ROWS} more causes in the thread")
+    pending = max(storm.expected, storm.settled) - storm.settled
+    if pending > 0:
+        lines.append(f"• {pending:,} still being diagnosed")
+    resolved = f" · {storm.resolved:,} resolved" if storm.resolved else ""
+    blocks: list[Block] = [
+        HeaderBlock(text=plain(f"Migration storm: {storm.title}", 150)),
+        SectionBlock(text=md(breakdown_text(storm).split(":", 1)[0] + ":")),
+        SectionBlock(text=md("\n".join(lines) or "diagnosing…")),
         ContextBlock(
-            elements=[md(f"{view.count} VMs{_resolved(view)} · updated live")]
+            elements=[
+                md(
+                    f"Incident {code_span(storm.incident_id)} opened {storm.opened_at} UTC"
+                    f"{resolved} · one reply per cause in this thread · any VM: "
+                    "`@migrate-diag show <vm>` in the thread · updated live"
+                )
+            ]
         ),
     ]
-    return fit(blocks), title
+    return fit(blocks), breakdown_text(storm)
+
+
+def _storm_of(view: IncidentView, parent_ts: str = "") -> Storm:
+    return Storm(
+        channel=view.channel,
+        parent_ts=parent_ts,
+        incident_id=view.id,
+        opened_at=f"{view.opened_at:%Y-%m-%d %H:%M:%S}",
+        expected=view.count,
+        title=incident_title(view),
+        resolved=_resolved(view),
+    )
+
+
+def _resolved(view: IncidentView) -> int:
+    return sum(1 for m in view.members if m.status == RESOLVED)
+
+
+def render_incident(view: IncidentView) -> tuple[list[dict[str, Any]], str]:
+    """The parent as first posted (nothing diagnosed yet)."""
+    return render_storm_parent(_storm_of(view))
 
 
 class SlackIncidentPoster:
-    """Posts and refreshes incident parents; paced like every other post in the channel."""
+    """Posts incident parents (through the ordered writer); the board refreshes them."""
 
-    def __init__(self, client: AsyncWebClient, pacer: ChannelPacer) -> None:
-        self.client = client
-        self.pacer = pacer
+    def __init__(self, writer: SlackWriter, board: StormBoard) -> None:
+        self.writer = writer
+        self.board = board
 
     async def post_incident(self, view: IncidentView) -> str:
         blocks, text = render_incident(view)
-        await self.pacer.wait(view.channel)
-        response = await self.client.chat_postMessage(
-            channel=view.channel, blocks=blocks, text=text
-        )
-        return str(response["ts"])
+        ts = await self.writer.post(view.channel, blocks, text)
+        self.update_board(view, ts, shown=True)
+        return ts
 
     async def update_incident(self, view: IncidentView) -> None:
-        if view.parent_ts is None:
-            return
-        blocks, text = render_incident(view)
-        await self.client.chat_update(
-            channel=view.channel, ts=view.parent_ts, blocks=blocks, text=text
+        """Coalesced: the board rewrites the parent when its update budget allows."""
+        if view.parent_ts is not None:
+            self.update_board(view, view.parent_ts)
+
+    def update_board(
+        self, view: IncidentView, parent_ts: str, *, shown: bool = False
+    ) -> None:
+        self.board.expect(
+            view.channel,
+            parent_ts,
+            count=view.count,
+            title=incident_title(view),
+            incident_id=view.id,
+            opened_at=f"{view.opened_at:%Y-%m-%d %H:%M:%S}",
+            resolved=_resolved(view),
+            shown=shown,
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.posting.case_poster import SlackCasePoster
-from bot.posting.incidents import render_incident
+from bot.posting.incidents import SlackIncidentPoster
 from bot.rendering import resolved_line
 from bot.store import CaseRecord
 from bot.store.incident_repo import IncidentRepo, incidents_of_case
@@ -24,15 +24,13 @@ class SlackResolutionPoster:
             await self.poster.writer.post(case.channel, None, text, thread_ts=thread)
 
     async def _incidents(self, case: CaseRecord) -> None:
-        """The incident parents the case is in: their tables say resolved now."""
+        """The incident parents the case is in: their breakdowns count it resolved now
+        (through the storm board, which spends the update budget)."""
         store = self.poster.services.store
         incidents = IncidentRepo(IntakeRepo(store))
+        parents = SlackIncidentPoster(self.poster.writer, self.poster.storms)
         for incident_id in await incidents_of_case(store, case.id):
-            view = await incidents.view(incident_id)
-            if view.parent_ts is None:
-                continue
-            blocks, text = render_incident(view)
-            await self.poster.writer.update(view.channel, view.parent_ts, blocks, text)
+            await parents.update_incident(await incidents.view(incident_id))
 
     async def show_resolved(self, case: CaseRecord, resolution: Resolution) -> None:
         await self.poster.refresh_parent(case.id)

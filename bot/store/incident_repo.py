@@ -200,7 +200,8 @@ class IncidentRepo:
             IncidentMemberRow(incident_id=incident.id, case_id=case_id, added_at=now)
         )
         incident.count += 1
-        incident.last_at = now
+        # report times, not dispatch order: a late-dispatched old report never rewinds it
+        incident.last_at = max(as_utc(incident.last_at), now)
         await session.execute(
             update(IntakeCaseRow)
             .where(IntakeCaseRow.case_id == case_id)

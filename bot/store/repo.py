@@ -202,6 +202,33 @@ class Store:
             case_id, channel=channel, parent_ts=parent_ts, thread_ts=thread_ts
         )
 
+    async def set_thread(
+        self, case_id: str, *, channel: str, thread_ts: str, vm_name: str
+    ) -> CaseRecord:
+        """A storm member: it lives in the incident's thread, without a parent of its own
+        until someone asks for it (``show <vm>``)."""
+        return await self._update_case(
+            case_id, channel=channel, thread_ts=thread_ts, vm_name=vm_name
+        )
+
+    async def find_in_thread(
+        self, channel: str, thread_ts: str, vm: str
+    ) -> CaseRecord | None:
+        """The case of ``vm`` (its name or uuid) among the thread's cases, newest first."""
+        query = (
+            select(CaseRow)
+            .where(
+                CaseRow.channel == channel,
+                CaseRow.thread_ts == thread_ts,
+                (CaseRow.vm_name == vm) | (CaseRow.vm_id == vm),
+            )
+            .order_by(CaseRow.created_at.desc())
+            .limit(1)
+        )
+        async with self.sessions() as session:
+            row = await session.scalar(query)
+            return _case(row) if row else None
+
     async def record_run(
         self, case_id: str, diagnosis: Diagnosis, requested_by: str | None
     ) -> RunRecord:

@@ -194,8 +194,14 @@ async def _watch(
             routing_key=None,
             pacer=pacer,
         )
-        poster = _SignallingPoster(SlackCasePoster(client, services))
-        cases = CaseManager(settings, store, poster, SlackIncidentPoster(client, pacer))
+        slack_poster = SlackCasePoster(client, services)
+        poster = _SignallingPoster(slack_poster)
+        cases = CaseManager(
+            settings,
+            store,
+            poster,
+            SlackIncidentPoster(slack_poster.writer, slack_poster.storms),
+        )
         consumer: NotificationConsumer | None = None
         if use_bus:
             queue = f"migrate-diag-watch-{uuid.uuid4().hex[:8]}"

@@ -457,3 +457,21 @@ async def test_refused_credentials_end_the_case(sqlite_store: Store) -> None:
         "the cloud refused the bot: Keystone refused the credentials (HTTP 401)"
     )
     assert len(poster.notices) == 1
+
+
+async def test_storm_is_grouped_by_when_reported_not_when_dispatched(
+    sqlite_store: Store,
+) -> None:
+    """A burst reported inside the window but dispatched long after it (a backlog) is still
+    one incident: the window is about the failures, not about the queue."""
+    reported = datetime(2026, 8, 21, 10, 0, tzinfo=UTC)
+    cases, poster, incidents = manager(sqlite_store, storms={"window_s": 60})
+    cases.clock = lambda: reported
+    for n in range(5):
+        await cases.submit(notification(instance_uuid=f"vm-{n}", request_id=f"req-{n}"))
+    drained = reported + timedelta(minutes=10)
+    cases.clock = lambda: drained
+    assert await cases.dispatch_due() == 5
+    assert len(incidents.parents) == 1
+    assert {thread for *_, thread in poster.posts} == {"1700000000.000001"}
+    assert incidents.updates[-1].count == 5

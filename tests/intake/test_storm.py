@@ -1,5 +1,7 @@
 """A storm of 50 failures from one host, end to end: Nova's Notifier → RabbitMQ → cases →
-the real SlackCasePoster against the local Slack stand-in (with its rate limiter)."""
+the real SlackCasePoster against the local Slack stand-in (with its rate limiter): one
+parent with the breakdown, one reply per cause, every VM's diagnosis stored and shown on
+demand."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from bot.posting.incidents import SlackIncidentPoster
 from bot.settings import BotSettings
 from bot.store.repo import Store
 from bot.times import utcnow
-from tests.bot.support import SECRETS, ScriptedDiagnoser
+from tests.bot.support import SECRETS
+from tests.bot.test_storm_board import CauseDiagnoser
 from tests.fakeslack import FakeSlack
 from tests.intake.conftest import wait_for
 from tests.intake.harness import Nova, broker
@@ -42,7 +45,8 @@ async def slack() -> AsyncIterator[FakeSlack]:
 async def test_storm_of_fifty_is_one_incident(
     slack: FakeSlack, sqlite_url: str
 ) -> None:
-    """50 failures from one host: one incident parent, 50 diagnoses in its thread, no 429."""
+    """50 failures from one host, 2 causes: one parent, 2 group replies (+ the long
+    group's VM list as a file), 50 diagnoses stored, no 429."""
     vms = [f"11111111-0000-4000-8000-{n:012d}" for n in range(STORM)]
     settings = BotSettings.model_validate(
         {
@@ -60,17 +64,24 @@ async def test_storm_of_fifty_is_one_incident(
     pacer = ChannelPacer(rate_per_s=RATE * 0.85, burst=4)
     services = build_services(
         settings,
-        diagnoser=ScriptedDiagnoser(known=set(vms)),
+        # 40 VMs hit the expired certificate, 10 had no room on the destination
+        diagnoser=CauseDiagnoser(
+            {
+                vm: ("libvirt_tls" if n < 40 else "insufficient_resources")
+                for n, vm in enumerate(vms)
+            }
+        ),
         store=store,
         client=client,
         routing_key=None,
         pacer=pacer,
     )
+    poster = SlackCasePoster(client, services)
     cases = CaseManager(
         settings,
         store,
-        SlackCasePoster(client, services),
-        SlackIncidentPoster(client, pacer),
+        poster,
+        SlackIncidentPoster(poster.writer, poster.storms),
     )
     async with broker() as names:
         consumer = NotificationConsumer(
@@ -99,18 +110,39 @@ async def test_storm_of_fifty_is_one_incident(
     top = [m for m in slack.history(OPS) if m.thread_ts is None]
     assert len(top) == 1, [m.text for m in top]
     parent = top[0]
-    assert parent.text.startswith(
-        "50 failed migrations sharing source host cmp-dying-01"
-    )
+    await poster.storms.flush(OPS, parent.ts)
     thread = slack.thread(OPS, parent.ts)
+    # O(causes): the two group replies and the 40-VM group's list file, nothing per VM
+    assert len(thread) == 3, [m.text for m in thread]
+    assert sorted(m.text.split(":")[0] for m in thread if not m.files) == [
+        "10 VMs",
+        "40 VMs",
+    ]
+    files = [f for m in thread for f in m.files]
+    assert len(files) == 1
+    assert files[0]["content"].decode().count("\n") == 40
+    final = slack.message(OPS, parent.ts)
+    assert final.text.startswith("50 VMs failed: 40 `libvirt_tls` on cmp-a-02 — ")
+    assert "; 10 `insufficient_resources` on cmp-a-02 — " in final.text
+    assert "still being diagnosed" not in final.text
     diagnosed = [(await store.get_case(cid)) for cid in await _case_ids(cases)]
     assert len(diagnosed) == STORM
     assert all(case and case.thread_ts == parent.ts for case in diagnosed)
-    assert {case.parent_ts for case in diagnosed if case} <= {m.ts for m in thread}
+    assert all(case and case.parent_ts is None for case in diagnosed)
+    for case in diagnosed:
+        assert case is not None
+        assert len(await store.latest_runs(case.id, limit=1)) == 1
     assert [c for c in slack.calls() if c.status == 429] == []
     assert slack.rejected_calls() == []
-    final = slack.message(OPS, parent.ts)
-    assert "50 VMs" in str(final.blocks)
+    # one VM on demand: its own parent and card in the thread
+    one = diagnosed[0]
+    assert one is not None
+    assert await poster.show_case(one.id) is None
+    await poster.writer.flush(OPS, parent.ts)
+    shown = await store.get_case(one.id)
+    assert shown is not None
+    assert shown.parent_ts in {m.ts for m in slack.thread(OPS, parent.ts)}
+    poster.storms.close()
     await store.close()
 
 
