@@ -1,7 +1,7 @@
 """A storm in Slack: one parent with the breakdown, one reply per root-cause group.
 
 Each member of an incident is diagnosed on its own (and its run stored), but not posted on
-its own: :class:`StormBoard` puts it into its group (:func:`bot.cases.storms.cause_of`).
+its own: :class:`StormBoard` puts it into its group (:func:`bot.causes.cause_of`).
 The first member of a group posts the group's reply in the incident thread (the shared
 card and the VMs); later members only make the reply and the parent's breakdown *dirty*.
 One refresher per incident rewrites what is dirty, spending chat.update from one budget
@@ -31,7 +31,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.cards import render_root_cause
-from bot.cases.storms import NOT_DIAGNOSED, CauseKey, cause_of
+from bot.causes import NOT_DIAGNOSED, CauseKey, cause_of
 from bot.pacing import ChannelPacer
 from bot.posting.writer import DeliveryFailed, SlackWriter
 from bot.rendering import TOP_TEXT_MAX, fit, md

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from bot.app import build_client
-from bot.cases.storms import NOT_DIAGNOSED, cause_of
+from bot.causes import NOT_DIAGNOSED, cause_of
 from bot.pacing import ChannelPacer
 from bot.posting.incidents import render_storm_parent
 from bot.posting.storm import INLINE_VMS, Group, Storm, StormBoard, breakdown_text

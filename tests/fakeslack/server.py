@@ -54,6 +54,9 @@ class FakeSlack:
         post_burst: int = 5,
         text_cap: int = 12_000,
         response_url_uses: int = 5,
+        update_rate_per_min: float
+        | None = None,  # chat.update (Tier 3: ~50); None: no limit
+        update_burst: int = 5,
     ) -> None:
         self.world = World()
         self.journal: list[Call] = []
@@ -63,6 +66,8 @@ class FakeSlack:
         self.text_cap = text_cap
         self.post_rate_per_s = post_rate_per_s
         self.post_burst = post_burst
+        self.update_rate_per_min = update_rate_per_min
+        self.update_burst = update_burst
         self._buckets: dict[str, tuple[float, float]] = {}
         self._injections: list[Injection] = []
         self._changed = asyncio.Condition()
@@ -254,13 +259,16 @@ class FakeSlack:
         }
 
     def _take_post_token(self, channel: str) -> None:
+        self._take(channel, self.post_burst, self.post_rate_per_s)
+
+    def _take(self, key: str, burst: int, rate_per_s: float) -> None:
         now = asyncio.get_running_loop().time()
-        tokens, updated = self._buckets.get(channel, (float(self.post_burst), now))
-        tokens = min(self.post_burst, tokens + (now - updated) * self.post_rate_per_s)
+        tokens, updated = self._buckets.get(key, (float(burst), now))
+        tokens = min(burst, tokens + (now - updated) * rate_per_s)
         if tokens < 1:
-            self._buckets[channel] = (tokens, now)
+            self._buckets[key] = (tokens, now)
             raise RateLimited
-        self._buckets[channel] = (tokens - 1, now)
+        self._buckets[key] = (tokens - 1, now)
 
     def _check_content(self, args: dict[str, Any]) -> str | None:
         blocks = args.get("blocks")
@@ -325,6 +333,10 @@ class FakeSlack:
             return {"ok": False, "error": "cant_update_message"}
         if err := self._check_content(args):
             return {"ok": False, "error": err}
+        if self.update_rate_per_min is not None:  # workspace-wide, like Slack's tiers
+            self._take(
+                "\0chat.update", self.update_burst, self.update_rate_per_min / 60
+            )
         msg.edits.append({"text": msg.text, "blocks": msg.blocks})
         msg.text, msg.blocks = args.get("text") or "", args.get("blocks") or []
         return {
