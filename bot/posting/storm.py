@@ -6,8 +6,8 @@ The first member of a group posts the group's reply in the incident thread (the 
 card and the VMs); later members only make the reply and the parent's breakdown *dirty*.
 One refresher per incident rewrites what is dirty, spending chat.update from one budget
 (Slack's Tier 3, ~50 a minute), so N members cost O(groups) messages and O(groups)
-updates per refresh, whatever N is. A long VM list goes up as a file once the storm's
-members are all in. Any one VM's full diagnosis is posted on demand (``show_case``).
+updates per refresh, whatever N is. A long VM list goes up as a file once the storm has
+been quiet for ``QUIET_S`` with every member in. Any one VM's full diagnosis is posted on demand (``show_case``).
 
 Memory per incident: each group keeps one representative diagnosis and its VMs' labels
 (a name and a case id); diagnoses of the other members live only in the store.
@@ -44,7 +44,7 @@ SHOW_VM = "storm.show-vm"  # the group reply's select: one VM's full diagnosis
 INLINE_VMS = 25  # VMs named in the reply itself; the rest go in a file
 SELECT_MAX = 100  # Slack: options of one static select
 UPDATES_PER_MIN = 50  # chat.update is Tier 3
-REFRESH_IDLE_S = 30.0  # a refresher with nothing to do for this long ends
+QUIET_S = 10.0  # quiet this long: long lists go up as files, the refresher ends
 TEXT_CAUSES = 10  # causes named in the parent's fallback text (the blocks name more)
 
 
@@ -282,9 +282,13 @@ class StormBoard:
         """Rewrite what changed, within the update budget, until quiet."""
         while True:
             try:
-                async with asyncio.timeout(REFRESH_IDLE_S):
+                async with asyncio.timeout(QUIET_S):
                     await storm.dirty.wait()
             except TimeoutError:
+                # quiet: the lists are final for now (a later member re-uploads its group's)
+                if storm.settled >= storm.expected > 0:
+                    async with storm.lock:
+                        await self._upload_lists(storm)
                 return
             try:
                 await self._apply(storm)
@@ -317,8 +321,6 @@ class StormBoard:
                     fit(render_group(group, self.runbook_url)),
                     group_text(group),
                 )
-        if storm.settled >= storm.expected > 0:
-            await self._upload_lists(storm)
 
     async def _upload_lists(self, storm: Storm) -> None:
         """Every member is in: groups too long to name inline get their list as a file."""
@@ -352,6 +354,8 @@ class StormBoard:
         if storm is None:
             return
         await self._apply(storm)  # after the refresher's own pass, if it is in one
+        async with storm.lock:
+            await self._upload_lists(storm)
         await self.writer.flush(channel, parent_ts)
 
     def close(self) -> None:
