@@ -1,4 +1,5 @@
-"""``@migrate-diag <command>`` in a case thread: check, rerun, status, summary, resolve.
+"""``@migrate-diag <command>`` in a case thread: check, rerun, status, summary, resolve;
+in a storm's thread, ``show <vm>`` posts one member's own diagnosis there.
 
 Each command is authorised like its button (``bot.authz``); a refusal is told privately
 and changes nothing. Answers go to the thread, through the bot's one ordered writer.
@@ -36,6 +37,8 @@ _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 # a compute host name as Nova shows it: letters, digits, dot, dash, underscore; no
 # leading dash (never an option), nothing a shell or Slack would read
 HOST_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+# a VM's name or uuid as the store has it: one word (only looked up, never run)
+VM_NAME = re.compile(r"^\S{1,255}$")
 
 COMMANDS: dict[str, tuple[Action, str]] = {
     "check": (Action.DIAGNOSE, "`check <host>` — could this host take the VM?"),
@@ -44,6 +47,10 @@ COMMANDS: dict[str, tuple[Action, str]] = {
     "summary": (Action.SHOW_EVIDENCE, "`summary` — a hand-over with the timeline"),
     "resolve": (Action.RESOLVE, "`resolve <reason>` — close the case by hand"),
     "reopen": (Action.RESOLVE, "`reopen` — undo a resolution"),
+    "show": (
+        Action.SHOW_EVIDENCE,
+        "`show <vm>` — in a storm's thread, one VM's diagnosis",
+    ),
 }
 
 
@@ -102,6 +109,9 @@ class ThreadCommands:
             unknown = f"I don't know {code_span(m.command, 40)}. " if m.command else ""
             await self.say(m, unknown + command_list())
             return
+        if m.command == "show":  # a storm thread holds many cases: the VM names one
+            await self._show(m)
+            return
         case = (
             await case_in_thread(self.services.store, m.channel, m.thread)
             if m.in_thread
@@ -127,6 +137,34 @@ class ThreadCommands:
             text=f"@migrate-diag {m.command} {m.rest}".strip(),
         )
         await getattr(self, f"_{m.command}")(m, case, usage)
+
+    async def _show(self, m: Mention) -> None:
+        action, usage = COMMANDS["show"]
+        refusal = await self.services.authz.check(action, m.user, m.channel)
+        if refusal is not None:
+            await self.client.chat_postEphemeral(
+                channel=m.channel, user=m.user, text=refusal.message
+            )
+            return
+        vm = m.rest.strip()
+        if not m.in_thread or not VM_NAME.match(vm):
+            await self.say(m, f"In a storm's thread, name one VM: {usage}")
+            return
+        case = await self.services.store.find_in_thread(m.channel, m.thread, vm)
+        if case is None:
+            await self.say(m, f"No VM {code_span(vm, 120)} in this storm's thread.")
+            return
+        problem = await self.poster.show_case(case.id)
+        if problem is not None:
+            await self.say(m, escaped_within(problem, 300))
+            return
+        await record_event(
+            self.services.store,
+            case.id,
+            actor=m.user,
+            kind="command",
+            text=f"@migrate-diag show {vm}",
+        )
 
     async def _status(self, m: Mention, case: CaseRecord, usage: str) -> None:
         store = self.services.store

@@ -42,9 +42,7 @@ async def slack() -> AsyncIterator[FakeSlack]:
     await fake.stop()
 
 
-async def test_storm_of_fifty_is_one_incident(
-    slack: FakeSlack, sqlite_url: str
-) -> None:
+async def test_storm_of_fifty_is_one_incident(slack: FakeSlack, pg_url: str) -> None:
     """50 failures from one host, 2 causes: one parent, 2 group replies (+ the long
     group's VM list as a file), 50 diagnoses stored, no 429."""
     vms = [f"11111111-0000-4000-8000-{n:012d}" for n in range(STORM)]
@@ -58,7 +56,7 @@ async def test_storm_of_fifty_is_one_incident(
             "intake": {"storms": {"group_wait_s": 30, "max_concurrent": 8}},
         }
     )
-    store = await Store.open(sqlite_url)
+    store = await Store.open(pg_url)
     client = build_client(settings, SECRETS.bot_token)
     # a margin under the limit: client-side spacing shrinks in transit (jitter)
     pacer = ChannelPacer(rate_per_s=RATE * 0.85, burst=4)
