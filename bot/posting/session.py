@@ -138,7 +138,7 @@ class CaseSession:
         self._thread = thread_root or parent_ts
         self._live.changed()
 
-    def _reply(self, blocks: list[dict[str, object]], text: str) -> None:
+    def _reply(self, blocks: list[dict[str, object]] | None, text: str) -> None:
         assert self._thread is not None
         self._replies.append(
             self._out.writer.reply(self._case.channel, self._thread, blocks, text)
@@ -216,3 +216,11 @@ class CaseSession:
             )
         if self._live is not None:
             await self._live.finish()
+            if not self._live.delivered and self._thread is not None:
+                # the parent is stuck on an older state: say so where people look next
+                self._reply(
+                    None,
+                    "⚠️ Slack would not update this case's parent message; the thread"
+                    " above is the current state. Re-run to refresh it.",
+                )
+                await self._out.writer.flush(self._case.channel, self._thread)

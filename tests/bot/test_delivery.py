@@ -53,6 +53,8 @@ async def test_two_500s_on_chat_update_still_reach_the_final_parent(
         statuses = [c.status for c in fake.calls("chat.update")]
         assert statuses[:2] == [500, 500]
         assert statuses[-1] == 200
+        thread = [m.text for m in fake.thread(OPS, parent.ts)]
+        assert not any("would not update" in t for t in thread)  # it did, after retries
     finally:
         await bot.close()
         await store.close()
@@ -251,6 +253,29 @@ async def test_a_dead_process_case_whose_vm_is_gone_ends_final_with_rerun(
         assert record is not None
         assert record.state is CaseState.FAILED
         assert "web-gone" in (record.state_reason or "")
+    finally:
+        await bot.close()
+        await store.close()
+
+
+async def test_a_parent_slack_will_not_update_is_named_in_the_thread(
+    fake: FakeSlack, pagerduty: PagerDutyEndpoint, tmp_path: Path
+) -> None:
+    """chat.update fails for good: bounded tries, and the thread says the parent is stale."""
+    settings = bot_settings(fake, tmp_path, pagerduty)
+    bot, store = await launch(settings, ScriptedDiagnoser(), fake)
+    try:
+        fake.inject("chat.update", status=503, times=10**6)
+        await fake.slash("/migrate-diag", "web-02", user=OPERATOR, channel=OPS)
+        await bot.services.tasks.drain()
+        [parent] = fake.history(OPS)
+        texts = [m.text for m in fake.thread(OPS, parent.ts)]
+        assert texts[-2].startswith("Root cause: libvirt_tls")
+        assert texts[-1].startswith("⚠️ Slack would not update this case's parent")
+        updates = fake.calls("chat.update")
+        assert updates  # tried
+        # each update is tried 1 + retries times; the live updates are coalesced
+        assert len(updates) % (1 + settings.slack.retries) == 0
     finally:
         await bot.close()
         await store.close()
