@@ -27,6 +27,13 @@ def parse_since(text: str, *, now: datetime | None = None) -> datetime:
     return stamp
 
 
+def _outcome(row: HistoryRow) -> str:
+    """The latest verdict, or where an undiagnosed case stands (undeliverable, ...)."""
+    if row.verdict:
+        return row.verdict
+    return row.state if row.state and row.state != "diagnosed" else "not diagnosed"
+
+
 def format_rows(rows: list[HistoryRow]) -> str:
     """A plain-text table for the terminal."""
     if not rows:
@@ -37,7 +44,7 @@ def format_rows(rows: list[HistoryRow]) -> str:
         route = f"{row.source_host or '?'} -> {row.dest_host or '?'}"
         lines.append(
             f"{row.created_at:%Y-%m-%d %H:%M:%S}  {row.vm[:36]:<36}  {route[:29]:<29}  "
-            f"{row.source[:12]:<12}  {(row.verdict or 'not diagnosed')[:22]:<22}  {row.runs}"
+            f"{row.source[:12]:<12}  {_outcome(row)[:22]:<22}  {row.runs}"
         )
     return "\n".join(lines)
 

@@ -30,6 +30,7 @@ class HistoryRow:
     runs: int
     channel: str
     incident_id: str | None
+    state: str | None = None  # cases.state: diagnosing, failed, undeliverable, ...
 
 
 async def history(
@@ -102,6 +103,7 @@ async def history(
                     runs=count or 0,
                     channel=case.channel,
                     incident_id=intake.incident_id if intake else None,
+                    state=case.state,
                 )
             )
     return rows

@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.history import format_rows
 from bot.pacing import ChannelPacer
 from bot.store import CaseState, Store
+from bot.store.history import history
 from bot.store.models import CaseRow
 from bot.times import utcnow
 from tests.bot.conftest import OPS
@@ -120,6 +122,8 @@ async def test_channel_not_found_ends_at_once_with_the_reason(
             [row] = (await session.scalars(select(CaseRow))).all()
         # a terminal state with the reason, not a lease left to be re-run forever
         assert (row.state, row.state_reason) == ("undeliverable", "channel_not_found")
+        [line] = format_rows(await history(store)).splitlines()[1:]
+        assert "undeliverable" in line  # the audit trail says how it ended
     finally:
         await bot.close()
         await store.close()
