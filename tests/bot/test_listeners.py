@@ -8,6 +8,7 @@ the ack came first and what the listener asked Slack (and the store) to do.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -449,3 +450,50 @@ async def test_show_evidence_of_an_unknown_run_says_so(harness: Harness) -> None
     )
     assert ephemeral_texts(harness.client) == ["This run is no longer in the store."]
     harness.client.files_upload_v2.assert_not_awaited()
+
+
+# --- Resolve / Reopen ---------------------------------------------------------------
+
+
+async def test_resolve_acks_first_then_opens_the_modal_with_the_trigger(
+    harness: Harness,
+) -> None:
+    case = await harness.parented_case()
+    body = {**click("diag.resolve", case.id), "trigger_id": "1.2.abc"}
+    await harness.call("diag.resolve", body=body, client=harness.client)
+    assert harness.acked_before == [[]]
+    [opened] = harness.client.views_open.await_args_list
+    assert opened.kwargs["trigger_id"] == "1.2.abc"
+    assert opened.kwargs["view"].callback_id == "diag.resolve-modal"
+
+
+async def test_a_modal_without_a_reason_is_an_inline_error_and_writes_nothing(
+    harness: Harness,
+) -> None:
+    case = await harness.parented_case()
+    view = {
+        "private_metadata": json.dumps({"case": case.id, "channel": OPS}),
+        "state": {"values": {"reason": {"reason": {"value": "  "}}}},
+    }
+    ack = await harness.call(
+        "diag.resolve-modal",
+        body={"user": {"id": OPERATOR}, "view": view},
+        client=harness.client,
+    )
+    assert ack.await_args.kwargs["response_action"] == "errors"
+    assert "reason" in ack.await_args.kwargs["errors"]
+    from bot.store.resolution_repo import resolution_of
+
+    assert await resolution_of(harness.store, case.id) is None
+
+
+async def test_reopen_of_an_open_case_says_there_is_nothing_to_reopen(
+    harness: Harness,
+) -> None:
+    case = await harness.parented_case()
+    await harness.call(
+        "diag.reopen", body=click("diag.reopen", case.id), client=harness.client
+    )
+    assert ephemeral_texts(harness.client) == [
+        "This case is not resolved; nothing to reopen."
+    ]
