@@ -26,6 +26,7 @@ class Action(StrEnum):
     CLAIM = "claim"
     SHOW_EVIDENCE = "show evidence"
     RESOLVE = "resolve or reopen cases"
+    FIX = "run fixes"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,7 +91,11 @@ class Authorizer:
         ):
             return Refusal(message="migrate-diag is not enabled in this channel.")
         users, groups = self._rule(action)
-        if not users and not groups:
+        if action is Action.FIX:
+            users, groups = self.access.fix_users, self.access.fix_groups
+            if not users and not groups:  # never open to everyone by default
+                return Refusal(message="Fixes are not enabled for anyone here.")
+        elif not users and not groups:
             return None
         if user_id in users:
             return None

@@ -55,6 +55,9 @@ class AccessSettings(Section):
     # Resolve / Reopen (button, modal, `@migrate-diag resolve`); empty: the re-run rule
     resolve_users: tuple[str, ...] = ()
     resolve_groups: tuple[str, ...] = ()
+    # fixes that change the cloud (Retry to H): both empty = NOBODY (never open by default)
+    fix_users: tuple[str, ...] = ()
+    fix_groups: tuple[str, ...] = ()
 
 
 class EscalationSettings(Section):
@@ -181,6 +184,15 @@ class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+class ActionsSettings(Section):
+    """Fixes the bot may run from a thread (Retry to H). Off unless the site turns them on."""
+
+    enabled: bool = False
+    # the clouds.yaml entry (openstack.clouds_file) with the rights to move servers;
+    # diagnosis keeps its own read-only openstack.cloud
+    cloud: str | None = None
+
+
 class BotSettings(DiagnosticsSettings):
     slack: SlackSettings = SlackSettings()
     access: AccessSettings = AccessSettings()
@@ -189,3 +201,4 @@ class BotSettings(DiagnosticsSettings):
     intake: IntakeSettings = IntakeSettings()
     health: HealthSettings = HealthSettings()
     logging: LoggingSettings = LoggingSettings()
+    actions: ActionsSettings = ActionsSettings()

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.actions import claim, escalate, rerun, resolve, show_evidence, show_vm
+from bot.actions import (
+    claim,
+    escalate,
+    rerun,
+    resolve,
+    retry,
+    show_evidence,
+    show_vm,
+)
 from bot.posting.case_poster import SlackCasePoster
 from bot.services import Services
 
 
 def register(app: AsyncApp, services: Services, poster: SlackCasePoster) -> None:
-    for module in (rerun, escalate, claim, show_evidence, resolve, show_vm):
+    for module in (rerun, escalate, claim, show_evidence, resolve, show_vm, retry):
         module.register(app, services, poster)

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.models.blocks import SectionBlock
+from slack_sdk.models.blocks import Block, SectionBlock
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions.common import Click
 from bot.actions.rerun import rerun_case
 from bot.actions.resolve import reopen_by_user, resolve_by_user
+from bot.actions.retry import offered, retry_button, target_passed
 from bot.authz import Action
 from bot.events.handover import status_text, summary_blocks
 from bot.posting.case_poster import SlackCasePoster
@@ -227,7 +228,10 @@ class ThreadCommands:
             await self.say(m, f"Could not check {code_span(host, 120)}: {exc}")
             return
         text = check_result(host, d)
-        await self.say(m, text, fit([SectionBlock(text=md(text))]))
+        blocks: list[Block] = [SectionBlock(text=md(text))]
+        if offered(self.services.settings, d):
+            blocks.append(retry_button(case, d, host))
+        await self.say(m, text, fit(blocks))
         await record_event(
             self.services.store,
             case.id,
@@ -240,10 +244,16 @@ class ThreadCommands:
 def check_result(host: str, d: Diagnosis) -> str:
     """The engine's evaluation of ``host`` as the destination, as it found it."""
     head = f"*Checked {code_span(host, 120)} as the destination of {code_span(d.vm.name, 120)}:*"
-    if d.root_cause is None:
-        verdict = "✅ nothing found that stops this host (every check passed or had nothing to check)."
+    if target_passed(d):
+        verdict = (
+            "✅ nothing found that stops this host: capacity and CPU, AZ and aggregates,"
+            " services and probes (steps 5–7) passed."
+        )
+        if d.root_cause is not None:  # unknown: the earlier failure's cause, not H's
+            verdict += " The earlier failure's own cause stays unknown."
+    elif (f := d.root_cause) is None:
+        verdict = "⚠️ not every check of this host passed; see the steps below."
     else:
-        f = d.root_cause
         verdict = (
             f"❌ {code_span(f.root_cause.value, 60)} — {escaped_within(f.title, 300)}"
             f" (confidence: {f.confidence.value})\n{escaped_within(f.summary, 800)}"

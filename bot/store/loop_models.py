@@ -38,3 +38,21 @@ class CaseEventRow(Base):
     actor: Mapped[str | None] = mapped_column(String(32))  # None: the bot
     kind: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)
+
+
+class FixAuditRow(Base):
+    """One fix run (or refused) from a button: who, what, when, Nova's request id, result."""
+
+    __tablename__ = "fix_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    what: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(
+        String(16)
+    )  # running / accepted / refused / failed
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    result: Mapped[str] = mapped_column(Text)

@@ -59,10 +59,36 @@ ONE_CHANNEL = AccessSettings(allowed_channels=(OPS,))
 @pytest.mark.parametrize(
     ("access", "action", "user", "channel", "reason"),
     [
-        # no lists at all: everyone, everywhere, every action
+        # no lists at all: everyone, everywhere, every action but fixes
         *(
             pytest.param(AccessSettings(), a, STRANGER, OTHER, None, id=f"open-{a}")
             for a in Action
+            if a is not Action.FIX
+        ),
+        # fixes change the cloud: empty lists allow nobody, not everybody
+        pytest.param(
+            AccessSettings(),
+            Action.FIX,
+            BOSS,
+            OPS,
+            "Fixes are not enabled for anyone here.",
+            id="fix-unset-is-nobody",
+        ),
+        pytest.param(
+            AccessSettings(fix_users=(BOSS,)),
+            Action.FIX,
+            BOSS,
+            OPS,
+            None,
+            id="fix-user",
+        ),
+        pytest.param(
+            AccessSettings(fix_users=(BOSS,), diagnose_users=(STRANGER,)),
+            Action.FIX,
+            STRANGER,
+            OPS,
+            refused(Action.FIX),
+            id="fix-not-listed",
         ),
         # allowed_channels limits every action, whoever asks
         *(
