@@ -35,7 +35,23 @@ def _users(state: RegionState) -> dict[str, dict[str, Any]]:
             "role": "member",
             "projects": {identity.MEMBER_PROJECT},
         },
+        identity.SERVICE_USER: {
+            "password": identity.SERVICE_PASSWORD,
+            "role": "service",
+            "projects": {identity.SERVICE_PROJECT},
+        },
     }
+
+
+_ROLES = {
+    "admin": ("admin", "member", "reader"),
+    "service": ("admin", "service", "member", "reader"),
+    "member": ("member", "reader"),
+}
+_HOME_PROJECT = {
+    identity.ADMIN_USER: identity.ADMIN_PROJECT,
+    identity.SERVICE_USER: identity.SERVICE_PROJECT,
+}
 
 
 def unauthorized(realm: str = "") -> web.Response:
@@ -160,11 +176,7 @@ async def issue_token(request: web.Request) -> web.Response:
         )  # fmt: skip
     user, password, project = scope
     known = _users(state).get(user)
-    project = project or (
-        identity.ADMIN_PROJECT
-        if user == identity.ADMIN_USER
-        else identity.MEMBER_PROJECT
-    )
+    project = project or _HOME_PROJECT.get(user, identity.MEMBER_PROJECT)
     if (
         known is None
         or not secrets.compare_digest(known["password"], password)
@@ -173,11 +185,7 @@ async def issue_token(request: web.Request) -> web.Response:
         return unauthorized()
     scenario = state.scenario
     project_id = identity.project_id(scenario, project)
-    roles = (
-        ("admin", "member", "reader")
-        if known["role"] == "admin"
-        else ("member", "reader")
-    )
+    roles = _ROLES[known["role"]]
     token = "gAAAAA" + secrets.token_urlsafe(96)
     state.tokens[token] = (user, project_id, roles)
     issued = datetime.now(UTC)

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from sim.api import keys
 from sim.api.errors import json_response, neutron_error
 from sim.region.state import PortBinding, RegionState, ServerRow, stable_uuid
 from sim.scenario.model import Port
@@ -96,6 +97,9 @@ def add_routes(app: web.Application, state: RegionState) -> None:
     ]
     for path, endpoint in routes:
         app.router.add_get(path, _bind(endpoint, state))
+    app.router.add_delete(
+        "/network/v2.0/ports/{id}/bindings/{host}", _bind(_delete_binding, state)
+    )
 
 
 def _bind(
@@ -293,6 +297,33 @@ async def _show_binding(request: web.Request, state: RegionState) -> web.Respons
         message = f"Binding for port {port['id']} for host {host} could not be found."
         return neutron_error(request, 404, "PortBindingNotFound", message)
     return json_response(request, {"binding": _binding_body(binding)})
+
+
+async def _delete_binding(request: web.Request, state: RegionState) -> web.Response:
+    """DELETE a port's binding on a host (neutron/api/v2/base.py ``_delete``).
+
+    The binding is looked up before the policy, so a missing one is 404
+    PortBindingNotFound for anyone. ``delete_port_binding`` is SERVICE-only in current
+    Neutron policies (Nova deletes bindings with its service user): an admin, who may
+    show the binding, gets 403; a caller who may not even show it is told 404.
+    """
+    port = _find_port(request, state)
+    if isinstance(port, web.Response):
+        return port
+    host = request.match_info["host"]
+    bindings = state.port_bindings.get(port["id"], {})
+    if host not in bindings:
+        message = f"Binding for port {port['id']} for host {host} could not be found."
+        return neutron_error(request, 404, "PortBindingNotFound", message)
+    roles = request[keys.AUTH][2]
+    if "service" not in roles:
+        if "admin" in roles:  # get_port_binding is ADMIN_OR_SERVICE
+            message = "rule:delete_port_binding is disallowed by policy"
+            return neutron_error(request, 403, "PolicyNotAuthorized", message)
+        message = "The resource could not be found."
+        return neutron_error(request, 404, "HTTPNotFound", message)
+    del bindings[host]
+    return web.Response(status=204)
 
 
 def _agents(state: RegionState) -> list[dict[str, Any]]:

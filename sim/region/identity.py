@@ -15,6 +15,11 @@ ADMIN_PROJECT = "admin"
 MEMBER_USER = "demo"
 MEMBER_PASSWORD = "sim-demo-password"
 MEMBER_PROJECT = "demo"
+# the service user Nova talks to Neutron as: admin plus the "service" role that current
+# Neutron policies require for port-binding writes (delete_port_binding is SERVICE-only)
+SERVICE_USER = "nova"
+SERVICE_PASSWORD = "sim-nova-password"
+SERVICE_PROJECT = "service"
 CONDUCTOR_HOST = "ctl-01"  # where nova-conductor records its instance-action events
 K8S_TOKEN = "sim-kubernetes-token"  # the bearer token of the Kubernetes API
 

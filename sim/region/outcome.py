@@ -26,6 +26,7 @@ from sim.region.state import (
     ServerRow,
     ServerUpdate,
     apply_update,
+    compute_service,
     stable_uuid,
 )
 from sim.scenario.model import Event, Outcome
@@ -107,7 +108,7 @@ class _Timing:
 def _pick_dest(state: RegionState, source: str, az: str) -> str | None:
     """What the scheduler would pick for a successful move: another up, enabled host."""
     for name, host in sorted(state.scenario.hosts.items()):
-        c = host.compute
+        c = compute_service(state, name)
         if (
             name != source
             and host.az == az

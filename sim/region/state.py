@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypedDict
 
-from sim.scenario.model import Scenario, Server
+from sim.scenario.model import ComputeService, Scenario, Server
 
 _NS = uuid.UUID("6f1c3d52-8a4e-4f0e-9a57-1c2b3d4e5f60")
 
@@ -196,6 +196,15 @@ class RegionState:
     notifications: list[NotificationRecord] = field(default_factory=list)
     # token -> (user, project, roles)
     tokens: dict[str, tuple[str, str, tuple[str, ...]]] = field(default_factory=dict)
+    # host -> its nova-compute service once PUT /os-services changed it (else the scenario's)
+    compute_services: dict[str, ComputeService] = field(default_factory=dict)
+    # aggregate name -> hosts added with the add_host action (after the scenario's)
+    added_aggregate_hosts: dict[str, list[str]] = field(default_factory=dict)
+
+
+def compute_service(state: RegionState, host: str) -> ComputeService:
+    """The nova-compute service of ``host`` now (KeyError for an unknown host)."""
+    return state.compute_services.get(host) or state.scenario.hosts[host].compute
 
 
 def server_by_name(state: RegionState, name: str) -> ServerRow:

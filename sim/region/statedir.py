@@ -75,6 +75,11 @@ def clouds(region: Region) -> dict[str, Any]:
             "sim-member": cloud(
                 identity.MEMBER_USER, identity.MEMBER_PASSWORD, identity.MEMBER_PROJECT
             ),
+            "sim-service": cloud(
+                identity.SERVICE_USER,
+                identity.SERVICE_PASSWORD,
+                identity.SERVICE_PROJECT,
+            ),
         }
     }
 

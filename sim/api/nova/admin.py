@@ -27,7 +27,7 @@ from sim.api.nova.common import (
 from sim.api.nova.fields import Field, render
 from sim.api.nova.servers import find_flavor
 from sim.region.identity import CONDUCTOR_HOST, provider_uuid
-from sim.region.state import RegionState, stable_uuid
+from sim.region.state import RegionState, compute_service, stable_uuid
 from sim.scenario.model import Aggregate, Host
 from sim.scenario.times import resolve_time
 
@@ -41,7 +41,7 @@ def services(state: RegionState) -> list[dict[str, Any]]:
                      "status": "enabled", "state": "up", "forced_down": False,
                      "disabled_reason": None, "updated_at": now - timedelta(seconds=5)})  # fmt: skip
     for name, host in state.scenario.hosts.items():
-        c = host.compute
+        c = compute_service(state, name)
         rows.append(
             {
                 "binary": "nova-compute",
@@ -62,7 +62,7 @@ def services(state: RegionState) -> list[dict[str, Any]]:
     return rows
 
 
-def _service_view(request: web.Request, row: dict[str, Any]) -> dict[str, Any]:
+def service_view(request: web.Request, row: dict[str, Any]) -> dict[str, Any]:
     view = {
         "binary": row["binary"],
         "disabled_reason": row["disabled_reason"],
@@ -84,7 +84,7 @@ async def list_services(request: web.Request) -> web.Response:
     for key in ("host", "binary"):
         if key in request.query:
             rows = [r for r in rows if r[key] == request.query[key]]
-    return json_body({"services": [_service_view(request, r) for r in rows]})
+    return json_body({"services": [service_view(request, r) for r in rows]})
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,10 +278,16 @@ def aggregates(state: RegionState) -> list[Aggregate]:
         Aggregate(name=f"agg-{az}", availability_zone=az, hosts=h)
         for az, h in zones.items()
     ]
-    return implicit + declared
+    added = state.added_aggregate_hosts
+    return [
+        agg.model_copy(update={"hosts": [*agg.hosts, *added[agg.name]]})
+        if agg.name in added
+        else agg
+        for agg in implicit + declared
+    ]
 
 
-def _aggregate_view(request: web.Request, index: int, agg: Aggregate) -> dict[str, Any]:
+def aggregate_view(request: web.Request, index: int, agg: Aggregate) -> dict[str, Any]:
     state = state_of(request)
     metadata = dict(agg.metadata)
     if agg.availability_zone:
@@ -305,7 +311,7 @@ def _aggregate_view(request: web.Request, index: int, agg: Aggregate) -> dict[st
 async def list_aggregates(request: web.Request) -> web.Response:
     require_admin(request, "os_compute_api:os-aggregates:index")
     rows = [
-        _aggregate_view(request, i, a)
+        aggregate_view(request, i, a)
         for i, a in enumerate(aggregates(state_of(request)), 1)
     ]
     return json_body({"aggregates": rows})
@@ -316,7 +322,7 @@ async def show_aggregate(request: web.Request) -> web.Response:
     wanted = request.match_info["aggregate_id"]
     for index, agg in enumerate(aggregates(state_of(request)), start=1):
         if str(index) == wanted:
-            return json_body({"aggregate": _aggregate_view(request, index, agg)})
+            return json_body({"aggregate": aggregate_view(request, index, agg)})
     raise NovaFault(404, f"Aggregate {wanted} could not be found.")
 
 
@@ -371,4 +377,4 @@ def add_routes(app: web.Application, prefix: str) -> None:
     r.add_get(f"{prefix}/os-availability-zone/detail", availability_zones_detail)
 
 
-__all__ = ["add_routes", "aggregates", "services"]
+__all__ = ["add_routes", "aggregate_view", "aggregates", "service_view", "services"]

@@ -20,7 +20,7 @@ from sim.api.nova.servers import get_server
 from sim.region.moves import MoveRunner
 from sim.region.outcome import Placeholders
 from sim.region.render import render_text
-from sim.region.state import ServerRow
+from sim.region.state import ServerRow, compute_service
 from sim.scenario.model import Outcome
 
 _ALLOWED_STATES = {
@@ -200,11 +200,9 @@ async def server_action(request: web.Request) -> web.Response:
     host = args.get("host")
     source = server["host"]
     if action == "evacuate":
-        spec = state.scenario.hosts.get(source)
-        if (
-            spec is not None
-            and spec.compute.state == "up"
-            and not spec.compute.forced_down
+        if source in state.scenario.hosts and (
+            (service := compute_service(state, source)).state == "up"
+            and not service.forced_down
         ):
             raise NovaFault(400, f"Compute service of {source} is still in use.")
         if host is not None and host not in state.scenario.hosts:

@@ -20,6 +20,7 @@ from sim.api.nova import admin as nova_admin
 from sim.api.nova import migrations as nova_migrations
 from sim.api.nova import move as nova_move
 from sim.api.nova import servers as nova_servers
+from sim.api.nova import updates as nova_updates
 from sim.api.nova.common import NOT_FOUND, NovaFault, fault
 from sim.region.moves import MoveRunner
 from sim.region.state import RegionState
@@ -107,5 +108,7 @@ def add_routes(app: web.Application, state: RegionState) -> None:
     r.add_get(f"{PREFIX}/", versions)
     r.add_get(API, version_v21)
     r.add_get(f"{API}/", version_v21)
-    for module in (nova_servers, nova_migrations, nova_actions, nova_admin, nova_move):
+    modules = (nova_servers, nova_migrations, nova_actions, nova_admin, nova_move,
+               nova_updates)  # fmt: skip
+    for module in modules:
         module.add_routes(app, API)

@@ -30,7 +30,7 @@ from sim.api.nova.common import (
     state_of,
 )
 from sim.api.nova.fields import OMIT, Field, render
-from sim.region.state import RegionState, ServerRow, stable_uuid
+from sim.region.state import RegionState, ServerRow, compute_service, stable_uuid
 from sim.scenario.model import Flavor
 
 IMAGE_ID = "155d900f-4e14-4e4c-a73d-069cbf4541e6"
@@ -53,9 +53,10 @@ def host_status(state: RegionState, host: str | None) -> str:
     spec = state.scenario.hosts.get(host or "")
     if spec is None:
         return "UNKNOWN" if host else ""
-    if spec.compute.forced_down or spec.compute.state == "down":
+    service = compute_service(state, host or "")
+    if service.forced_down or service.state == "down":
         return "DOWN"
-    if spec.compute.status == "disabled":
+    if service.status == "disabled":
         return "MAINTENANCE"
     return "UP"
 

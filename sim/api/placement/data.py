@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sim.region.state import RegionState, stable_uuid
+from sim.region.state import RegionState, compute_service, stable_uuid
 from sim.scenario.model import Host
 
 # The capability traits the libvirt driver reports on every compute node (as recorded in
@@ -124,7 +124,7 @@ def traits(state: RegionState, host_name: str) -> list[str]:
         | set(host.cpu.traits)
         | set(host.resources.extra_traits)
     )
-    if host.compute.status == "disabled":
+    if compute_service(state, host_name).status == "disabled":
         found.add(STATUS_DISABLED_TRAIT)
     return sorted(found)
 
