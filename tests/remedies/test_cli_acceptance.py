@@ -78,13 +78,14 @@ DOCUMENTED_REFUSALS: dict[str, tuple[frozenset[int], str]] = {
     "openstack server reboot": (frozenset({404}), "sim: no reboot action"),
     "openstack server set": (frozenset({404, 405}), "sim: no os-resetState action"),
     "openstack compute service set": (
-        frozenset({404}),
-        "sim: no PUT /os-services/{id}",
+        frozenset({400}),
+        "Nova refuses --up while `done` evacuation records from the host remain "
+        "(they complete when its nova-compute restarts)",
     ),
     "openstack aggregate set": (frozenset({404, 405}), "sim: aggregates are read-only"),
     "openstack aggregate add host": (
-        frozenset({404, 405}),
-        "sim: aggregates are read-only",
+        frozenset({409}),
+        "Nova refuses a host already in the aggregate or in another zone's aggregate",
     ),
     "openstack resource provider allocation delete": (
         frozenset({405}),
