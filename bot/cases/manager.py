@@ -203,14 +203,14 @@ class CaseManager:
             if not working:
                 continue
             try:
-                ours = await self.intake.renew(
+                taken = await self.intake.renew(
                     self.owner, working.values(), now=self.clock(), lease_s=self.lease_s
                 )
             except Exception:
                 log.warning("renewing leases failed; retrying", exc_info=True)
                 continue
             for task, case_id in working.items():
-                if case_id not in ours and not task.done():
+                if case_id in taken and not task.done():
                     log.error(
                         "lost the lease of case %s (another replica has it); stopping",
                         case_id,

@@ -399,13 +399,15 @@ class IntakeRepo(IntakeBookkeeping):
     async def renew(
         self, owner: str, case_ids: Iterable[str], *, now: datetime, lease_s: float
     ) -> set[str]:
-        """Extend this owner's leases (the heartbeat); returns the cases still ours."""
+        """Extend this owner's leases (the heartbeat); returns the cases another replica
+        holds now (their lease ran out and was taken). A case this owner already settled
+        (posted, handed back, failed) is neither renewed nor taken."""
         ids = list(case_ids)
         if not ids:
             return set()
 
         async def work(session: AsyncSession) -> set[str]:
-            result = await session.execute(
+            await session.execute(
                 update(IntakeCaseRow)
                 .where(
                     IntakeCaseRow.case_id.in_(ids),
@@ -413,9 +415,15 @@ class IntakeRepo(IntakeBookkeeping):
                     IntakeCaseRow.status == POSTING,
                 )
                 .values(lease_until=now + timedelta(seconds=lease_s))
-                .returning(IntakeCaseRow.case_id)
             )
-            return set(result.scalars().all())
+            taken = await session.scalars(
+                select(IntakeCaseRow.case_id).where(
+                    IntakeCaseRow.case_id.in_(ids),
+                    IntakeCaseRow.owner.is_not(None),
+                    IntakeCaseRow.owner != owner,
+                )
+            )
+            return set(taken.all())
 
         return await self._transaction(work)
 

@@ -475,3 +475,20 @@ async def test_storm_is_grouped_by_when_reported_not_when_dispatched(
     assert len(incidents.parents) == 1
     assert {thread for *_, thread in poster.posts} == {"1700000000.000001"}
     assert incidents.updates[-1].count == 5
+
+
+async def test_a_lost_lease_stops_the_work(sqlite_store: Store) -> None:
+    """Another replica holds the case now (our lease ran out): this one stops, posts nothing."""
+    settings = bot_settings(lease_s=30, heartbeat_s=0.05)
+    busy = BlockingPoster()
+    cases = CaseManager(settings, sqlite_store, busy, RecordingIncidents(), owner="a")
+    claim = await cases.submit(notification())
+    working = asyncio.create_task(cases.dispatch_due())
+    await wait_for(lambda: busy.started == [claim.case_id])
+    async with sqlite_store.sessions.begin() as session:
+        row = await session.get(IntakeCaseRow, claim.case_id)
+        assert row is not None
+        row.owner = "b"
+    assert await asyncio.wait_for(working, 10) == 0
+    busy.release.set()
+    assert busy.posts == []

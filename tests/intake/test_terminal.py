@@ -20,6 +20,7 @@ from bot.store.repo import Store
 from diagnostics.service import open_engine
 from diagnostics.settings import load_settings
 from sim.testing import start_region
+from tests.bot.support import ScriptedDiagnoser
 from tests.fakeslack.server import FakeSlack
 
 pytestmark = pytest.mark.integration
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 SCENARIO = "libvirt-tls-expired-cert"
 GONE = "0dead0ff-0000-4000-8000-000000000000"
 OPS = "C-OPS"
+VM = "web-02"  # a name the scripted diagnoser knows
 
 
 async def test_a_deleted_vm_ends_in_one_terminal_state_with_one_message(
@@ -92,3 +94,54 @@ async def test_a_deleted_vm_ends_in_one_terminal_state_with_one_message(
             log.info("deleted VM: %d API calls: %s", len(calls), calls)
         await store.close()
     await slack.stop()
+
+
+async def test_a_channel_the_bot_cannot_post_in_ends_the_case(tmp_path: Path) -> None:
+    """The route points at a channel Slack does not know: the case ends with Slack's reason
+    after the client's bounded tries, and later dispatches never try it again."""
+    slack = FakeSlack()
+    await slack.start()
+    settings = BotSettings.model_validate(
+        {
+            "slack": {
+                "api_base_url": slack.api_url,
+                "default_channel": "C-GONE",
+                "update_interval_s": 0,
+                "retry_backoff_s": 0.01,
+            },
+            "intake": {"storms": {"group_wait_s": 0}},
+        }
+    )
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite'}")
+    client = build_client(settings, SecretStr("xoxb-test"))
+    services = build_services(
+        settings,
+        diagnoser=ScriptedDiagnoser(known={VM}),
+        store=store,
+        client=client,
+        routing_key=None,
+    )
+    cases = CaseManager(
+        settings,
+        store,
+        SlackCasePoster(client, services),
+        SlackIncidentPoster(client, services.pacer),
+    )
+    try:
+        claim = await cases.submit(
+            FailureReport(source=ReportSource.WEBHOOK, instance_uuid=VM, request_id="r")
+        )
+        assert await cases.dispatch_due() == 0
+        tries = len(slack.calls("chat.postMessage"))
+        for _ in range(20):
+            assert await cases.dispatch_due() == 0
+        assert len(slack.calls("chat.postMessage")) == tries
+        assert 1 <= tries <= settings.slack.retries + 1
+        assert await cases.intake.outcome(claim.case_id) == (
+            "failed",
+            "Slack refused the post (channel_not_found)",
+            1,
+        )
+    finally:
+        await store.close()
+        await slack.stop()
