@@ -45,6 +45,9 @@ INLINE_VMS = 25  # VMs named in the reply itself; the rest go in a file
 SELECT_MAX = 100  # Slack: options of one static select
 UPDATES_PER_MIN = 50  # chat.update is Tier 3
 QUIET_S = 10.0  # quiet this long: long lists go up as files, the refresher ends
+WRITE_ATTEMPTS = (
+    5  # extra passes for writes Slack did not take (after the client's retries)
+)
 TEXT_CAUSES = 10  # causes named in the parent's fallback text (the blocks name more)
 
 
@@ -82,6 +85,7 @@ class Storm:
     # posted or fed by this process: its groups are whole (after a restart they are not,
     # and the parent is left as it was rather than shown with nothing diagnosed)
     known: bool = False
+    failures: int = 0  # writes that did not land, retried up to WRITE_ATTEMPTS
     dirty: asyncio.Event = field(default_factory=asyncio.Event)
     parent_dirty: bool = False
     refresher: asyncio.Task[None] | None = None
@@ -304,23 +308,45 @@ class StormBoard:
         if storm.parent_dirty and storm.known:
             storm.parent_dirty = False
             blocks, text = self.render_parent(storm)
-            async with self.updates.slot("chat.update"):
-                await self.writer.update(storm.channel, storm.parent_ts, blocks, text)
+            if not await self._update(storm.channel, storm.parent_ts, blocks, text):
+                storm.parent_dirty = self._again(storm)
         for group in list(storm.groups.values()):
             if group.reply is None or group.shown == len(group.vms):
                 continue
             try:
                 ts = await group.reply
-            except DeliveryFailed:
-                continue  # the writer logged it; the parent's breakdown still counts it
-            group.shown = len(group.vms)
-            async with self.updates.slot("chat.update"):
-                await self.writer.update(
-                    storm.channel,
-                    ts,
-                    fit(render_group(group, self.runbook_url)),
-                    group_text(group),
-                )
+            except DeliveryFailed as exc:
+                # the writer logged it; post the reply again unless no retry can help
+                if not exc.permanent and self._again(storm):
+                    group.shown = len(group.vms)
+                    group.reply = self.writer.reply(
+                        storm.channel,
+                        storm.parent_ts,
+                        fit(render_group(group, self.runbook_url)),
+                        group_text(group),
+                    )
+                continue
+            shown, group.shown = group.shown, len(group.vms)
+            rendered = fit(render_group(group, self.runbook_url)), group_text(group)
+            if not await self._update(storm.channel, ts, *rendered) and self._again(
+                storm
+            ):
+                group.shown = shown  # try again on the next pass
+
+    async def _update(
+        self, channel: str, ts: str, blocks: list[dict[str, Any]], text: str
+    ) -> bool:
+        async with self.updates.slot("chat.update"):
+            return await self.writer.update(channel, ts, blocks, text)
+
+    @staticmethod
+    def _again(storm: Storm) -> bool:
+        """A write did not land: another pass, at most ``WRITE_ATTEMPTS`` per storm."""
+        storm.failures += 1
+        if storm.failures > WRITE_ATTEMPTS:
+            return False
+        storm.dirty.set()  # the refresher comes round again, paced by the budget
+        return True
 
     async def _upload_lists(self, storm: Storm) -> None:
         """Every member is in: groups too long to name inline get their list as a file."""

@@ -233,3 +233,36 @@ async def test_a_member_that_could_not_be_diagnosed_is_counted_with_why(
     assert final.text == "1 VM failed: 1 `not-diagnosed` — could not be diagnosed"
     (reply,) = slack.thread(OPS, parent)
     assert "gone-vm (no server gone-vm)" in str(reply.blocks)
+
+
+async def test_a_group_reply_slack_did_not_take_is_posted_again(
+    slack: FakeSlack,
+) -> None:
+    """Slack answers 500 to the group's reply (no client retries left): the board posts it
+    again, and its later update and the parent's land; nothing is lost."""
+    settings = BotSettings.model_validate(
+        {"slack": {"api_base_url": slack.api_url, "retries": 0}}
+    )
+    writer = SlackWriter(
+        build_client(settings, SECRETS.bot_token), ChannelPacer(rate_per_s=40, burst=4)
+    )
+    board = StormBoard(writer, render_storm_parent, updates_per_min=6000)
+    parent = await writer.post(OPS, None, "storm")
+    board.expect(OPS, parent, count=2, title="t", incident_id="i", opened_at="now")
+    slack.inject("chat.postMessage", status=500)
+    for n in range(2):
+        board.record(
+            OPS,
+            parent,
+            case_id=f"c{n}",
+            vm=f"vm-{n}",
+            diagnosis=diagnosis_of(f"vm-{n}", "libvirt_tls"),
+            run_id=f"r{n}",
+        )
+    await board.flush(OPS, parent)
+    await board.flush(OPS, parent)  # the second pass re-posts and updates
+    board.close()
+    (reply,) = slack.thread(OPS, parent)
+    assert reply.text.startswith("2 VMs: `libvirt_tls`")
+    assert slack.message(OPS, parent).text.startswith("2 VMs failed: 2 `libvirt_tls`")
+    assert [c.status for c in slack.calls("chat.postMessage")] == [200, 500, 200]
