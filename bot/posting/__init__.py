@@ -3,5 +3,6 @@
 - :mod:`bot.posting.case_poster` — ``SlackCasePoster``: diagnose one case and show it.
 - :mod:`bot.posting.session` — ``CaseSession``: one run; drains the engine's event queue.
 - :mod:`bot.posting.live` — ``LiveMessage`` (coalesced chat.update), ``ThreadWriter``.
-- :mod:`bot.posting.incidents` — ``SlackIncidentPoster``: a storm's parent and its table.
+- :mod:`bot.posting.incidents` — ``SlackIncidentPoster``: a storm's parent and its breakdown.
+- :mod:`bot.posting.storm` — ``StormBoard``: a storm's members grouped by cause, one reply each.
 """
