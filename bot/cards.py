@@ -100,7 +100,8 @@ def render_root_cause(
         SectionBlock(text=pt(f.summary)),
     ]
     weighed = [f"explains {code_span(c.value, 60)}" for c in f.explains]
-    weighed += [escaped_within(c, 400) for c in f.caveats[:4]]
+    # a blank caveat would make an empty mrkdwn element, which Slack refuses
+    weighed += [escaped_within(c, 400) for c in f.caveats[:4] if c.strip()]
     if weighed:
         blocks.append(ContextBlock(elements=[md(" · ".join(weighed)[:2900])]))
     shown = f.evidence[:EVIDENCE_SHOWN]
