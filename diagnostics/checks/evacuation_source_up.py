@@ -54,10 +54,16 @@ from diagnostics.registry import check
             "Rebuilds the VM on a host the scheduler picks.",
         ),
         r.fix(
+            r.host("{source_host}"),
+            "systemctl restart pf9-ostackhost",
+            "Once {source_host} is repaired: nova-compute's start-up removes the "
+            "evacuated VMs' leftovers and closes their done evacuation records, "
+            "without which Nova refuses --up.",
+        ),
+        r.fix(
             r.CLI,
             "openstack compute service set --up {source_host} nova-compute",
-            "Once {source_host} is repaired and nova-compute runs again, undo --down "
-            "so Nova uses the host again.",
+            "After that restart, undo --down so Nova uses the host again.",
         ),
         r.check(
             r.CLI,
