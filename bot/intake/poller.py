@@ -109,21 +109,24 @@ def report_from_migration(record: Mapping[str, Any], *, now: datetime) -> Failur
     )
 
 
-class MigrationsPoller:
+class WatermarkPoller:
+    """What both /os-migrations pollers share: the persisted watermark, the overlap
+    window, paged fetches in a thread, and the run loop."""
+
+    label = "/os-migrations"
+
     def __init__(
         self,
         lister: MigrationLister,
-        sink: ReportSink,
         watermarks: Watermarks,
         *,
-        name: str = "os-migrations",
+        name: str,
         overlap_s: float = 300.0,
         page_size: int = 200,
         initial_lookback_s: float = 3600.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.lister = lister
-        self.sink = sink
         self.watermarks = watermarks
         self.name = name
         self.overlap = timedelta(seconds=overlap_s)
@@ -131,16 +134,67 @@ class MigrationsPoller:
         self.initial_lookback = timedelta(seconds=initial_lookback_s)
         self.clock = clock
 
-    async def poll_once(self) -> int:
-        """One pass over the failure statuses; returns how many records were reported."""
+    async def _window(self) -> tuple[datetime, datetime | None, datetime]:
+        """(this pass's start, the stored watermark, the changes-since to query)."""
         started = self.clock()
         last = await self.watermarks.watermark(self.name)
         since = (last - self.overlap) if last else started - self.initial_lookback
+        return started, last, since
+
+    async def _records(self, status: str, since: datetime) -> list[Mapping[str, Any]]:
+        return await asyncio.to_thread(self._fetch, status, since)
+
+    def _fetch(self, status: str, since: datetime) -> list[Mapping[str, Any]]:
+        return list(
+            self.lister.list_migrations(
+                status=status, since=since, page_size=self.page_size
+            )
+        )
+
+    async def poll_once(self) -> int:
+        raise NotImplementedError
+
+    async def run(self, stop: asyncio.Event, interval_s: float) -> None:
+        """Poll until ``stop`` is set; errors are logged and retried on the next tick."""
+        while not stop.is_set():
+            try:
+                count = await self.poll_once()
+                log.debug("%s poller saw %d migrations", self.name, count)
+            except Exception:
+                log.exception(
+                    "polling %s (%s) failed; retrying in %.0f s",
+                    self.label,
+                    self.name,
+                    interval_s,
+                )
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+            except TimeoutError:
+                continue
+
+
+class MigrationsPoller(WatermarkPoller):
+    """Reports every failed migration record to the sink."""
+
+    def __init__(
+        self,
+        lister: MigrationLister,
+        sink: ReportSink,
+        watermarks: Watermarks,
+        *,
+        name: str = "os-migrations",
+        **options: Any,
+    ) -> None:
+        super().__init__(lister, watermarks, name=name, **options)
+        self.sink = sink
+
+    async def poll_once(self) -> int:
+        """One pass over the failure statuses; returns how many records were reported."""
+        started, last, since = await self._window()
         newest = last or since
         seen = 0
         for status in FAILURE_STATUSES:
-            records = await asyncio.to_thread(self._fetch, status, since)
-            for record in records:
+            for record in await self._records(status, since):
                 report = report_from_migration(record, now=self.clock())
                 if report.instance_uuid is None:
                     log.warning(
@@ -156,25 +210,3 @@ class MigrationsPoller:
         # Nova is covered by the overlap subtracted on the next pass
         await self.watermarks.set_watermark(self.name, max(newest, started))
         return seen
-
-    def _fetch(self, status: str, since: datetime) -> list[Mapping[str, Any]]:
-        return list(
-            self.lister.list_migrations(
-                status=status, since=since, page_size=self.page_size
-            )
-        )
-
-    async def run(self, stop: asyncio.Event, interval_s: float) -> None:
-        """Poll until ``stop`` is set; errors are logged and retried on the next tick."""
-        while not stop.is_set():
-            try:
-                count = await self.poll_once()
-                log.debug("poller saw %d failed migrations", count)
-            except Exception:
-                log.exception(
-                    "polling /os-migrations failed; retrying in %.0f s", interval_s
-                )
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=interval_s)
-            except TimeoutError:
-                continue

@@ -11,14 +11,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from bot.intake.oslo import Notification, _data, _publisher_host
-from bot.intake.poller import MigrationLister
+from bot.intake.poller import MigrationLister, WatermarkPoller
 from bot.intake.sinks import Watermarks
 from bot.store.resolution_repo import ResolvedVia, SuccessfulMove
 from bot.times import parse_time, utcnow
@@ -75,7 +74,7 @@ def success_from_migration(
     )
 
 
-class SuccessPoller:
+class SuccessPoller(WatermarkPoller):
     """Polls the success statuses from its own watermark; reports each to the sink."""
 
     def __init__(
@@ -85,50 +84,20 @@ class SuccessPoller:
         watermarks: Watermarks,
         *,
         name: str = "os-migrations-succeeded",
-        overlap_s: float = 300.0,
-        page_size: int = 200,
-        initial_lookback_s: float = 3600.0,
-        clock: Callable[[], datetime] = utcnow,
+        **options: Any,
     ) -> None:
-        self.lister = lister
+        super().__init__(lister, watermarks, name=name, **options)
         self.sink = sink
-        self.watermarks = watermarks
-        self.name = name
-        self.overlap = timedelta(seconds=overlap_s)
-        self.page_size = page_size
-        self.initial_lookback = timedelta(seconds=initial_lookback_s)
-        self.clock = clock
 
     async def poll_once(self) -> int:
         """One pass; returns how many successful migrations were reported."""
-        started = self.clock()
-        last = await self.watermarks.watermark(self.name)
-        since = (last - self.overlap) if last else started - self.initial_lookback
+        started, _, since = await self._window()
         seen = 0
         for status in SUCCESS_STATUSES:
-            records = await asyncio.to_thread(self._fetch, status, since)
-            for record in records:
+            for record in await self._records(status, since):
                 found = success_from_migration(record)
                 if found is not None:
                     await self.sink.migration_succeeded(*found)
                     seen += 1
         await self.watermarks.set_watermark(self.name, started)
         return seen
-
-    def _fetch(self, status: str, since: datetime) -> list[Mapping[str, Any]]:
-        return list(
-            self.lister.list_migrations(
-                status=status, since=since, page_size=self.page_size
-            )
-        )
-
-    async def run(self, stop: asyncio.Event, interval_s: float) -> None:
-        while not stop.is_set():
-            try:
-                await self.poll_once()
-            except Exception:
-                log.exception("polling successful migrations failed")
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=interval_s)
-            except TimeoutError:
-                continue
