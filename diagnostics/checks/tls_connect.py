@@ -117,6 +117,7 @@ def tls_connect(
     if own is not None:
         # measured (port, certificate) but not reproduced by virsh: one source
         confidence = min(confidence, Confidence.LIKELY, key=_strength)
+        caveats.append(f"a failure virsh would show (it could not run: {own.why})")
     if chosen.refused and libvirtd is not None and libvirtd != "active":
         # nothing listens because libvirtd is not running: that is the cause
         reason = (
@@ -143,7 +144,9 @@ def tls_connect(
     probe_cites: tuple[Citation, ...] = ()
     if probe is not None and from_probe is not None:
         output = probe.connect_output.strip() or from_probe.reason
-        probe_cites = (Citation(source=probe.call(0), text=output),)
+        # virsh's output about its own key or sudo is the probe's failure, not evidence
+        if own is None:
+            probe_cites = (Citation(source=probe.call(0), text=output),)
         for cert, host in (
             (probe.dest_server_cert, probe.dest),
             (probe.source_client_cert, probe.source),
