@@ -32,6 +32,7 @@ from bot.pacing import ChannelPacer
 from bot.posting.case_poster import SlackCasePoster
 from bot.services import Diagnoser, Services
 from bot.settings import BotSettings
+from bot.slots import DiagnosisSlots
 from bot.store import Store
 from diagnostics.model import ConfigError
 from diagnostics.settings import read_secret
@@ -160,7 +161,10 @@ def build_services(
             rate_per_s=settings.slack.post_rate_per_s, burst=settings.slack.post_burst
         ),
         authz=Authorizer(settings.access, client),
-        diagnosis_slots=asyncio.Semaphore(settings.slack.max_concurrent_diagnoses),
+        diagnosis_slots=DiagnosisSlots(
+            settings.slack.max_concurrent_diagnoses,
+            reserved=settings.slack.reserved_interactive_diagnoses,
+        ),
     )
 
 

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from bot import logs
 from bot.app import RunningBot, Secrets, build_client, build_services, start_bot
 from bot.health import Readiness, start_health, store_check, tcp_check
+from bot.intake.poller import SdkMigrationLister
 from bot.intake.runner import run_intake
 from bot.posting.incidents import SlackIncidentPoster
 from bot.posting.resolution import SlackResolutionPoster
@@ -92,6 +93,8 @@ async def serve(settings: BotSettings, *, configure_logging: bool = True) -> Non
                     )
                 intake = None
                 if intake_enabled(settings):
+                    # the pollers share the engine's connection: one token per process
+                    api = engine.clients.openstack
                     intake = await run_intake(
                         settings,
                         bot.poster,
@@ -100,6 +103,8 @@ async def serve(settings: BotSettings, *, configure_logging: bool = True) -> Non
                             bot.poster.writer, bot.poster.storms
                         ),
                         resolution_poster=SlackResolutionPoster(bot.poster),
+                        lister=SdkMigrationLister(api.conn),
+                        run_blocking=api.run_intake,
                     )
                 else:
                     log.info("intake off: slash commands only")

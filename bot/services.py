@@ -12,6 +12,7 @@ from bot.authz import Authorizer
 from bot.escalation import Pager
 from bot.pacing import ChannelPacer
 from bot.settings import BotSettings
+from bot.slots import DiagnosisSlots
 from bot.store import Store
 from diagnostics.model import Diagnosis, MigrationRef, ProgressEvent
 
@@ -66,5 +67,5 @@ class Services:
     pager: Pager
     pacer: ChannelPacer
     authz: Authorizer
-    diagnosis_slots: asyncio.Semaphore
+    diagnosis_slots: DiagnosisSlots  # people ahead of storms (bot.slots)
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)

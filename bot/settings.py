@@ -29,6 +29,9 @@ class SlackSettings(Section):
         default=1.2, ge=0
     )  # chat.update pacing per message
     max_concurrent_diagnoses: int = Field(default=4, ge=1)
+    # of those, kept for people (slash, buttons, mentions): a storm's automatic
+    # diagnoses never hold them, so an operator never waits behind a storm
+    reserved_interactive_diagnoses: int = Field(default=1, ge=0)
     # chat.postMessage pacing per channel: Slack allows about 1/s; bursts are not promised
     post_rate_per_s: float = Field(default=1.0, gt=0)
     post_burst: int = Field(default=1, ge=1)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bot.cases.report import FailureReport, ReportSource
 from bot.intake.sinks import ReportSink, Watermarks
@@ -22,6 +22,19 @@ from diagnostics.model import FAILED_MIGRATION_STATUSES, MigrationKind
 log = logging.getLogger(__name__)
 
 FAILURE_STATUSES = FAILED_MIGRATION_STATUSES  # queried in this order
+
+T = TypeVar("T")
+
+
+class RunBlocking(Protocol):
+    """Where a blocking fetch runs: a thread by default; in the serving bot the shared
+    OpenStack connection's intake worker (``OpenStackApi.run_intake``)."""
+
+    def __call__(self, fn: Callable[[], T], /) -> Awaitable[T]: ...
+
+
+async def in_thread(fn: Callable[[], T]) -> T:
+    return await asyncio.to_thread(fn)
 
 
 class MigrationLister(Protocol):
@@ -125,8 +138,10 @@ class WatermarkPoller:
         page_size: int = 200,
         initial_lookback_s: float = 3600.0,
         clock: Callable[[], datetime] = utcnow,
+        run_blocking: RunBlocking = in_thread,
     ) -> None:
         self.lister = lister
+        self.run_blocking = run_blocking
         self.watermarks = watermarks
         self.name = name
         self.overlap = timedelta(seconds=overlap_s)
@@ -142,7 +157,7 @@ class WatermarkPoller:
         return started, last, since
 
     async def _records(self, status: str, since: datetime) -> list[Mapping[str, Any]]:
-        return await asyncio.to_thread(self._fetch, status, since)
+        return await self.run_blocking(lambda: self._fetch(status, since))
 
     def _fetch(self, status: str, since: datetime) -> list[Mapping[str, Any]]:
         return list(

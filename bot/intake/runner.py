@@ -12,7 +12,12 @@ from aiohttp import web
 from bot.cases.manager import CaseManager, CasePoster, IncidentPoster
 from bot.cases.resolution import CaseResolver, ResolutionPoster
 from bot.intake.amqp import AmqpConfig, NotificationConsumer
-from bot.intake.poller import MigrationLister, MigrationsPoller, SdkMigrationLister
+from bot.intake.poller import (
+    MigrationLister,
+    MigrationsPoller,
+    RunBlocking,
+    in_thread,
+)
 from bot.intake.successes import SuccessPoller
 from bot.intake.webhook import build_webhook_app, start_webhook
 from bot.settings import BotSettings, IntakeSettings
@@ -43,12 +48,6 @@ class RunningIntake:
             await self.webhook.cleanup()
 
 
-def _sdk_lister(settings: BotSettings) -> MigrationLister:
-    from diagnostics.evidence.openstack_api import OpenStackApi
-
-    return SdkMigrationLister(OpenStackApi.from_settings(settings.openstack).conn)
-
-
 def poller_interval(intake: IntakeSettings) -> float | None:
     """How often the poller runs, or None when it is off.
 
@@ -69,10 +68,15 @@ async def run_intake(
     *,
     incident_poster: IncidentPoster,
     lister: MigrationLister | None = None,
+    run_blocking: RunBlocking = in_thread,
     owner: str | None = None,
     resolution_poster: ResolutionPoster | None = None,
 ) -> RunningIntake:
     """Start every source enabled in ``settings.intake`` plus the dispatcher; returns at once.
+
+    The pollers read /os-migrations through ``lister``, their blocking fetches run by
+    ``run_blocking``: the serving bot passes its one OpenStack connection's (so the
+    process holds one token) and that connection's intake worker.
 
     Raises ``ConfigError`` when an enabled source lacks its secret (AMQP URL, webhook
     secret) or when there is no channel to post in.
@@ -138,7 +142,8 @@ async def run_intake(
         poll = intake.poller
         interval = poller_interval(intake)
         if interval is not None:
-            lister = lister or _sdk_lister(settings)
+            if lister is None:
+                raise ConfigError("intake.poller: no OpenStack connection to poll with")
             # the same pass over /os-migrations also finds moves that succeeded later
             successes = SuccessPoller(
                 lister,
@@ -146,6 +151,7 @@ async def run_intake(
                 cases.intake,
                 overlap_s=poll.overlap_s,
                 page_size=poll.page_size,
+                run_blocking=run_blocking,
             )
             running.tasks.append(
                 asyncio.create_task(
@@ -158,6 +164,7 @@ async def run_intake(
                 cases.intake,
                 overlap_s=poll.overlap_s,
                 page_size=poll.page_size,
+                run_blocking=run_blocking,
             )
             running.tasks.append(
                 asyncio.create_task(poller.run(running.stop, interval), name="poller")

@@ -139,8 +139,15 @@ class SlackCasePoster:
         self._running[case_id] = session
         heartbeat = asyncio.create_task(self._renew(case_id), name=f"lease-{case_id}")
         outcome: tuple[CaseState, str | None] | None = None  # None: leave it leased
+        slots = self.services.diagnosis_slots
+        # an automatic post nobody asked for waits behind anyone who did (bot.slots)
+        slot = (
+            slots.interactive()
+            if requested_by or source != "auto"
+            else slots.background()
+        )
         try:
-            async with self.services.diagnosis_slots:
+            async with slot:
                 with _in_flight():
                     outcome = await self._diagnose(
                         session,
@@ -254,7 +261,7 @@ class SlackCasePoster:
                 kind=ref.kind,
             )
         try:
-            async with self.services.diagnosis_slots:
+            async with self.services.diagnosis_slots.background():
                 with _in_flight():
                     diagnosis = await self.services.diagnoser.diagnose(ref)
         except DiagnosticsError as exc:

@@ -9,6 +9,7 @@ action of the migration). The per-type collectors live in ``openstack_collectors
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
 import re
@@ -27,7 +28,7 @@ from openstack.config import exceptions as config_exceptions
 
 from diagnostics.evidence import openstack_convert as convert
 from diagnostics.evidence.base import CollectorError
-from diagnostics.evidence.executors import Family, FamilyPools
+from diagnostics.evidence.executors import DaemonPool, Family, FamilyPools
 from diagnostics.evidence.migration_context import match_action
 from diagnostics.evidence.openstack_calls import (
     ApiCall,
@@ -143,10 +144,14 @@ class OpenStackApi:
         # One HTTP session (and token) for the whole process, with room to keep a
         # connection per worker: requests' default of 10 per host would make the pools
         # open and drop connections when all services sit behind one address.
-        keepalive = TCPKeepAliveAdapter(pool_maxsize=limit * len(OPENSTACK_POOLS))
+        keepalive = TCPKeepAliveAdapter(pool_maxsize=limit * len(OPENSTACK_POOLS) + 1)
         for scheme in ("https://", "http://"):
             conn.session.session.mount(scheme, keepalive)
         self._discovery: set[asyncio.Task[None]] = set()
+        # The serving bot's intake pollers share this connection (one token per process)
+        # on a worker of their own: a poll never takes a diagnosis' worker, and a storm
+        # of diagnoses never delays a poll.
+        self._intake_pool = DaemonPool(1, "openstack-intake")
         self._discovered: set[str] = set()
 
     @classmethod
@@ -182,8 +187,16 @@ class OpenStackApi:
             cache.load()
         return cls(conn, settings, cache)
 
+    async def run_intake(self, fn: Callable[[], T]) -> T:
+        """Run a blocking call of the intake (a poll of /os-migrations over ``conn``) on
+        the intake's own worker, with the caller's context variables."""
+        context = contextvars.copy_context()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._intake_pool, context.run, fn)
+
     def close(self) -> None:
         self.pools.close()
+        self._intake_pool.shutdown(wait=False, cancel_futures=True)
         if self.token_cache is not None:
             self.token_cache.save()
         self.conn.close()

@@ -7,7 +7,6 @@ the ack came first and what the listener asked Slack (and the store) to do.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from bot.posting.writer import SlackWriter
 from bot.rendering import CLAIM, ESCALATE, RERUN, SHOW_EVIDENCE
 from bot.services import Services
 from bot.settings import AccessSettings, BotSettings, EscalationSettings
+from bot.slots import DiagnosisSlots
 from bot.store import CaseRecord, Store
 from diagnostics.model import (
     AmbiguousVm,
@@ -192,7 +192,7 @@ async def make_harness(tmp_path: Path, access: AccessSettings) -> Harness:
         pager=pager,
         pacer=ChannelPacer(rate_per_s=1000, burst=100),
         authz=Authorizer(access, client),
-        diagnosis_slots=asyncio.Semaphore(2),
+        diagnosis_slots=DiagnosisSlots(2),
     )
     poster = RecordingPoster(writer=SlackWriter(client, services.pacer))
     app = ListenerApp()

@@ -18,6 +18,7 @@ from bot.posting.case_poster import SlackCasePoster
 from bot.posting.writer import DeliveryFailed
 from bot.services import OnEvent, Services
 from bot.settings import AccessSettings, BotSettings, SlackSettings
+from bot.slots import DiagnosisSlots
 from bot.store import Store
 from diagnostics.model import Diagnosis, DiagnosisStarted, MigrationRef, ProgressEvent
 from diagnostics.registry import STEP_TITLES
@@ -90,7 +91,7 @@ def services(store: Store, diagnoser: ScriptedDiagnoser, client: Any) -> Service
         pager=AsyncMock(),
         pacer=ChannelPacer(rate_per_s=1000, burst=100),
         authz=Authorizer(AccessSettings(), client),
-        diagnosis_slots=asyncio.Semaphore(1),
+        diagnosis_slots=DiagnosisSlots(1),
     )
 
 

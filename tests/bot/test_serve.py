@@ -32,6 +32,7 @@ from diagnostics.settings import load_settings
 from sim.testing import start_region
 from tests.bot.conftest import OPS
 from tests.fakeslack import FakeSlack, Message
+from tests.intake.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -248,3 +249,70 @@ async def test_serve_metrics_and_readiness(
             running.cancel()
             await asyncio.gather(running, return_exceptions=True)
             await forwarder.stop()
+
+
+@pytest.mark.timeout(180)
+async def test_serve_authenticates_once_for_diagnoses_and_the_poller(
+    fake: FakeSlack,
+    tmp_path: Path,
+    pg_database: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A serving bot with the /os-migrations poller on posts the failure the poller
+    found and answers a slash command, on one Keystone token: the sim sees exactly one
+    POST /v3/auth/tokens (no token cache, so every connection would have to ask)."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-test-token")
+    async with start_region(SCENARIO, tmp_path) as region:
+        base = load_settings(region.paths["config"], BotSettings)
+        settings = base.model_validate(
+            {
+                **base.model_dump(),
+                "openstack": {**base.openstack.model_dump(), "token_cache": False},
+                "slack": {
+                    "api_base_url": fake.api_url,
+                    "update_interval_s": 0.05,
+                    "retry_backoff_s": 0.01,
+                    "post_rate_per_s": 20,
+                    "post_burst": 5,
+                    "default_channel": OPS,
+                },
+                "store": {
+                    "url": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{pg_database}"
+                },
+                "health": {"enabled": False},
+                "intake": {
+                    "poller": {"enabled": True, "interval_s": 0.5},
+                    "storms": {"group_wait_s": 0},
+                },
+            }
+        )
+        running = asyncio.create_task(serve(settings, configure_logging=False))
+        try:
+
+            def final(m: Message) -> bool:
+                return m.thread_ts is None and "diag.rerun" in json.dumps(m.blocks)
+
+            # the poller's case: found in /os-migrations, diagnosed, posted
+            await fake.wait_for(
+                lambda: any(final(m) for m in fake.history(OPS)), timeout=60
+            )
+            polls = [r for r in region.requests if r.endswith("/os-migrations")]
+            await fake.slash("/migrate-diag", "web-02", user="U0OPER001", channel=OPS)
+            await fake.wait_for(
+                lambda: sum(final(m) for m in fake.history(OPS)) >= 2, timeout=60
+            )
+            # and the poller keeps polling on the same token
+            await wait_for(
+                lambda: (
+                    len([r for r in region.requests if r.endswith("/os-migrations")])
+                    > len(polls)
+                ),
+                timeout=30,
+            )
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+        tokens = [r for r in region.requests if r == "POST /identity/v3/auth/tokens"]
+        assert len(tokens) == 1, tokens
+        assert polls, "the poller never polled"
