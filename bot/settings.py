@@ -187,6 +187,24 @@ class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+class WatchSettings(Section):
+    """How the bot follows a move it started (``bot.actions.watch``); always bounded."""
+
+    # the first look at the migration, then each wait grows 1.5x up to max_poll_s
+    first_poll_s: float = Field(default=2.0, gt=0, le=60)
+    max_poll_s: float = Field(default=30.0, gt=0, le=600)
+    # Nova records the migration just after its 202; none by then: say so and stop
+    find_within_s: float = Field(default=120.0, gt=0)
+    # the whole watch; a move still running then is left to the poller/notifications
+    give_up_after_s: float = Field(default=3600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WatchSettings:
+        if self.first_poll_s > self.max_poll_s:
+            raise ValueError("first_poll_s must not exceed max_poll_s")
+        return self
+
+
 class ActionsSettings(Section):
     """Fixes the bot may run from a thread (Retry to H). Off unless the site turns them on."""
 
@@ -194,6 +212,7 @@ class ActionsSettings(Section):
     # the clouds.yaml entry (openstack.clouds_file) with the rights to move servers;
     # diagnosis keeps its own read-only openstack.cloud
     cloud: str | None = None
+    watch: WatchSettings = WatchSettings()
 
 
 class BotSettings(DiagnosticsSettings):

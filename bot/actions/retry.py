@@ -6,7 +6,8 @@ offered only under a ``check <host>`` answer that found nothing stopping H; its 
 dialog names the exact call. At click time everything is checked again (the case, the VM's
 state, H itself); the button's one-time token is claimed in the audit table first, so a
 double click runs once. Every outcome (accepted, refused, failed) is an audit row, a
-timeline entry and a thread reply.
+timeline entry and a thread reply; an accepted move is then followed to its end
+(``bot.actions.watch``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from slack_sdk.models.blocks import ActionsBlock, ButtonElement, ConfirmObject
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions.common import Click, tell
+from bot.actions.nova_moves import Baseline
+from bot.actions.watch import Move, baseline, start_watch
 from bot.authz import Action
 from bot.posting.case_poster import SlackCasePoster
 from bot.services import Services
@@ -252,6 +255,7 @@ async def retry(
                 thread_ts=thread,
             )
         return
+    before = await baseline(services, call.vm_id)
     try:
         status, request_id, said = await asyncio.to_thread(
             _call_nova, services.settings, call
@@ -272,6 +276,22 @@ async def retry(
     )
     if thread is not None:
         await poster.writer.post(case.channel, None, line, thread_ts=thread)
+    if outcome == "accepted":  # the bot sees the move through, poller or not
+        start_watch(services, poster, _move(case, call, request_id, before))
+
+
+def _move(
+    case: CaseRecord, call: RetryCall, request_id: str | None, before: Baseline
+) -> Move:
+    return Move(
+        case=case,
+        vm_id=call.vm_id,
+        what=call.describe(),
+        kind=(MigrationKind.LIVE if call.live else MigrationKind.COLD).value,
+        dest=call.host,
+        request_id=request_id,
+        baseline=before,
+    )
 
 
 def register(app: AsyncApp, services: Services, poster: SlackCasePoster) -> None:

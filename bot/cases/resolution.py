@@ -15,6 +15,7 @@ from typing import Protocol
 from bot.store import CaseRecord, Store
 from bot.store.resolution_repo import (
     Resolution,
+    ResolvedVia,
     SuccessfulMove,
     open_cases_of_vm,
     resolve,
@@ -29,13 +30,21 @@ class ResolutionPoster(Protocol):
     async def show_resolved(self, case: CaseRecord, resolution: Resolution) -> None: ...
 
 
+_SEEN_BY = {
+    ResolvedVia.POLLER: "the poller",
+    ResolvedVia.NOTIFICATION: "the notification",
+    ResolvedVia.WATCH: "the bot following the move it started",
+}
+
+
 def describe_move(move: SuccessfulMove) -> str:
     """``migration 42 cmp-a-01 → cmp-b-01 completed`` (what the parent names)."""
     what = f"migration {move.migration_id}" if move.migration_id else "a migration"
     route = f" {move.source_host or '?'} → {move.dest_host or '?'}"
     if move.source_host is None and move.dest_host is None:
         route = ""
-    return f"{what}{route} succeeded (seen by the {move.via.value})"
+    seen = _SEEN_BY.get(move.via, f"the {move.via.value}")
+    return f"{what}{route} succeeded (seen by {seen})"
 
 
 class CaseResolver:

@@ -21,7 +21,7 @@ class CaseResolutionRow(Base):
     # a Slack user id, or None when the bot saw the VM move (a successful migration)
     by: Mapped[str | None] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
-    via: Mapped[str] = mapped_column(String(32))  # "user", "poller", "notification"
+    via: Mapped[str] = mapped_column(String(32))  # a ResolvedVia value
     migration_id: Mapped[str | None] = mapped_column(String(64))
     source_host: Mapped[str | None] = mapped_column(String(255))
     dest_host: Mapped[str | None] = mapped_column(String(255))

@@ -24,6 +24,7 @@ class ResolvedVia(StrEnum):
     USER = "user"  # the Resolve button or `@migrate-diag resolve <reason>`
     POLLER = "poller"  # a later migration seen completed in /os-migrations
     NOTIFICATION = "notification"  # a later migration's success notification
+    WATCH = "watch"  # the bot following the move it started (bot.actions.watch)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

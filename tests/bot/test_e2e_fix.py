@@ -1,6 +1,6 @@
 """Retry to H, end to end: check H in the thread, the button, confirm, the move on the sim.
 
-Real engine, the sim over HTTP (the move runs there and the success poller sees it), the
+Real engine, the sim over HTTP (the move runs there; the bot's watch and the poller see it), the
 Slack stand-in. Unauthorised clicks change nothing; a double click moves the VM once; a
 click after the state changed is refused with the reason; every outcome is audited.
 """
@@ -18,7 +18,7 @@ from bot.cases.resolution import CaseResolver
 from bot.intake.poller import SdkMigrationLister
 from bot.intake.successes import SuccessPoller
 from bot.posting.resolution import SlackResolutionPoster
-from bot.settings import AccessSettings, ActionsSettings, BotSettings
+from bot.settings import AccessSettings, ActionsSettings, BotSettings, WatchSettings
 from bot.store.fix_repo import fixes
 from bot.store.intake_repo import IntakeRepo
 from bot.store.resolution_repo import resolution_of
@@ -78,7 +78,11 @@ async def test_retry_to_a_checked_host(
             pagerduty,
             base=base,
             access=AccessSettings(fix_users=(OPERATOR,)),
-            actions=ActionsSettings(enabled=True, cloud="sim"),
+            actions=ActionsSettings(
+                enabled=True,
+                cloud="sim",
+                watch=WatchSettings(first_poll_s=0.05, max_poll_s=0.2),
+            ),
         )
         async with open_engine(settings) as engine:
             bot, store = await launch(settings, engine, fake)
@@ -138,7 +142,8 @@ async def test_retry_to_a_checked_host(
                 assert f"live-migrate web-02 to {HEALTHY}: accepted" in ran.text
                 assert audit.request_id in ran.text
 
-                # the poller sees the move succeed: resolved, green, naming it
+                # the bot's watch saw the move succeed (tests/bot/test_e2e_watch.py); the
+                # poller seeing it too changes nothing: resolved, green, naming it
                 lister = SdkMigrationLister(
                     OpenStackApi.from_settings(settings.openstack).conn
                 )
