@@ -122,6 +122,13 @@ class VmSummary:
 # migration statuses of a move that did not complete: the conductor's pre-check or
 # scheduling error, a rollback, an abort or timeout (failure-signatures §1)
 FAILED_MIGRATION_STATUSES: tuple[str, ...] = ("error", "failed", "cancelled")
+# statuses of a move still under way (nova/objects/migration.py; live: queued, preparing,
+# running, running (post-copy); cold and resize: pre-migrating, migrating; evacuation:
+# rebuilding; any kind: accepted, post-migrating)
+IN_PROGRESS_MIGRATION_STATUSES: tuple[str, ...] = (
+    "accepted", "queued", "preparing", "running", "running (post-copy)",
+    "pre-migrating", "migrating", "post-migrating", "rebuilding",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,6 +149,10 @@ class MigrationSummary:
     @property
     def failed(self) -> bool:
         return self.status in FAILED_MIGRATION_STATUSES
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status in IN_PROGRESS_MIGRATION_STATUSES
 
 
 # ---- check outcomes: a closed set ---------------------------------------------------------

@@ -40,7 +40,7 @@ _KINDS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     (re.compile(r".*(?:_id|uuid)\Z"), UUID),
     (re.compile(r"(?:.*_)?user\Z"), UNIX_USER),
     (re.compile(r".*(?:_path|_dir)\Z"), ABS_PATH),
-    (re.compile(r".*(?:vcpus|_mb|_gb|_port)\Z"), NUMBER),
+    (re.compile(r".*(?:vcpus|_mb|_gb|_port|_number)\Z"), NUMBER),
     (re.compile(r".*(?:_unit|_domain|_name|aggregate|_class)\Z"), NAME),
 )
 

@@ -24,7 +24,12 @@ from diagnostics.evidence.types import (
     Server,
     SourceHostLogs,
 )
-from diagnostics.model import FAILED_MIGRATION_STATUSES, Citation, MigrationKind
+from diagnostics.model import (
+    FAILED_MIGRATION_STATUSES,
+    IN_PROGRESS_MIGRATION_STATUSES,
+    Citation,
+    MigrationKind,
+)
 from diagnostics.remedies import RemedyTemplate
 from diagnostics.signatures import failure_texts
 
@@ -126,6 +131,10 @@ class Move:
     @property
     def failed(self) -> bool:
         return self.status in FAILED_MIGRATION_STATUSES
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status in IN_PROGRESS_MIGRATION_STATUSES
 
 
 def move_of(records: MigrationRecords | None, server: Server | None) -> Move:

@@ -57,9 +57,14 @@ def leftovers_on_dest(
     libvirt domain or a migration-held Placement allocation may remain for the
     destination; the next attempt then fails on it. Reported as a warning beside the
     primary cause. When the failure text already names the leftover,
-    nova.stale-leftovers reports it as the primary cause instead.
+    nova.stale-leftovers reports it as the primary cause instead. While the migration is
+    still in progress, what it holds on the destination is its own, not a leftover.
     """
     move = move_of(records, server)
+    if move.in_progress:
+        # the destination's INACTIVE binding, allocation and instance directory belong to
+        # the move under way (Nova creates them before the copy): nothing is left over yet
+        return RuledOut(reason=f"the migration is still {move.status}")
     if leftovers is None and ports is None and placement is None:
         return Inconclusive(reason="no leftover probe, ports or Placement allocations")
     texts = gather(actions=actions, dest_logs=dest_logs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from diagnostics import remedies as r
 from diagnostics import signatures as sig
-from diagnostics.checks._common import cites, gather, move_of
+from diagnostics.checks._common import Move, Texts, cites, gather, move_of
 from diagnostics.evidence.types import MigrationRecords, Server, SourceHostLogs
 from diagnostics.model import (
     CheckOutcome,
@@ -32,9 +32,24 @@ from diagnostics.registry import check
     remediation=(
         r.fix(
             r.CLI,
+            "openstack server migration abort {server_id} {running_number}",
+            "Stops the copy now (compute 2.24): the VM keeps running on {source_host} "
+            "and the copy made so far is thrown away.",
+            when="running_number",
+        ),
+        r.fix(
+            r.CLI,
+            "openstack server migration force complete {server_id} {running_number}",
+            "Or finish it (compute 2.22): Nova pauses the guest until the copy is "
+            "done (post-copy instead, if enabled); the VM does not answer meanwhile.",
+            when="running_number",
+        ),
+        r.fix(
+            r.CLI,
             "openstack server migrate --live-migration --host {dest_host} {server_id}",
             "Retry when the guest is quiet: the timeout grows with its memory, not "
             "with how fast it writes.",
+            when="!running_number",
         ),
         r.check(
             r.CLI,
@@ -62,12 +77,16 @@ def live_migration_timeout(
     live_migration_completion_timeout (800 s per GiB by default) and sets the migration
     to cancelled. The memory-remaining progress lines show whether the guest dirtied
     pages faster than they were copied. Status cancelled and a timeout line agreeing is
-    "confirmed"; one of them alone is "likely".
+    "confirmed"; one of them alone is "likely". A migration still ``running`` whose
+    last progress lines show memory remaining not falling will not converge either
+    (the timeout is coming): "likely", from the progress lines alone.
     """
     move = move_of(records, server)
     texts = gather(source_logs=source_logs)
     hit = texts.find(sig.NOT_COMPLETED, sig.STUCK, sig.CANCELLED, sig.ABORTED_BY_CLIENT)
     cancelled = move.status == "cancelled"
+    if hit is None and move.status == "running":
+        return _still_running(server, move, texts)
     if hit is None and not cancelled:
         if move.record is None and source_logs is None:
             return Inconclusive(reason="no migration record and no source log")
@@ -90,7 +109,44 @@ def live_migration_timeout(
             "source_host": move.source or "the source host",
             "dest_host": move.dest or "the destination host",
             "detail": detail,
+            "running_number": "",
         },
         cites=cites(hit),
         confidence=Confidence.CONFIRMED if hit and cancelled else Confidence.LIKELY,
+    )
+
+
+# progress lines needed to call a running migration not converging: the first lines of
+# every migration fall steeply (the first pass), so a trend needs at least three
+_TREND_LINES = 3
+
+
+def _still_running(server: Server, move: Move, texts: Texts) -> CheckOutcome:
+    """A migration still running: concluded only when its progress has stopped falling."""
+    progress = list(texts.find_all(sig.PROGRESS))
+    if len(progress) < _TREND_LINES:
+        return RuledOut(
+            reason=f"still running; {len(progress)} progress lines, too few to tell "
+            "whether it converges"
+        )
+    memory = [int(h.match["mem"]) for h in progress]
+    if memory[-1] < min(memory[:-1]):
+        return RuledOut(
+            reason=f"still running and converging: memory remaining fell to {memory[-1]}%"
+        )
+    last = progress[-1]
+    return Concluded(
+        facts={
+            "server_name": server.name,
+            "server_id": server.id,
+            "source_host": move.source or "the source host",
+            "dest_host": move.dest or "the destination host",
+            "running_number": move.record.id if move.record else "",
+            "detail": f"it is still running after {last.match['secs']} seconds and "
+            f"memory remaining is not falling ({memory[0]}% at first, lowest "
+            f"{min(memory)}%, {memory[-1]}% now): the guest dirties pages faster than "
+            "they are copied, so it will not converge before the completion timeout",
+        },
+        cites=cites(last),
+        confidence=Confidence.LIKELY,
     )

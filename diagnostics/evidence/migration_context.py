@@ -134,7 +134,8 @@ def action_window(
     """From the action's start to its last event's finish, widened by ``margin_s`` each side.
 
     Log lines outside this window belong to other attempts. None when the action has no
-    start time (nothing to anchor the window to).
+    start time (nothing to anchor the window to). An event that started and has not
+    finished (a live migration still running) keeps the window open until now.
     """
     if action is None or action.start_time is None:
         return None
@@ -143,5 +144,7 @@ def action_window(
         moments.extend(
             t for t in (event.start_time, event.finish_time) if t is not None
         )
+        if event.start_time is not None and event.finish_time is None:
+            moments.append(datetime.now(UTC))
     margin = timedelta(seconds=margin_s)
     return min(moments) - margin, max(moments) + margin

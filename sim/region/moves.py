@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from sim.region.notify import AmqpPublisher
 from sim.region.outcome import PlannedOutcome, commit_outcome, plan_outcome
-from sim.region.state import RegionState
+from sim.region.state import NotificationRecord, RegionState
 from sim.scenario.model import Outcome
 
 log = logging.getLogger(__name__)
@@ -126,12 +127,28 @@ class MoveRunner:
             "migration %s of %s finished: %s",
             plan.migration.id, plan.server_id, final_status,
         )  # fmt: skip
-        if self.publisher is not None:
-            for priority, _event_type, envelope in plan.notifications:
-                try:
-                    await self.publisher.publish(priority, envelope)
-                except Exception:  # a broken broker must not break the simulated API
-                    log.exception("could not publish notification")
+        await self._publish(plan.notifications)
+
+    async def _publish(self, notes: list[NotificationRecord]) -> None:
+        if self.publisher is None:
+            return
+        for priority, _event_type, envelope in notes:
+            try:
+                await self.publisher.publish(priority, envelope)
+            except Exception:  # a broken broker must not break the simulated API
+                log.exception("could not publish notification")
+
+    def later(self, act: Callable[[datetime], list[NotificationRecord]]) -> None:
+        """Run a compute's part of an API call after the 202 (abort, force complete):
+        ``act(now)`` changes the state and returns the notifications to publish."""
+
+        async def run() -> None:
+            await asyncio.sleep(self.step_delay_s)
+            await self._publish(act(datetime.now(UTC)))
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def wait_idle(self) -> None:
         """Wait until every move started so far has reached its final state."""

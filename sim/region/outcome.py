@@ -148,7 +148,10 @@ def _events(
             ActionEventRow(
                 event=ev.event,
                 start_time=begin,
-                finish_time=begin + timedelta(seconds=ev.duration_s),
+                # an event still running (no result yet) has no finish time, as Nova's
+                finish_time=None
+                if ev.result is None
+                else begin + timedelta(seconds=ev.duration_s),
                 result=ev.result,
                 traceback=render_text(ev.traceback, ctx) if ev.traceback else None,
                 host=host,
@@ -253,6 +256,7 @@ def _migration_row(
         updated_at=timing.end,
         project_id=server["project_id"],
         user_id=server["user_id"],
+        progress=outcome.progress.model_dump() if outcome.progress else {},
     )
 
 

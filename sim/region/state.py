@@ -146,6 +146,8 @@ class MigrationRow:
     user_id: str
     cross_cell_move: bool = False
     hidden: bool = False
+    # memory_*/disk_* _bytes of an in-progress live migration (libvirt's job info)
+    progress: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

@@ -233,6 +233,18 @@ class Notification(_Strict):
     )
 
 
+class Progress(_Strict):
+    """What libvirt's job info said last (Nova saves it on an in-progress live migration
+    and shows it at GET /servers/{id}/migrations/{mid}, 2.23+)."""
+
+    memory_total_bytes: int = 0
+    memory_processed_bytes: int = 0
+    memory_remaining_bytes: int = 0
+    disk_total_bytes: int = 0
+    disk_processed_bytes: int = 0
+    disk_remaining_bytes: int = 0
+
+
 class Outcome(_Strict):
     """What a migration attempt did: used for history and for ``on_migrate``."""
 
@@ -265,6 +277,9 @@ class Outcome(_Strict):
     leaves_inactive_binding: bool = False
     leaves_allocation: bool = False
     migration_id: int | None = None
+    # an in-progress live migration's last job figures (status running): flat figures
+    # are a migration that does not converge
+    progress: Progress | None = None
 
 
 class Server(_Strict):

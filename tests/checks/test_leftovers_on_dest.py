@@ -13,6 +13,7 @@ from tests.checks.conftest import (
     leftovers,
     placement,
     ports,
+    record,
     records,
     rendered,
     server,
@@ -65,3 +66,12 @@ def test_ruled_out_when_the_vm_runs_on_the_destination():
 def test_inconclusive_without_probe_ports_or_placement():
     """No leftover evidence at all is inconclusive."""
     assert isinstance(run(), Inconclusive)
+
+
+def test_ruled_out_while_the_migration_is_still_running():
+    """The destination's INACTIVE binding of a migration under way is its own, not a leftover."""
+    outcome = run(
+        records=records(record(status="running")), ports=ports(inactive_on=DST)
+    )
+    assert isinstance(outcome, RuledOut)
+    assert "still running" in outcome.reason

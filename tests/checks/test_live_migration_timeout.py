@@ -65,3 +65,37 @@ def test_missing_logs_and_records_is_inconclusive():
     """Without the record and the source log nothing can be said."""
     outcome = live_migration_timeout(server=server(), records=None, source_logs=None)
     assert isinstance(outcome, Inconclusive)
+
+
+def test_running_with_flat_progress_will_not_converge():
+    """A migration still running whose memory remaining stopped falling is likely, and
+    the fixes are abort or force complete (never a second migration on top)."""
+    logs = src_logs(*(PROGRESS.format(s=s, m=m) for s, m in ((30, 81), (330, 47),
+                                                              (630, 44), (930, 46))))  # fmt: skip
+    outcome = live_migration_timeout(
+        server=server(), records=records(record(status="running")), source_logs=logs
+    )
+    text = rendered(ID, outcome)
+    assert isinstance(outcome, Concluded)
+    assert outcome.confidence is Confidence.LIKELY
+    assert "still running after 930 seconds" in outcome.facts["detail"]
+    assert "lowest 44%, 46% now" in outcome.facts["detail"]
+    assert "openstack server migration abort" in text
+    assert "openstack server migration force complete" in text
+    assert "openstack server migrate --live-migration" not in text
+
+
+@pytest.mark.parametrize(
+    "memory",
+    [
+        pytest.param((81, 47, 30), id="converging"),
+        pytest.param((81, 80), id="too-few-lines"),
+    ],
+)
+def test_running_and_converging_or_too_early_is_ruled_out(memory):
+    """Memory remaining still falling, or fewer than three progress lines, is no finding."""
+    logs = src_logs(*(PROGRESS.format(s=30 * i, m=m) for i, m in enumerate(memory, 1)))
+    outcome = live_migration_timeout(
+        server=server(), records=records(record(status="running")), source_logs=logs
+    )
+    assert isinstance(outcome, RuledOut)

@@ -159,13 +159,23 @@ SERVER_MIGRATION_FIELDS: tuple[Field[_Shown], ...] = (
     Field("dest_compute", lambda r: r.m.dest_compute),
     Field("dest_host", lambda r: r.m.dest_host),
     Field("dest_node", lambda r: r.m.dest_node),
-    Field("disk_processed_bytes", lambda _r: 0),
-    Field("disk_remaining_bytes", lambda _r: 0),
-    Field("disk_total_bytes", lambda _r: 0),
+    Field(
+        "disk_processed_bytes", lambda r: r.m.progress.get("disk_processed_bytes", 0)
+    ),
+    Field(
+        "disk_remaining_bytes", lambda r: r.m.progress.get("disk_remaining_bytes", 0)
+    ),
+    Field("disk_total_bytes", lambda r: r.m.progress.get("disk_total_bytes", 0)),
     Field("id", lambda r: r.m.id),
-    Field("memory_processed_bytes", lambda _r: 0),
-    Field("memory_remaining_bytes", lambda _r: 0),
-    Field("memory_total_bytes", lambda _r: 0),
+    Field(
+        "memory_processed_bytes",
+        lambda r: r.m.progress.get("memory_processed_bytes", 0),
+    ),
+    Field(
+        "memory_remaining_bytes",
+        lambda r: r.m.progress.get("memory_remaining_bytes", 0),
+    ),
+    Field("memory_total_bytes", lambda r: r.m.progress.get("memory_total_bytes", 0)),
     Field("server_uuid", lambda r: r.m.instance_uuid),
     Field("source_compute", lambda r: r.m.source_compute),
     Field("source_node", lambda r: r.m.source_node),
@@ -208,8 +218,16 @@ async def show_server_migration(request: web.Request) -> web.Response:
          if str(m.id) == mid and m.instance_uuid == server["id"]),
         None,
     )  # fmt: skip
+    # nova/api/openstack/compute/server_migrations.py show(): three distinct 404s
     if row is None:
-        raise NovaFault(404, f"Migration {mid} not found for instance {server['id']}")
+        raise NovaFault(
+            404,
+            f"In-progress live migration {mid} is not found for server {server['id']}.",
+        )
+    if row.migration_type != "live-migration":
+        raise NovaFault(
+            404, f"Migration {mid} for server {server['id']} is not live-migration."
+        )
     if not in_progress_live(row):
         raise NovaFault(
             404, f"Live migration {mid} for server {server['id']} is not in progress."

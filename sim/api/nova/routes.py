@@ -17,6 +17,7 @@ from sim.api.microversion import (
 )
 from sim.api.nova import actions as nova_actions
 from sim.api.nova import admin as nova_admin
+from sim.api.nova import migration_actions as nova_migration_actions
 from sim.api.nova import migrations as nova_migrations
 from sim.api.nova import move as nova_move
 from sim.api.nova import servers as nova_servers
@@ -108,7 +109,7 @@ def add_routes(app: web.Application, state: RegionState) -> None:
     r.add_get(f"{PREFIX}/", versions)
     r.add_get(API, version_v21)
     r.add_get(f"{API}/", version_v21)
-    modules = (nova_servers, nova_migrations, nova_actions, nova_admin, nova_move,
-               nova_updates)  # fmt: skip
+    modules = (nova_servers, nova_migrations, nova_migration_actions, nova_actions,
+               nova_admin, nova_move, nova_updates)  # fmt: skip
     for module in modules:
         module.add_routes(app, API)
