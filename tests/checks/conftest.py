@@ -6,8 +6,11 @@ The default world: VM ``web-1`` on ``cmp-a-01`` live migrating to ``cmp-b-01``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
 
 from diagnostics.evidence.log_lines import parse_log_line
 from diagnostics.evidence.types import (
@@ -53,6 +56,19 @@ from diagnostics.evidence.types import (
 from diagnostics.model import CheckOutcome, Concluded
 from diagnostics.plugins import bundled_check
 from diagnostics.remedies import fill
+from tests.checks import outcomes
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """A check test asserts, while it runs, exactly the outcomes its markers declare."""
+    declared = outcomes.marked(item)
+    with outcomes.watching() as watch:
+        result = yield
+    if why := watch.mismatch(declared):
+        pytest.fail(why, pytrace=False)
+    return result
+
 
 NOW = datetime(2026, 11, 25, 19, 0, tzinfo=UTC)
 SRC, DST = "cmp-a-01", "cmp-b-01"
@@ -297,7 +313,7 @@ def rendered(check_id: str, outcome: CheckOutcome) -> str:
     The text is the summary, then one line per remediation step that applies, as the
     text report shows them: ``<kind> <where>: <why>`` and then its command.
     """
-    assert isinstance(outcome, Concluded), outcome
+    outcomes.assert_concludes(outcome)
     spec = bundled_check(check_id)
     lines = [spec.summary.format(**outcome.facts)]
     steps = fill(spec.remediation, outcome.facts)

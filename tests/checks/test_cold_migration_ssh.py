@@ -6,11 +6,9 @@ import pytest
 
 from diagnostics.checks.cold_migration_ssh import cold_migration_ssh
 from diagnostics.model import (
-    Concluded,
     Confidence,
     CouldNotCheck,
     Inconclusive,
-    RuledOut,
 )
 from diagnostics.signatures import safe_truncate
 from tests.checks.conftest import (
@@ -24,6 +22,12 @@ from tests.checks.conftest import (
     rendered,
     server,
     ssh_probe,
+)
+from tests.checks.outcomes import (
+    assert_concludes,
+    assert_missing_evidence,
+    assert_rules_out,
+    outcome_of,
 )
 
 ID = "nova.cold-migration-ssh"
@@ -46,16 +50,17 @@ def run(**kw):
         "actions": None,
         "source_logs": None,
     }
-    return cold_migration_ssh(**(base | kw))
+    return outcome_of(cold_migration_ssh, **(base | kw))
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_confirmed_by_the_probe():
     """The failed event and the same ssh failing from the probe is confirmed."""
     acts = actions(event("compute_resize_instance", ssh_error("Host key verification failed.")),
                    action="migrate")  # fmt: skip
     outcome = run(actions=acts, probe=ssh_probe("Host key verification failed."))
     text = rendered(ID, outcome)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.CONFIRMED
     assert outcome.facts["reason"] == "host key verification failed"
     steps = commands(ID, outcome)
@@ -68,6 +73,7 @@ def test_confirmed_by_the_probe():
     assert "known_hosts" in text
 
 
+@pytest.mark.outcome(ID, "concluded")
 @pytest.mark.parametrize(
     ("stderr", "reason"),
     [
@@ -85,29 +91,33 @@ def test_classifies_stderr_from_the_event(stderr, reason):
         event("compute_resize_instance", ssh_error(stderr)), action="migrate"
     )
     outcome = run(actions=acts)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.facts["reason"] == reason
     assert outcome.confidence is Confidence.LIKELY
 
 
+@pytest.mark.outcome(ID, "ruled_out")
 def test_ruled_out_when_ssh_works():
     """A working ssh and no ssh failure in the texts rules it out."""
     acts = actions(event("compute_prep_resize", "No valid host found for cold migrate"))
-    assert isinstance(run(probe=ssh_probe(), actions=acts), RuledOut)
+    assert_rules_out(run(probe=ssh_probe(), actions=acts))
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_probe_alone_without_records_concludes():
     """Missing optional records and texts: the failing probe alone still concludes."""
     outcome = run(records=None, probe=ssh_probe("Host key verification failed."))
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.facts["dest_host"] == DST
 
 
+@pytest.mark.outcome(ID, "missing_evidence")
 def test_inconclusive_without_probe_or_text():
     """No probe and no failure text is inconclusive."""
-    assert isinstance(run(), Inconclusive)
+    assert_missing_evidence(run(), Inconclusive)
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_event_detail_cut_by_nova_still_concludes_with_the_fix():
     """Nova keeps 255 bytes: 'Stderr: 'Host key verification ' with no closing quote."""
     detail = safe_truncate(
@@ -115,7 +125,7 @@ def test_event_detail_cut_by_nova_still_concludes_with_the_fix():
     )
     assert not detail.endswith("'")
     outcome = run(actions=actions(event("compute_resize_instance", detail)))
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.facts["reason"] == "host key verification failed"
     steps = commands(ID, outcome)
     # the address Nova ssh'd to is the one whose key must be trusted
@@ -127,6 +137,7 @@ def cut_at_255(text: str) -> str:
     return text.encode("utf-8")[:255].decode("utf-8", errors="ignore")
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_truncated_event_alone_names_the_host_key_at_likely():
     """The event cut at 255 bytes ('Host key verification ' with no closing quote), SSH
     off: the SSH cause at the confidence one source supports."""
@@ -140,15 +151,16 @@ def test_truncated_event_alone_names_the_host_key_at_likely():
     assert cut.endswith("Stderr: 'Host key verification "), cut[-40:]
     acts = actions(event("compute_resize_instance", cut), action="migrate")
     outcome = run(actions=acts)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.LIKELY
     assert outcome.facts["reason"] == "host key verification failed"
 
 
+@pytest.mark.outcome(ID, "missing_evidence")
 def test_without_the_probe_ssh_is_never_said_to_work():
     """Failure text without an SSH error and no probe: could not check, not 'SSH works'."""
     acts = actions(event("compute_resize_instance", "Resize error: disk too small"),
                    action="migrate")  # fmt: skip
     outcome = run(actions=acts)
-    assert isinstance(outcome, CouldNotCheck)
+    assert_missing_evidence(outcome, CouldNotCheck)
     assert "probe" in outcome.why

@@ -7,11 +7,9 @@ import pytest
 from diagnostics.checks.compute_service_down import compute_service_down
 from diagnostics.evidence.types import DestHostServices, SourceHostServices
 from diagnostics.model import (
-    Concluded,
     Confidence,
     CouldNotCheck,
     Inconclusive,
-    RuledOut,
 )
 from tests.checks.conftest import (
     DST,
@@ -28,6 +26,12 @@ from tests.checks.conftest import (
     tls_probe,
     units,
 )
+from tests.checks.outcomes import (
+    assert_concludes,
+    assert_missing_evidence,
+    assert_rules_out,
+    outcome_of,
+)
 
 BOTH = {
     "source_units": units(SourceHostServices),
@@ -41,16 +45,17 @@ def run(**kw):
     base = {"server": server(), "records": records(record(status="error")), "services": None,
                 "source_units": None, "dest_units": None, "actions": None, "mgmt": None,
             "probe": None}  # fmt: skip
-    return compute_service_down(**(base | kw))
+    return outcome_of(compute_service_down, **(base | kw))
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_confirmed_by_api_state_and_conductor_message():
     """Destination down in the API and 'Compute service ... unavailable' is confirmed."""
     acts = actions(event("conductor_live_migrate_instance",
                          f"Compute service of {DST} is unavailable at this time."))  # fmt: skip
     outcome = run(services=services(svc(SRC), svc(DST, state="down")), actions=acts)
     text = rendered(ID, outcome)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.CONFIRMED
     assert outcome.facts["host"] == DST
     steps = commands(ID, outcome)
@@ -59,6 +64,7 @@ def test_confirmed_by_api_state_and_conductor_message():
     assert f"fix on host {DST}" in text
 
 
+@pytest.mark.outcome(ID, "concluded")
 @pytest.mark.parametrize(
     ("kw", "fix"),
     [
@@ -79,6 +85,7 @@ def test_names_the_fix(kw, fix):
     assert fix in commands(ID, outcome)
 
 
+@pytest.mark.outcome(ID, "ruled_out")
 @pytest.mark.parametrize(
     "kw",
     [
@@ -93,14 +100,16 @@ def test_names_the_fix(kw, fix):
 )  # fmt: skip
 def test_ruled_out(kw):
     """Healthy services, a disabled source, or a down evacuation source rule it out."""
-    assert isinstance(run(**kw), RuledOut)
+    assert_rules_out(run(**kw))
 
 
+@pytest.mark.outcome(ID, "missing_evidence")
 def test_inconclusive_without_service_evidence():
     """No service list, units or failure text is inconclusive."""
-    assert isinstance(run(), Inconclusive)
+    assert_missing_evidence(run(), Inconclusive)
 
 
+@pytest.mark.outcome(ID, "missing_evidence")
 @pytest.mark.parametrize(
     ("kw", "missing"),
     [
@@ -112,11 +121,12 @@ def test_inconclusive_without_service_evidence():
 def test_never_rules_out_on_evidence_it_did_not_get(kw, missing):
     """Without the API state or a host's units, 'up' is never claimed: could not check."""
     outcome = run(**kw)
-    assert isinstance(outcome, CouldNotCheck)
+    assert_missing_evidence(outcome, CouldNotCheck)
     assert missing in outcome.why
     assert outcome.needs
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_dead_libvirtd_and_refused_tls_port_agree_confirmed():
     """libvirtd failed on the destination and the probe's refused 16514 confirm it."""
     probe = tls_probe(connect_ok=False, port_open=False,
@@ -127,7 +137,7 @@ def test_dead_libvirtd_and_refused_tls_port_agree_confirmed():
         dest_units=units(DestHostServices, libvirtd="inactive"),
         probe=probe,
     )
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.CONFIRMED
     assert outcome.facts["host"] == DST
     assert "libvirtd not active" in outcome.facts["problem"]

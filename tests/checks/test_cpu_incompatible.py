@@ -6,11 +6,9 @@ import pytest
 
 from diagnostics.checks.cpu_incompatible import cpu_incompatible
 from diagnostics.model import (
-    Concluded,
     Confidence,
     CouldNotCheck,
     Inconclusive,
-    RuledOut,
 )
 from tests.checks.conftest import (
     DST,
@@ -25,6 +23,12 @@ from tests.checks.conftest import (
     server,
     src_logs,
 )
+from tests.checks.outcomes import (
+    assert_concludes,
+    assert_missing_evidence,
+    assert_rules_out,
+    outcome_of,
+)
 
 ID = "libvirt.cpu-incompatible"
 UNACCEPTABLE = (
@@ -36,21 +40,23 @@ UNACCEPTABLE = (
 def run(**kw):
     base = {"server": server(), "records": records(), "source_cpu": None, "dest_cpu": None,
                 "placement": None, "actions": None, "source_logs": None, "dest_logs": None, "mgmt": None}  # fmt: skip
-    return cpu_incompatible(**(base | kw))
+    return outcome_of(cpu_incompatible, **(base | kw))
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_confirmed_by_flag_difference():
     """'Unacceptable CPU info' plus flags missing on the destination is confirmed."""
     src, dst = cpus(dest_flags="fpu avx2")
     acts = actions(event("compute_check_can_live_migrate_destination", UNACCEPTABLE))
     outcome = run(source_cpu=src, dest_cpu=dst, actions=acts)
     text = rendered(ID, outcome)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.CONFIRMED
     assert outcome.facts["missing"] == "avx512f"
     assert DST in text
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_missing_features_from_libvirt_and_placement_traits():
     """libvirt's missing-features list with a trait gap in Placement is confirmed."""
     logs = src_logs("Live Migration failure: operation failed: guest CPU doesn't match "
@@ -58,29 +64,32 @@ def test_missing_features_from_libvirt_and_placement_traits():
     pl = placement(provider(f"{SRC}.example", traits=frozenset({"HW_CPU_X86_AVX512F"})),
                    provider(f"{DST}.example", traits=frozenset()))  # fmt: skip
     outcome = run(source_logs=logs, placement=pl)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.CONFIRMED
     assert outcome.facts["missing"] == "HW_CPU_X86_AVX512F"
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_log_alone_is_likely_and_lists_libvirt_features():
     """Only the libvirt line: likely, with the features it names."""
     logs = src_logs("the CPU is incompatible with host CPU: Host CPU does not provide "
                     "required features: avx512f")  # fmt: skip
     outcome = run(source_logs=logs, records=None)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.LIKELY
     assert outcome.facts["missing"] == "avx512f"
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_flag_gap_alone_is_possible():
     """A flag gap without any CPU error is circumstantial."""
     src, dst = cpus(dest_flags="fpu avx2")
     outcome = run(source_cpu=src, dest_cpu=dst)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.POSSIBLE
 
 
+@pytest.mark.outcome(ID, "ruled_out")
 @pytest.mark.parametrize(
     "kw",
     [
@@ -93,16 +102,18 @@ def test_flag_gap_alone_is_possible():
 )  # fmt: skip
 def test_ruled_out(kw):
     """Identical CPUs, or an unrelated failure, rule it out."""
-    assert isinstance(run(**kw), RuledOut)
+    assert_rules_out(run(**kw))
 
 
+@pytest.mark.outcome(ID, "missing_evidence")
 def test_inconclusive_without_cpu_data_or_text():
     """No lscpu, no Placement and no failure text is inconclusive."""
-    assert isinstance(run(), Inconclusive)
+    assert_missing_evidence(run(), Inconclusive)
 
 
+@pytest.mark.outcome(ID, "missing_evidence")
 def test_logs_without_cpu_data_could_not_check_the_flags():
     """A failure text with no CPU error but no lscpu or traits: never 'no missing flags'."""
     outcome = run(source_logs=src_logs("Live Migration failure: operation failed: "
                                        "Failed to connect to remote libvirt URI"))  # fmt: skip
-    assert isinstance(outcome, CouldNotCheck)
+    assert_missing_evidence(outcome, CouldNotCheck)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from diagnostics.checks.invalid_vm_state import invalid_vm_state
-from diagnostics.model import Concluded, Confidence, RuledOut
+from diagnostics.model import Concluded, Confidence
 from tests.checks.conftest import (
     SRC,
     VM_ID,
@@ -16,6 +16,12 @@ from tests.checks.conftest import (
     rendered,
     server,
 )
+from tests.checks.outcomes import (
+    assert_concludes,
+    assert_missing_evidence,
+    assert_rules_out,
+    outcome_of,
+)
 
 ID = "nova.invalid-vm-state"
 LIVE = no_records(kind_hint="live-migration")
@@ -23,9 +29,10 @@ LIVE = no_records(kind_hint="live-migration")
 
 def run(**kw):
     base = {"server": server(), "records": LIVE, "actions": None, "mgmt": None}
-    return invalid_vm_state(**(base | kw))
+    return outcome_of(invalid_vm_state, **(base | kw))
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_confirmed_by_409_and_task_state():
     """The API's 409 and the server's task_state agreeing is confirmed."""
     logs = mgmt(
@@ -33,11 +40,12 @@ def test_confirmed_by_409_and_task_state():
     )
     outcome = run(server=server(task_state="migrating"), mgmt=logs)
     text = rendered(ID, outcome)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.CONFIRMED
     assert f"openstack server set --state active --auto-approve {VM_ID}" in text
 
 
+@pytest.mark.outcome(ID, "concluded")
 @pytest.mark.parametrize(
     ("kw", "problem"),
     [
@@ -54,10 +62,11 @@ def test_concludes(kw, problem):
     """Locked, wrong status for the kind, or the same host conclude."""
     outcome = run(**kw)
     rendered(ID, outcome)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert problem in outcome.facts["problem"]
 
 
+@pytest.mark.outcome(ID, "ruled_out")
 @pytest.mark.parametrize(
     "kw",
     [
@@ -70,11 +79,12 @@ def test_concludes(kw, problem):
 )  # fmt: skip
 def test_ruled_out(kw):
     """A state that allows the move rules it out."""
-    assert isinstance(run(**kw), RuledOut)
+    assert_rules_out(run(**kw))
 
 
+@pytest.mark.outcome(ID, "missing_evidence")
 def test_missing_optional_evidence_still_reads_the_server():
     """Without records, actions or logs the server's lock still concludes."""
     outcome = run(server=server(locked=True), records=None)
-    assert isinstance(outcome, Concluded)
+    assert_missing_evidence(outcome, Concluded)
     assert outcome.confidence is Confidence.LIKELY

@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 
 from diagnostics.checks.live_migration_timeout import live_migration_timeout
-from diagnostics.model import Concluded, Confidence, Inconclusive, RuledOut
+from diagnostics.model import Confidence, Inconclusive
 from tests.checks.conftest import record, records, rendered, server, src_logs
+from tests.checks.outcomes import (
+    assert_concludes,
+    assert_missing_evidence,
+    assert_rules_out,
+    outcome_of,
+)
 
 ID = "nova.live-migration-timeout"
 PROGRESS = (
@@ -15,6 +21,7 @@ PROGRESS = (
 )
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_confirmed_by_cancelled_status_and_timeout_line():
     """Status cancelled plus the timeout line, with flat progress, is confirmed."""
     logs = src_logs(
@@ -23,17 +30,21 @@ def test_confirmed_by_cancelled_status_and_timeout_line():
         "Live migration not completed after 3200 sec",
         "Migration operation was cancelled",
     )
-    outcome = live_migration_timeout(
-        server=server(), records=records(record(status="cancelled")), source_logs=logs
+    outcome = outcome_of(
+        live_migration_timeout,
+        server=server(),
+        records=records(record(status="cancelled")),
+        source_logs=logs,
     )
     text = rendered(ID, outcome)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.CONFIRMED
     assert "3200 seconds" in outcome.facts["detail"]
     assert "stayed at 41%" in outcome.facts["detail"]
     assert "--host cmp-b-01" in text
 
 
+@pytest.mark.outcome(ID, "concluded")
 @pytest.mark.parametrize(
     ("status", "lines"),
     [
@@ -43,40 +54,49 @@ def test_confirmed_by_cancelled_status_and_timeout_line():
 )
 def test_likely_from_one_source(status, lines):
     """One source of evidence (status or log line) is likely."""
-    outcome = live_migration_timeout(
+    outcome = outcome_of(
+        live_migration_timeout,
         server=server(),
         records=records(record(status=status)),
         source_logs=src_logs(*lines),
     )
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.LIKELY
 
 
+@pytest.mark.outcome(ID, "ruled_out")
 def test_ruled_out_for_a_failed_migration_without_timeout():
     """A failed (not cancelled) migration with other errors is not a timeout."""
     logs = src_logs("Live Migration failure: operation failed: Failed to connect")
-    outcome = live_migration_timeout(
-        server=server(), records=records(), source_logs=logs
+    outcome = outcome_of(
+        live_migration_timeout, server=server(), records=records(), source_logs=logs
     )
-    assert isinstance(outcome, RuledOut)
+    assert_rules_out(outcome)
 
 
+@pytest.mark.outcome(ID, "missing_evidence")
 def test_missing_logs_and_records_is_inconclusive():
     """Without the record and the source log nothing can be said."""
-    outcome = live_migration_timeout(server=server(), records=None, source_logs=None)
-    assert isinstance(outcome, Inconclusive)
+    outcome = outcome_of(
+        live_migration_timeout, server=server(), records=None, source_logs=None
+    )
+    assert_missing_evidence(outcome, Inconclusive)
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_running_with_flat_progress_will_not_converge():
     """A migration still running whose memory remaining stopped falling is likely, and
     the fixes are abort or force complete (never a second migration on top)."""
     logs = src_logs(*(PROGRESS.format(s=s, m=m) for s, m in ((30, 81), (330, 47),
                                                               (630, 44), (930, 46))))  # fmt: skip
-    outcome = live_migration_timeout(
-        server=server(), records=records(record(status="running")), source_logs=logs
+    outcome = outcome_of(
+        live_migration_timeout,
+        server=server(),
+        records=records(record(status="running")),
+        source_logs=logs,
     )
     text = rendered(ID, outcome)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.LIKELY
     assert "still running after 930 seconds" in outcome.facts["detail"]
     assert "lowest 44%, 46% now" in outcome.facts["detail"]
@@ -85,6 +105,7 @@ def test_running_with_flat_progress_will_not_converge():
     assert "openstack server migrate --live-migration" not in text
 
 
+@pytest.mark.outcome(ID, "ruled_out")
 @pytest.mark.parametrize(
     "memory",
     [
@@ -95,7 +116,10 @@ def test_running_with_flat_progress_will_not_converge():
 def test_running_and_converging_or_too_early_is_ruled_out(memory):
     """Memory remaining still falling, or fewer than three progress lines, is no finding."""
     logs = src_logs(*(PROGRESS.format(s=30 * i, m=m) for i, m in enumerate(memory, 1)))
-    outcome = live_migration_timeout(
-        server=server(), records=records(record(status="running")), source_logs=logs
+    outcome = outcome_of(
+        live_migration_timeout,
+        server=server(),
+        records=records(record(status="running")),
+        source_logs=logs,
     )
-    assert isinstance(outcome, RuledOut)
+    assert_rules_out(outcome)

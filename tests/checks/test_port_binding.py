@@ -8,11 +8,9 @@ from diagnostics.checks.port_binding import port_binding
 from diagnostics.evaluate import evaluate
 from diagnostics.evidence.types import Server
 from diagnostics.model import (
-    Concluded,
     Confidence,
     CouldNotCheck,
     RootCauseId,
-    RuledOut,
     Skipped,
 )
 from diagnostics.plugins import bundled_check as get_check
@@ -31,6 +29,12 @@ from tests.checks.conftest import (
     server,
     src_logs,
 )
+from tests.checks.outcomes import (
+    assert_concludes,
+    assert_missing_evidence,
+    assert_rules_out,
+    outcome_of,
+)
 
 ID = "neutron.port-binding"
 BINDING_FAILED = (
@@ -42,15 +46,16 @@ BINDING_FAILED = (
 def run(**kw):
     base = {"server": server(), "records": records(), "ports": None, "agents": None, "actions": None,
                 "source_logs": None, "dest_logs": None, "mgmt": None}  # fmt: skip
-    return port_binding(**(base | kw))
+    return outcome_of(port_binding, **(base | kw))
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_confirmed_by_dead_agent_on_destination():
     """Binding failed plus a dead ovn-controller on the destination is confirmed."""
     outcome = run(actions=actions(event("conductor_live_migrate_instance", BINDING_FAILED)),
                   agents=agents(dest_alive=False))  # fmt: skip
     text = rendered(ID, outcome)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.CONFIRMED
     assert (
         f"openstack port show {PORT_ID} -c binding_vif_type -c binding_host_id -c status"
@@ -63,6 +68,7 @@ def test_confirmed_by_dead_agent_on_destination():
     ]
 
 
+@pytest.mark.outcome(ID, "concluded")
 @pytest.mark.parametrize(
     "kw",
     [
@@ -79,31 +85,35 @@ def test_likely_from_one_source(kw):
     """One binding signal concludes as likely."""
     outcome = run(**kw)
     rendered(ID, outcome)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.LIKELY
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_dead_agent_alone_is_possible_and_finds_the_port_by_device():
     """A dead agent without a binding error is circumstantial."""
     outcome = run(agents=agents(dest_alive=False))
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.POSSIBLE
     assert f"openstack port list --device-id {VM_ID} --long" in commands(ID, outcome)
 
 
+@pytest.mark.outcome(ID, "ruled_out")
 def test_ruled_out_with_healthy_ports_and_agents():
     """Bound ports and live agents rule it out, even with another failure logged."""
     logs = src_logs("Live Migration failure: operation failed: missing features: avx")
-    assert isinstance(run(ports=ports(), agents=agents(), source_logs=logs), RuledOut)
+    assert_rules_out(run(ports=ports(), agents=agents(), source_logs=logs))
 
 
+@pytest.mark.outcome(ID, "missing_evidence")
 def test_skipped_without_evidence():
     """No ports, agents or failure text: needs_any skips it (never 'bound and alive')."""
     result = evaluate(get_check(ID), {Server: server()})
-    assert isinstance(result.outcome, Skipped)
+    assert_missing_evidence(result, Skipped)
     assert "one of Ports" in result.outcome.reason
 
 
+@pytest.mark.outcome(ID, "missing_evidence")
 @pytest.mark.parametrize(
     ("kw", "unread"),
     [
@@ -115,13 +125,14 @@ def test_neutron_down_is_could_not_check_not_bound_and_alive(kw, unread):
     """With Neutron evidence missing, 'ports bound, agents alive' is never claimed."""
     acts = actions(event("conductor_live_migrate_instance", "something else failed"))
     outcome = run(actions=acts, **kw)
-    assert isinstance(outcome, CouldNotCheck)
+    assert_missing_evidence(outcome, CouldNotCheck)
     assert unread in outcome.why
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_a_stale_inactive_binding_on_the_destination_explains_the_refused_binding():
     """Binding failed with an INACTIVE binding already there: a consequence of the leftover."""
     outcome = run(actions=actions(event("conductor_live_migrate_instance", BINDING_FAILED)),
                   ports=ports(inactive_on=DST), agents=agents())  # fmt: skip
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert RootCauseId.STALE_LEFTOVERS in outcome.explained_by

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from diagnostics.checks.stale_leftovers import stale_leftovers
-from diagnostics.model import Concluded, Confidence, Inconclusive, RuledOut
+from diagnostics.model import Confidence, Inconclusive
 from tests.checks.conftest import (
     DST,
     PORT_ID,
@@ -21,6 +21,12 @@ from tests.checks.conftest import (
     server,
     src_logs,
 )
+from tests.checks.outcomes import (
+    assert_concludes,
+    assert_missing_evidence,
+    assert_rules_out,
+    outcome_of,
+)
 
 ID = "nova.stale-leftovers"
 EXISTS = f"Binding for port {PORT_ID} on host {DST} already exists."
@@ -29,20 +35,22 @@ EXISTS = f"Binding for port {PORT_ID} on host {DST} already exists."
 def run(**kw):
     base = {"server": server(), "records": records(), "leftovers": None, "ports": None, "actions": None,
                 "source_logs": None, "dest_logs": None, "mgmt": None}  # fmt: skip
-    return stale_leftovers(**(base | kw))
+    return outcome_of(stale_leftovers, **(base | kw))
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_confirmed_by_the_inactive_binding_still_there():
     """'Binding ... already exists' and the INACTIVE binding in Neutron is confirmed."""
     acts = actions(event("conductor_live_migrate_instance", EXISTS))
     outcome = run(actions=acts, ports=ports(inactive_on=DST))
     text = rendered(ID, outcome)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.CONFIRMED
     assert f"{PORT_ID} {DST}" in text
     assert f"--host {DST} {VM_ID}" in text
 
 
+@pytest.mark.outcome(ID, "concluded")
 @pytest.mark.parametrize(
     ("kw", "cleanup"),
     [
@@ -62,28 +70,31 @@ def test_cleanup_for_each_leftover(kw, cleanup):
     outcome = run(**kw)
     rendered(ID, outcome)
     assert cleanup in commands(ID, outcome)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.LIKELY
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_probe_leftover_confirms_disk_text():
     """The instance directory still present on the destination confirms."""
     logs = dest_logs(
         f"The supplied disk path (/opt/data/instances/{VM_ID}) already exists"
     )
     outcome = run(dest_logs=logs, leftovers=leftovers(instance_dir=True))
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.CONFIRMED
 
 
+@pytest.mark.outcome(ID, "ruled_out")
 def test_ruled_out_when_failure_names_no_leftover():
     """A leftover on the host without it in the failure text is not the primary cause."""
     acts = actions(
         event("conductor_live_migrate_instance", "No valid host was found. ")
     )
-    assert isinstance(run(actions=acts, leftovers=leftovers(domain=True)), RuledOut)
+    assert_rules_out(run(actions=acts, leftovers=leftovers(domain=True)))
 
 
+@pytest.mark.outcome(ID, "missing_evidence")
 def test_inconclusive_without_failure_text():
     """No failure text at all is inconclusive."""
-    assert isinstance(run(), Inconclusive)
+    assert_missing_evidence(run(), Inconclusive)

@@ -15,7 +15,6 @@ from diagnostics.model import (
     Confidence,
     CouldNotCheck,
     RootCauseId,
-    RuledOut,
     Skipped,
 )
 from diagnostics.plugins import bundled_check as get_check
@@ -34,6 +33,12 @@ from tests.checks.conftest import (
     tls_probe,
     units,
 )
+from tests.checks.outcomes import (
+    assert_concludes,
+    assert_missing_evidence,
+    assert_rules_out,
+    outcome_of,
+)
 
 ID = "libvirt.tls-connect"
 URI_FAIL = (
@@ -51,9 +56,10 @@ def run(**kw):
     base = {"server": server(), "records": records(), "probe": None, "source_logs": None,
             "dest_units": None,
                 "dest_logs": None, "actions": None}  # fmt: skip
-    return tls_connect(**(base | kw))
+    return outcome_of(tls_connect, **(base | kw))
 
 
+@pytest.mark.outcome(ID, "concluded")
 @pytest.mark.parametrize(
     ("kw", "reason", "confidence"),
     [
@@ -89,13 +95,14 @@ def test_concludes_with_the_most_specific_reason(kw, reason, confidence):
     """A TLS failure in the logs or the probe concludes, naming the specific reason."""
     outcome = run(**kw)
     text = rendered(ID, outcome)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert reason in outcome.facts["reason"]
     assert outcome.confidence is confidence
     assert f"virsh -r -c qemu+tls://{DST}/system version" in text
     assert outcome.facts["source_host"] == SRC
 
 
+@pytest.mark.outcome(ID, "ruled_out")
 @pytest.mark.parametrize(
     "kw",
     [
@@ -107,22 +114,25 @@ def test_concludes_with_the_most_specific_reason(kw, reason, confidence):
 )  # fmt: skip
 def test_ruled_out_when_tls_works(kw):
     """A working TLS connect and no TLS line rules the check out."""
-    assert isinstance(run(**kw), RuledOut)
+    assert_rules_out(run(**kw))
 
 
+@pytest.mark.outcome(ID, "missing_evidence")
 def test_skipped_without_probe_or_logs():
     """No probe and no logs is not 'looked and found nothing': needs_any skips it."""
     result = evaluate(get_check(ID), {Server: server(), MigrationRecords: records()})
-    assert isinstance(result.outcome, Skipped)
+    assert_missing_evidence(result, Skipped)
     assert "one of LibvirtTlsProbe" in result.outcome.reason
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_logs_only_without_records_still_concludes():
     """Missing optional records: host names fall back to the server and the log."""
     outcome = run(records=None, source_logs=src_logs(URI_FAIL))
     rendered(ID, outcome)
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_expired_certificate_is_cited_with_its_dates_and_host_to_fix():
     """The probe's certificate (subject, dates, SAN) is evidence; the fix names its host."""
     expired = cert(not_after=NOW - timedelta(days=2))
@@ -135,7 +145,7 @@ def test_expired_certificate_is_cited_with_its_dates_and_host_to_fix():
         ),
     )
     outcome = run(probe=probe)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     cert_cite = outcome.cites[1]
     assert cert_cite.source == f"{DST}$ openssl x509 -noout -in {expired.path}"
     assert f"notAfter={(NOW - timedelta(days=2)):%Y-%m-%d}" in cert_cite.text
@@ -156,34 +166,38 @@ def refused_probe(**kw):
     return tls_probe(connect_ok=False, port_open=False, connect_output=REFUSED, **kw)
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_refused_with_libvirtd_dead_is_a_consequence_of_the_service_down():
     """Connection refused while libvirtd is not running: never TLS-confirmed; explained by
     compute_service_down."""
     outcome = run(probe=refused_probe(),
                   dest_units=units(DestHostServices, libvirtd="inactive"))  # fmt: skip
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.POSSIBLE
     assert outcome.explained_by == {RootCauseId.COMPUTE_SERVICE_DOWN}
     assert f"libvirtd on {DST} is inactive" in outcome.facts["reason"]
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_refused_with_libvirtd_state_unknown_is_likely_and_says_so():
     """Refused and the destination's units unread: at most likely, rival named."""
     outcome = run(probe=refused_probe())
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.LIKELY
     assert any("libvirtd not running" in c for c in outcome.not_ruled_out)
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_refused_with_libvirtd_active_is_the_tls_listener_confirmed():
     """libvirtd runs but nothing accepts 16514: the TLS listener or a firewall, confirmed."""
     outcome = run(probe=refused_probe(), dest_units=units(DestHostServices))
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.CONFIRMED
     assert "libvirtd is active" in outcome.facts["reason"]
     assert not outcome.not_ruled_out
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_refused_in_the_log_with_libvirtd_dead_is_a_consequence_too():
     """The log's 'Connection refused' and a dead libvirtd: the same causal rule."""
     line = (f"Live Migration failure: operation failed: Failed to connect to remote libvirt "
@@ -191,7 +205,7 @@ def test_refused_in_the_log_with_libvirtd_dead_is_a_consequence_too():
             "Connection refused")  # fmt: skip
     outcome = run(source_logs=src_logs(line),
                   dest_units=units(DestHostServices, libvirtd="failed"))  # fmt: skip
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.POSSIBLE
     assert RootCauseId.COMPUTE_SERVICE_DOWN in outcome.explained_by
 
@@ -228,6 +242,7 @@ UNREADABLE_KEY = (
 )
 
 
+@pytest.mark.outcome(ID, "missing_evidence")
 @pytest.mark.parametrize(
     ("output", "why"),
     [
@@ -244,32 +259,37 @@ def test_the_probes_own_failure_is_could_not_check_never_tls(output, why):
     """virsh failing for the probe's reasons makes no conclusion, and says what it needs."""
     probe = tls_probe(connect_ok=False, port_open=True, connect_output=output)
     outcome = run(probe=probe, dest_units=units(DestHostServices))
-    assert isinstance(outcome, CouldNotCheck)
+    assert_missing_evidence(outcome, CouldNotCheck)
     assert why in outcome.why
     assert outcome.needs
     assert outcome.reason.startswith("could not check: ")
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_unreadable_key_as_root_is_the_hosts_problem():
     """Run as root (sudo), an unreadable client key is a fault of the host."""
     probe = tls_probe(connect_ok=False, connect_output=UNREADABLE_KEY, privileged=True)
-    assert isinstance(run(probe=probe, dest_units=units(DestHostServices)), Concluded)
+    assert_concludes(run(probe=probe, dest_units=units(DestHostServices)))
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_own_probe_failure_leaves_the_logs_to_conclude_at_likely():
     """The probe could not check, but the migration's own log line still concludes."""
     probe = tls_probe(connect_ok=False, connect_output=UNREADABLE_KEY)
     outcome = run(probe=probe, source_logs=src_logs(URI_FAIL))
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.LIKELY
 
 
+@pytest.mark.outcome(ID, "missing_evidence")
 def test_no_probe_with_logs_is_could_not_check_not_ruled_out():
     """Logs without a TLS line but no probe: 'the TLS connect works' is never claimed."""
     outcome = run(source_logs=src_logs("Live Migration failure: something else"))
-    assert isinstance(outcome, CouldNotCheck)
+    assert_missing_evidence(outcome, CouldNotCheck)
 
 
+@pytest.mark.outcome(ID, "ruled_out")
+@pytest.mark.outcome(ID, "concluded")
 def test_the_failed_moves_logs_say_nothing_about_another_target_host():
     """--target-host H: the logged TLS failure was towards the recorded destination, not H.
 
@@ -284,7 +304,7 @@ def test_the_failed_moves_logs_say_nothing_about_another_target_host():
         probe=tls_probe(connect_ok=True),
         **logs,
     )
-    assert isinstance(healthy, RuledOut)
+    assert_rules_out(healthy)
     same = run(records=records(target_host=DST), **logs)
-    assert isinstance(same, Concluded)
+    assert_concludes(same)
     assert "servercert.pem has expired" in same.facts["reason"]

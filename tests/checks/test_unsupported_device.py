@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from diagnostics.checks.unsupported_device import unsupported_device
-from diagnostics.model import Concluded, Confidence, RuledOut
+from diagnostics.model import Concluded, Confidence
 from tests.checks.conftest import (
     VM_ID,
     actions,
@@ -15,15 +15,22 @@ from tests.checks.conftest import (
     server,
     src_logs,
 )
+from tests.checks.outcomes import (
+    assert_concludes,
+    assert_missing_evidence,
+    assert_rules_out,
+    outcome_of,
+)
 
 ID = "nova.unsupported-device"
 
 
 def run(**kw):
     base = {"server": server(), "actions": None, "mgmt": None, "source_logs": None}
-    return unsupported_device(**(base | kw))
+    return outcome_of(unsupported_device, **(base | kw))
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_confirmed_by_refusal_and_flavor():
     """The SEV refusal and the flavor's hw:mem_encryption agreeing is confirmed."""
     logs = mgmt(
@@ -31,11 +38,12 @@ def test_confirmed_by_refusal_and_flavor():
     )
     outcome = run(server=server(extra_specs={"hw:mem_encryption": "true"}), mgmt=logs)
     text = rendered(ID, outcome)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.CONFIRMED
     assert f"openstack server migrate {VM_ID}" in text
 
 
+@pytest.mark.outcome(ID, "concluded")
 @pytest.mark.parametrize(
     ("text", "feature"),
     [
@@ -55,19 +63,21 @@ def test_names_the_feature(text, feature):
     """Each refusal text names its feature; the text alone is likely."""
     outcome = run(actions=actions(event("conductor_live_migrate_instance", text)))
     rendered(ID, outcome)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.facts["feature"] == feature
     assert outcome.confidence is Confidence.LIKELY
 
 
+@pytest.mark.outcome(ID, "missing_evidence")
 def test_flavor_alone_is_possible():
     """A vTPM flavor with no refusal seen (e.g. SaaS, no API log) is possible."""
     outcome = run(server=server(extra_specs={"hw:tpm_version": "2.0"}))
-    assert isinstance(outcome, Concluded)
+    assert_missing_evidence(outcome, Concluded)
     assert outcome.confidence is Confidence.POSSIBLE
 
 
+@pytest.mark.outcome(ID, "ruled_out")
 def test_ruled_out_for_plain_guests():
     """A plain flavor and an unrelated failure rule it out."""
     logs = src_logs("Live Migration failure: operation failed: Failed to connect")
-    assert isinstance(run(source_logs=logs), RuledOut)
+    assert_rules_out(run(source_logs=logs))

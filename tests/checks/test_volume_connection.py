@@ -12,7 +12,7 @@ import pytest
 from diagnostics.checks.volume_connection import volume_connection
 from diagnostics.evidence.log_lines import parse_log_line
 from diagnostics.evidence.types import StorageNode, StorageNodeLogs, StorageNodes
-from diagnostics.model import Concluded, Confidence, Inconclusive, RuledOut
+from diagnostics.model import Confidence, Inconclusive
 from tests.checks.conftest import (
     REQ,
     VOL_ID,
@@ -26,6 +26,12 @@ from tests.checks.conftest import (
     svc,
     volume_services,
     volumes,
+)
+from tests.checks.outcomes import (
+    assert_concludes,
+    assert_missing_evidence,
+    assert_rules_out,
+    outcome_of,
 )
 
 ID = "cinder.volume-connection"
@@ -70,9 +76,10 @@ def run(**kw):
     base = {"server": WITH_VOLUME, "records": records(), "volumes": None, "volume_services": None,
             "dest_storage": None, "actions": None, "dest_logs": None, "storage_nodes": None,
             "storage_logs": None}  # fmt: skip
-    return volume_connection(**(base | kw))
+    return outcome_of(volume_connection, **(base | kw))
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_storage_node_log_and_novas_failure_confirm_the_backend_error():
     """The cinder-volume line on the storage node plus Nova's failed update: confirmed."""
     outcome = run(
@@ -81,7 +88,7 @@ def test_storage_node_log_and_novas_failure_confirm_the_backend_error():
         storage_logs=node_logs(BACKEND_ERROR),
     )
     text = rendered(ID, outcome)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.CONFIRMED
     assert (
         "cinder-volume on storage-01 failed for this request" in outcome.facts["reason"]
@@ -93,13 +100,15 @@ def test_storage_node_log_and_novas_failure_confirm_the_backend_error():
     assert f"grep -F {VOL_ID} {LOG}" in text
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_storage_node_log_alone_is_likely():
     """Only the storage node's log, nothing from Nova: one source, likely."""
     outcome = run(storage_nodes=nodes(), storage_logs=node_logs(BACKEND_ERROR))
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.LIKELY
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_down_cinder_volume_of_the_backend_explains_the_failed_update():
     """The volume's cinder-volume down + Cinder's 500: down is the cause, confirmed."""
     outcome = run(
@@ -107,7 +116,7 @@ def test_down_cinder_volume_of_the_backend_explains_the_failed_update():
         storage_nodes=nodes("down"),
     )
     text = rendered(ID, outcome)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.CONFIRMED
     assert outcome.facts["reason"].startswith(
         "cinder-volume for storage-01@lvm is down"
@@ -118,17 +127,19 @@ def test_down_cinder_volume_of_the_backend_explains_the_failed_update():
     assert outcome.cites[0].text.startswith("cinder-volume storage-01@lvm: state down")
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_stopped_unit_on_the_node_counts_as_down():
     """Cinder still says up, but the unit on the node is failed: the same deeper cause."""
     outcome = run(
         actions=actions(event("compute_pre_live_migration", UPDATE_FAILED)),
         storage_nodes=nodes("up", {"pf9-cindervolume-base": "failed"}),
     )
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert "pf9-cindervolume-base failed" in outcome.facts["reason"]
     assert outcome.confidence is Confidence.CONFIRMED
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_down_service_of_another_backend_is_not_this_vms_cause():
     """A down cinder-volume elsewhere does not explain this VM's failure."""
     other = volume_services("down")  # cinder-lvm@lvm, not the VM's storage-01@lvm
@@ -137,35 +148,38 @@ def test_down_service_of_another_backend_is_not_this_vms_cause():
         storage_nodes=nodes(),
         volume_services=other,
     )
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert "down" not in outcome.facts["reason"]
     assert outcome.confidence is Confidence.LIKELY
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_down_with_unknown_backends_is_not_confirmed():
     """Which backend holds the volume is unknown: a down service is only likely."""
     outcome = run(
         actions=actions(event("compute_pre_live_migration", UPDATE_FAILED)),
         volume_services=volume_services("down"),
     )
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.LIKELY
     assert "which backend holds the VM's volumes is unknown" in outcome.facts["reason"]
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_down_alone_is_circumstantial():
     """cinder-volume down, but nothing says the move failed for it: possible."""
     outcome = run(storage_nodes=nodes("down"), actions=actions())
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.POSSIBLE
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_iscsi_login_error_is_not_blamed_on_a_down_service():
     """os-brick logged in (so cinder-volume answered): the login error is the cause."""
     outcome = run(dest_logs=dest_logs(ISCSI), storage_nodes=nodes("down"),
                   dest_storage=dest_storage())  # fmt: skip
     text = rendered(ID, outcome)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.facts["reason"].startswith("Failed to login iSCSI target")
     assert "is down (" in outcome.facts["reason"]
     assert "has no iSCSI session" in outcome.facts["reason"]
@@ -173,6 +187,7 @@ def test_iscsi_login_error_is_not_blamed_on_a_down_service():
     assert outcome.confidence is Confidence.LIKELY
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_unread_storage_log_is_named_and_not_confirmed():
     """Cinder's generic 500 with the storage node's log unread: likely, and says so."""
     why = "could not check: storage-01: SSH connection refused; needs SSH as pf9-diag"
@@ -185,7 +200,7 @@ def test_unread_storage_log_is_named_and_not_confirmed():
             storage_nodes=nodes(),
             storage_logs=logs,
         )
-        assert isinstance(outcome, Concluded)
+        assert_concludes(outcome)
         assert outcome.confidence is Confidence.LIKELY
         assert (
             "the cinder-volume log on storage-01 was not read"
@@ -198,6 +213,7 @@ def test_unread_storage_log_is_named_and_not_confirmed():
         assert rival.endswith(f"{expected})")
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_confirmed_by_os_brick_log_and_stuck_attachment():
     """os-brick's device error plus an attachment stuck attaching is confirmed."""
     acts = actions(event("compute_pre_live_migration", "Volume device not found at ."))
@@ -205,12 +221,13 @@ def test_confirmed_by_os_brick_log_and_stuck_attachment():
         actions=acts, volumes=volumes("attaching"), dest_storage=dest_storage()
     )
     text = rendered(ID, outcome)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.CONFIRMED
     assert "has no iSCSI session" in outcome.facts["reason"]
     assert f"--volume-id {VOL_ID}" in text
 
 
+@pytest.mark.outcome(ID, "concluded")
 @pytest.mark.parametrize(
     "kw",
     [
@@ -226,10 +243,11 @@ def test_likely_from_one_source(kw):
     """Any one storage signal concludes as likely."""
     outcome = run(**kw)
     rendered(ID, outcome)
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.LIKELY
 
 
+@pytest.mark.outcome(ID, "ruled_out")
 @pytest.mark.parametrize(
     "kw",
     [
@@ -243,14 +261,16 @@ def test_likely_from_one_source(kw):
 )  # fmt: skip
 def test_ruled_out(kw):
     """Healthy storage, or a VM without volumes, rules it out."""
-    assert isinstance(run(**kw), RuledOut)
+    assert_rules_out(run(**kw))
 
 
+@pytest.mark.outcome(ID, "missing_evidence")
 def test_inconclusive_without_storage_evidence():
     """No volumes, services, logs or events is inconclusive."""
-    assert isinstance(run(), Inconclusive)
+    assert_missing_evidence(run(), Inconclusive)
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_missing_lio_target_says_to_restore_the_targets():
     """cinder-rtstool's "Could not find target": restart cinder-volume to restore them."""
     rtstool = (
