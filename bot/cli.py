@@ -93,6 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--state-dir", type=Path, default=Path("state"))
     up.add_argument("--latency", type=int, default=0, metavar="MS")
     up.add_argument("--amqp-url", help="publish Nova notifications to this RabbitMQ")
+    up.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="FAMILY=MODE[@AFTER]",
+        help="inject an outage: keystone|nova|placement|neutron|cinder|kubernetes="
+        "500|503|hang (keystone also 401|revoke), ssh=refused|hang; @AFTER lets that "
+        "many requests through first (sim/README.md)",
+    )
 
     serve = sub.add_parser("serve", help="run the Slack bot")
     _config_arg(serve)
@@ -199,17 +208,20 @@ async def _sim(args: argparse.Namespace) -> int:
                 f"{name:36} {scenario.mode:12} {expect or 'healthy':24} {scenario.description}\n"
             )
         return 0
+    from sim.region.faults import FaultError, parse_fault
     from sim.run import serve
 
     try:
+        faults = dict(parse_fault(f) for f in args.fault)
         await serve(
             args.scenario,
             args.state_dir,
             latency_ms=args.latency,
             amqp_url=args.amqp_url,
             out=sys.stdout,
+            faults=faults,
         )
-    except ScenarioError as exc:
+    except (ScenarioError, FaultError) as exc:
         sys.stderr.write(f"migrate-diag: {exc}\n")
         return cli_diagnose.EXIT_USAGE
     return 0

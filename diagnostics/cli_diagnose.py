@@ -52,6 +52,16 @@ def exit_status(diagnosis: Diagnosis) -> int:
     return _EXIT_OF[diagnosis.conclusion]
 
 
+def unreachable_line(cloud: str | None, exc: CloudUnreachable) -> str:
+    """One line naming the cloud and why: a service's error text (Nova's 500 message
+    holds a newline and the exception class) is folded onto it."""
+    name = repr(cloud) if cloud else "(the OS_* environment)"
+    reason = " ".join(str(exc).split())
+    if "refused the credentials" in reason:
+        return f"migrate-diag: the cloud {name} refused the bot: {reason}"
+    return f"migrate-diag: cannot reach the cloud {name}: {reason}"
+
+
 def quiet_libraries(verbose: bool) -> None:
     """At the default level a failed probe is one line in its step, never a traceback."""
     for name in _NOISY_LOGGERS:
@@ -138,7 +148,7 @@ async def run(
         err.write(f"migrate-diag: {exc}\n")
         return EXIT_USAGE
     except CloudUnreachable as exc:
-        err.write(f"migrate-diag: cannot reach the cloud: {exc}\n")
+        err.write(unreachable_line(settings.openstack.cloud, exc) + "\n")
         return EXIT_UNREACHABLE
     if args.format == "json":
         out.write(json_report.dumps(diagnosis) + "\n")

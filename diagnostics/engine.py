@@ -220,6 +220,7 @@ class Engine:
                 },
             ),
             notes=notes,
+            records_unread=_unread(got.get(ev.MigrationRecords)),
         )
         diagnosis = Diagnosis(
             id=diagnosis_id,
@@ -480,3 +481,8 @@ def _raw_failure_lines(
 
 async def _ignore(_: ProgressEvent) -> None:
     return None
+
+
+def _unread(records: Evidence | Unavailable | None) -> str | None:
+    """Why the migration records could not be read, or None when they were."""
+    return records.reason if isinstance(records, Unavailable) else None

@@ -144,10 +144,18 @@ def _next_steps(
     migration: MigrationSummary | None,
     primary: Finding | None,
     missing: Sequence[str],
+    records_unread: str | None = None,
 ) -> tuple[str, ...]:
     tips: list[str] = []
     text = " ".join(missing)
-    if migration is None and ref.kind is None:
+    if migration is None and records_unread is not None:
+        # no record was *seen* because none could be read: saying Nova recorded none
+        # (and that the API refused the move) would rest on evidence never collected
+        tips.append(
+            f"the VM's migration records could not be read ({records_unread}): run "
+            "again once Nova answers os-migrations"
+        )
+    elif migration is None and ref.kind is None:
         tips.append(
             "Nova recorded no migration for this VM: if the API refused the request, "
             "run again with the kind you tried, e.g. --kind evacuation (or "
@@ -184,8 +192,12 @@ def conclude(
     specs: Mapping[str, CheckSpec],
     unknown: Callable[[], Finding],
     notes: Sequence[str] = (),
+    records_unread: str | None = None,
 ) -> Verdict:
-    """The answer of one diagnosis from its ranked findings and its steps."""
+    """The answer of one diagnosis from its ranked findings and its steps.
+
+    ``records_unread`` is why the VM's migration records could not be read (None when
+    they were): then "no migration" is unknown, not known."""
     del results  # the steps already carry what each check could not check
     done = (
         migration is not None
@@ -220,7 +232,7 @@ def conclude(
         others=others,
         steps=marked,
         could_not_check=missing,
-        next_steps=_next_steps(ref, migration, primary, missing)
+        next_steps=_next_steps(ref, migration, primary, missing, records_unread)
         if conclusion is Conclusion.INCONCLUSIVE
         else (),
     )

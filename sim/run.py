@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
+from sim.region.faults import Fault
 from sim.region.statedir import write_state_dir
 from sim.wiring import Region
 
@@ -41,6 +43,7 @@ async def serve(
     latency_ms: int = 0,
     amqp_url: str | None = None,
     out: TextIO | None = None,
+    faults: Mapping[str, Fault] | None = None,
 ) -> None:
     """Start the region, write the state dir, say where it is, stop on SIGINT/SIGTERM.
 
@@ -58,6 +61,7 @@ async def serve(
         amqp_url=amqp_url,
         move_step_s=0.5,
     )
+    region.state.faults.update(faults or {})  # read per request; the SSH hosts at start
     async with region:
         paths = write_state_dir(region, state_dir)
         text = describe(region, paths)

@@ -18,11 +18,12 @@ from types import TracebackType
 
 from aiohttp import web
 
-from sim.api import k8s, keys
+from sim.api import faults, k8s, keys
 from sim.api.app import build_app
 from sim.hosts.fleet import HostFleet
 from sim.region import statedir
 from sim.region.build import build_state
+from sim.region.faults import Fault, modes_of
 from sim.region.moves import MoveRunner
 from sim.region.notify import AmqpPublisher
 from sim.region.state import RegionState
@@ -61,6 +62,7 @@ class Region:
         self.paths: dict[str, Path] = {}  # the state dir's files, once written
         self.app: web.Application | None = None
         self._runners: list[web.AppRunner] = []
+        self._apps: list[web.Application] = []
         self._fleet: HostFleet | None = None
         self._publisher: AmqpPublisher | None = None
 
@@ -85,7 +87,28 @@ class Region:
         """Wait until every move started through the API has finished."""
         await self.move_runner.wait_idle()
 
+    async def set_fault(self, family: str, fault: Fault | str | None) -> None:
+        """Inject (or with None, end) one family's outage; hung requests are let go."""
+        if isinstance(fault, str):
+            fault = Fault(mode=fault)
+        if fault is not None and fault.mode not in modes_of(family):
+            raise ValueError(f"{family} has no fault mode {fault.mode!r}")
+        if fault is None:
+            self.state.faults.pop(family, None)
+        else:
+            self.state.faults[family] = fault
+        for app in self._apps:
+            faults.release_hung(app)
+        if family == "ssh" and self._fleet is not None:
+            await self._fleet.apply_fault(None if fault is None else fault.mode)
+
+    async def clear_faults(self) -> None:
+        """Every family healthy again."""
+        for family in list(self.state.faults):
+            await self.set_fault(family, None)
+
     async def _serve(self, app: web.Application) -> int:
+        self._apps.append(app)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -124,6 +147,9 @@ class Region:
         """Stop moves in flight, SSH hosts, HTTP servers and the AMQP publisher."""
         if self.app is not None:
             await self.move_runner.stop()
+        for app in self._apps:
+            faults.release_hung(app)  # a hung request must not hold the shutdown
+        self._apps.clear()
         if self._fleet is not None:
             await self._fleet.stop()
             self._fleet = None

@@ -220,8 +220,9 @@ def translate(exc: BaseException, what: str, timeout_s: float) -> CollectorError
             f"no endpoint for {what} in the service catalog", str(exc)
         )
     if isinstance(exc, ks_exceptions.Unauthorized):
+        at = f" at {exc.url}" if getattr(exc, "url", None) else ""
         return EndpointUnreachable(
-            "Keystone refused the credentials (HTTP 401)", str(exc)
+            f"Keystone refused the credentials (HTTP 401){at}", str(exc)
         )
     if isinstance(exc, ks_exceptions.DiscoveryFailure):
         # keystoneauth reports an unreachable Keystone as a discovery failure whose
@@ -231,6 +232,15 @@ def translate(exc: BaseException, what: str, timeout_s: float) -> CollectorError
         ):
             url, why = connect_failure(exc)
             return EndpointUnreachable(f"cannot reach {url}: {why}", str(exc))
+        answer = exc.__context__
+        if isinstance(answer, ks_exceptions.HttpError) and answer.http_status:
+            # Keystone answered, with an error of its own (500, a proxy's 503)
+            where = f" at {answer.url}" if answer.url else ""
+            return EndpointUnreachable(
+                f"Keystone version discovery failed with HTTP {answer.http_status}"
+                f"{where}",
+                str(exc),
+            )
         url, _ = connect_failure(exc)
         return EndpointUnreachable(f"version discovery failed at {url}", str(exc))
     if isinstance(exc, ks_exceptions.ClientException | sdk_exceptions.SDKException):

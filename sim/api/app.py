@@ -2,7 +2,7 @@
 
 Keystone (/identity), Nova (/compute), Placement (/placement), Neutron (/network) and
 Cinder (/volume). Middlewares add a ``req-<uuid>`` request id to every response, an
-optional latency, and token checks.
+optional latency, injected outages (``sim.api.faults``) and token checks.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import asyncio
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from sim.api import cinder, keys, keystone, neutron
+from sim.api import cinder, faults, keys, keystone, neutron
 from sim.api.errors import placement_error, request_id
 from sim.api.nova import routes as nova
 from sim.api.placement import routes as placement
@@ -100,12 +100,14 @@ def build_app(state: RegionState, latency_ms: int = 0) -> web.Application:
             request_log_middleware,
             request_id_middleware,
             latency_middleware(latency_ms),
+            faults.openstack_fault_middleware(),
             auth_middleware,
             nova.nova_middleware,
         ]
     )
     app[keys.STATE] = state
     app[keys.REQUEST_LOG] = []
+    app[faults.RELEASE] = faults.Release()
     keystone.add_routes(app, state)
     nova.add_routes(app, state)
     placement.add_routes(app, state)

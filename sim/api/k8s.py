@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
+from sim.api import faults
 from sim.region.identity import K8S_TOKEN
 from sim.region.state import RegionState, RenderedLogLine, stable_uuid
 from sim.scenario.model import Pod
@@ -30,8 +31,9 @@ _STATE_KEY = web.AppKey("sim_state", RegionState)
 
 def build_app(state: RegionState, token: str = K8S_TOKEN) -> web.Application:
     """An aiohttp app serving the Kubernetes API paths the diagnostics use."""
-    app = web.Application(middlewares=[_auth(token)])
+    app = web.Application(middlewares=[_fault(state), _auth(token)])
     app[_STATE_KEY] = state
+    app[faults.RELEASE] = faults.Release()
     app.router.add_get("/version", _version)
     app.router.add_get("/healthz", _ok)
     app.router.add_get("/livez", _ok)
@@ -63,6 +65,24 @@ def status(
     if details:
         body["details"] = details
     return web.json_response(body, status=code)
+
+
+def _fault(state: RegionState) -> Middleware:
+    """An injected outage (``state.faults["kubernetes"]``): a ``Status`` 500 as the API
+    server sends when etcd does not answer, HAProxy's 503, or a hang."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        fault = state.faults.get("kubernetes")
+        if fault is None or not fault.applies(request.path):
+            return await handler(request)
+        if fault.mode == "hang":
+            return await faults.hang(request.app)
+        if fault.mode == "503":
+            return faults.unavailable()
+        return status(500, "InternalError", faults.K8S_500)
+
+    return middleware
 
 
 def _auth(token: str) -> Middleware:

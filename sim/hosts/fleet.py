@@ -7,6 +7,9 @@ command is recorded in ``state.ssh_commands`` before it is interpreted. No shell
 port forwarding, no SFTP. Connections are counted per host (``opened``, ``open_now``) and
 ``wait_until(predicate)`` re-checks on each connect and disconnect, so a test waits for a
 state instead of sleeping; ``rekey`` restarts a host on its port with a new host key.
+``apply_fault`` takes every host down on its port (``refused``: nothing listens;
+``hang``: the port accepts and never sends the SSH banner) and brings it back with the
+same host key (``None``).
 """
 
 from __future__ import annotations
@@ -68,6 +71,10 @@ class HostFleet:
         self.client_key_path = self.key_dir / CLIENT_KEY_NAME
         self._servers: dict[str, asyncssh.SSHAcceptor] = {}
         self._ports: dict[str, int] = {}
+        self._host_keys: dict[str, asyncssh.SSHKey] = {}
+        # hosts in a "hang" outage: a plain TCP listener holding every connection
+        self._holders: dict[str, asyncio.Server] = {}
+        self._held: list[asyncio.StreamWriter] = []
         self.opened: Counter[str] = Counter()  # connections ever accepted, per host
         self.open_now: Counter[str] = Counter()
         self._changed = asyncio.Event()
@@ -89,7 +96,39 @@ class HostFleet:
         for name, host in self.state.scenario.hosts.items():
             if host.reachable and host.ssh_open:
                 endpoints[name] = await self._listen(name, 0)
+        fault = self.state.faults.get("ssh")
+        if fault is not None:
+            await self.apply_fault(fault.mode)
         return endpoints
+
+    async def apply_fault(self, mode: str | None) -> None:
+        """Every host ``refused``, ``hang`` or (None) answering again, on its own port."""
+        await self._close_holders()
+        for name, port in self._ports.items():
+            server = self._servers.pop(name, None)
+            if server is not None:
+                server.close()
+                await server.wait_closed()
+            if mode is None:
+                await self._listen(name, port, self._host_keys[name])
+            elif mode == "hang":
+                self._holders[name] = await asyncio.start_server(
+                    self._hold, "127.0.0.1", port
+                )
+
+    async def _hold(
+        self, _reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self._held.append(writer)  # accepted, and never a byte sent
+
+    async def _close_holders(self) -> None:
+        for writer in self._held:
+            writer.close()
+        self._held.clear()
+        for holder in self._holders.values():
+            holder.close()
+            await holder.wait_closed()
+        self._holders.clear()
 
     async def rekey(self, name: str) -> tuple[int, str]:
         """Restart ``name`` on its port with a new host key (its connections are dropped)."""
@@ -99,12 +138,16 @@ class HostFleet:
         await server.wait_closed()
         return await self._listen(name, port)
 
-    async def _listen(self, name: str, port: int) -> tuple[int, str]:
+    async def _listen(
+        self, name: str, port: int, host_key: asyncssh.SSHKey | None = None
+    ) -> tuple[int, str]:
         client = self._client_key()
         authorized = asyncssh.import_authorized_keys(
             client.export_public_key("openssh").decode()
         )
-        host_key = asyncssh.generate_private_key("ssh-ed25519", comment=name)
+        if host_key is None:
+            host_key = asyncssh.generate_private_key("ssh-ed25519", comment=name)
+        self._host_keys[name] = host_key
         server = await asyncssh.listen(
             "127.0.0.1",
             port,
@@ -143,6 +186,7 @@ class HostFleet:
 
     async def stop(self) -> None:
         """Close every listener and its open connections."""
+        await self._close_holders()
         for server in self._servers.values():
             server.close()
             await server.wait_closed()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypedDict
 
+from sim.region.faults import Fault
 from sim.scenario.model import ComputeService, Scenario, Server
 
 _NS = uuid.UUID("6f1c3d52-8a4e-4f0e-9a57-1c2b3d4e5f60")
@@ -202,6 +203,8 @@ class RegionState:
     compute_services: dict[str, ComputeService] = field(default_factory=dict)
     # aggregate name -> hosts added with the add_host action (after the scenario's)
     added_aggregate_hosts: dict[str, list[str]] = field(default_factory=dict)
+    # family -> the outage injected into it (sim.region.faults; empty: all healthy)
+    faults: dict[str, Fault] = field(default_factory=dict)
 
 
 def compute_service(state: RegionState, host: str) -> ComputeService:

@@ -277,3 +277,30 @@ def test_needs_any_skips_a_check_with_none_of_its_evidence() -> None:
     )
     assert not called
     assert "SSH timeout" in result.outcome.reason  # type: ignore[union-attr]
+
+
+class UnreadableMigrations(FakeBootstrap):
+    """Nova answers the server but not os-migrations (HTTP 500)."""
+
+    async def migration_records(self, srv: ev.Server) -> Unavailable:  # type: ignore[override]
+        return Unavailable(reason="GET /os-migrations failed with HTTP 500")
+
+
+async def test_unreadable_migration_records_are_never_called_no_migration() -> None:
+    """When os-migrations could not be read, the advice does not claim Nova recorded no
+    migration (nor that the API refused the move): it says the records were unreadable."""
+    engine = Engine(
+        settings=_settings(),
+        bootstrap=UnreadableMigrations(),
+        clients=None,
+        collectors={ev.DestCpu: _const(cpu(ev.DestCpu))},
+        checks=[],
+    )
+    d = await engine.diagnose(MigrationRef(server="web-01"))
+    assert d.conclusion is Conclusion.INCONCLUSIVE
+    assert not any("recorded no migration" in n for n in d.next_steps), d.next_steps
+    assert any(
+        "migration records could not be read (GET /os-migrations failed with HTTP 500)"
+        in n
+        for n in d.next_steps
+    ), d.next_steps
