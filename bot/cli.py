@@ -79,10 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--scenario", default=DEFAULT_DEMO_SCENARIO)
     demo.add_argument("--html", type=Path, default=Path("demo-thread.html"))
-    demo.add_argument(
+    loop = demo.add_mutually_exclusive_group()
+    loop.add_argument(
         "--watch",
         action="store_true",
         help="let the region fail a migration and watch the bot post about it unprompted",
+    )
+    loop.add_argument(
+        "--fix",
+        action="store_true",
+        help="the whole loop: failure, diagnosis, check of a healthy host, Retry to it,"
+        " the move on the sim, resolved",
     )
 
     sim = sub.add_parser("sim", help="the simulated region")
@@ -171,8 +178,11 @@ async def _dispatch(args: argparse.Namespace) -> int:
         return await cli_diagnose.run(args, _bot_settings(args.config))
     if args.command == "demo":
         from sim.demo.demo import run_demo
+        from sim.demo.fix import fix_demo
         from sim.demo.watch import watch_demo
 
+        if args.fix:
+            return await fix_demo(args.scenario, sys.stdout, html_path=args.html)
         if args.watch:
             return await watch_demo(args.scenario, sys.stdout, html_path=args.html)
         return await run_demo(args.scenario, args.html, sys.stdout)

@@ -47,7 +47,7 @@ from bot.posting.resolution import SlackResolutionPoster
 from bot.services import Services
 from bot.settings import WatchSettings
 from bot.store import CaseRecord
-from bot.store.resolution_repo import ResolvedVia, SuccessfulMove, resolution_of
+from bot.store.resolution_repo import ResolvedVia, SuccessfulMove
 from bot.store.timeline_repo import record_event
 from bot.textsafe import code_span, escaped_within
 from bot.times import utcnow
@@ -160,6 +160,7 @@ class _Watch:
         wait = limits.first_poll_s
         misses = 0
         last: Migration | None = None
+        status, since = "", utcnow()  # the status last seen, and since when
         await self.thread.progress(
             f"👀 Following {escaped_within(move.what, 300)}:"
             " waiting for Nova to record the migration…"
@@ -190,20 +191,22 @@ class _Watch:
                         return await self._succeeded(found)
                     if found.status in FAILED:
                         return await self._failed(found)
-                    await self.thread.progress(self._running(found))
+                    if found.status != status:
+                        status, since = found.status, utcnow()
+                    await self.thread.progress(self._running(found, since))
                 elif last is None and elapsed >= limits.find_within_s:
                     return await self._not_found(elapsed)
             if elapsed >= limits.give_up_after_s:
                 return await self._gave_up(last, elapsed)
 
-    def _running(self, m: Migration) -> str:
+    def _running(self, m: Migration, since: datetime) -> str:
         head = f"👀 Following {escaped_within(self.move.what, 300)}: {_named(m)}"
         if m.status in AWAITING_CONFIRM:
             return (
                 f"{head} moved; the VM waits in VERIFY_RESIZE for a confirm"
                 " (`openstack server resize confirm`), then the case resolves."
             )
-        return f"{head} is {code_span(m.status, 40)} (as of {_at(None)})."
+        return f"{head} is {code_span(m.status, 40)} (since {_at(since)})."
 
     async def _timeline(self, text: str) -> None:
         await record_event(
@@ -218,23 +221,15 @@ class _Watch:
             at=m.updated_at or utcnow(),
             via=ResolvedVia.WATCH,
         )
+        # the thread says how the move ended first; then the resolution (the same path
+        # as the poller's: a case another source resolved already is left as it is)
+        await self.thread.progress(
+            f"✅ {escaped_within(self.move.what, 300)}: {_named(m)}"
+            f" {code_span(m.status, 40)} at {_at(m.updated_at)}."
+        )
         resolver = CaseResolver(self.services.store, SlackResolutionPoster(self.poster))
         done = await resolver.migration_succeeded(self.move.vm_id, success)
         mine = any(r.case_id == self.move.case.id for r in done)
-        earlier = (
-            None
-            if mine
-            else await resolution_of(self.services.store, self.move.case.id)
-        )
-        tail = (
-            ""
-            if mine or earlier is None or not earlier.resolved
-            else (" The case was resolved already.")
-        )
-        await self.thread.progress(
-            f"✅ {escaped_within(self.move.what, 300)}: {_named(m)}"
-            f" {code_span(m.status, 40)} at {_at(m.updated_at)}.{tail}"
-        )
         await self._timeline(
             f"{self.move.what}: migration {m.id} {m.route()} {m.status}"
         )

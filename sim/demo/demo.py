@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,32 +52,61 @@ class RecordedMessage:
     thread_ts: str | None
 
 
+def _blocks_of(blocks: list[dict[str, Any]] | None, text: str) -> list[dict[str, Any]]:
+    # a plain-text message (blocks None) shows its text, as Slack does
+    return blocks or [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
 @dataclass
 class SlackRecorder:
-    """The two Web API methods a case post uses, kept in memory (no network in a demo)."""
+    """The Web API methods a case post uses, kept in memory (no network in a demo).
+
+    ``echo`` (when set) sees the text of every thread reply and edit as it is written:
+    ``demo --fix`` narrates the fix from it.
+    """
 
     messages: dict[str, RecordedMessage] = field(default_factory=dict)
+    ephemeral: list[str] = field(default_factory=list)
+    echo: Callable[[str], None] | None = None
     _counter: int = 0
 
     async def chat_postMessage(
-        self, *, channel: str, blocks: list[dict[str, Any]], text: str, **kw: Any
+        self,
+        *,
+        channel: str,
+        blocks: list[dict[str, Any]] | None,
+        text: str,
+        **kw: Any,
     ) -> dict[str, Any]:
         self._counter += 1
         ts = f"1700000000.{self._counter:06d}"
-        self.messages[ts] = RecordedMessage(ts, blocks, text, kw.get("thread_ts"))
+        thread = kw.get("thread_ts")
+        self.messages[ts] = RecordedMessage(ts, _blocks_of(blocks, text), text, thread)
+        if thread is not None and self.echo is not None:
+            self.echo(text)
         return {"ok": True, "channel": channel, "ts": ts}
+
+    async def chat_postEphemeral(
+        self, *, channel: str, user: str, text: str, **kw: Any
+    ) -> dict[str, Any]:
+        self.ephemeral.append(text)
+        if self.echo is not None:
+            self.echo(f"(only {user} sees) {text}")
+        return {"ok": True}
 
     async def chat_update(
         self,
         *,
         channel: str,
         ts: str,
-        blocks: list[dict[str, Any]],
+        blocks: list[dict[str, Any]] | None,
         text: str,
         **kw: Any,
     ) -> dict[str, Any]:
         message = self.messages[ts]
-        message.blocks, message.text = blocks, text
+        message.blocks, message.text = _blocks_of(blocks, text), text
+        if message.thread_ts is not None and self.echo is not None:
+            self.echo(text)
         return {"ok": True, "channel": channel, "ts": ts}
 
     def thread(self) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
@@ -112,11 +141,18 @@ class StreamingDiagnoser:
 
 @asynccontextmanager
 async def embedded_region(
-    scenario: Scenario, workdir: Path, amqp_url: str | None = None
+    scenario: Scenario,
+    workdir: Path,
+    amqp_url: str | None = None,
+    *,
+    move_step_s: float = 0.0,
 ) -> AsyncIterator[tuple[Region, BotSettings]]:
     """A running region and the settings that point migrate-diag at it (SQLite store
-    in ``workdir``)."""
-    async with Region(scenario, key_dir=workdir / "keys", amqp_url=amqp_url) as region:
+    in ``workdir``); a move started through its API takes ``move_step_s`` per status."""
+    region = Region(
+        scenario, key_dir=workdir / "keys", amqp_url=amqp_url, move_step_s=move_step_s
+    )
+    async with region:
         paths = write_state_dir(region, workdir / "state")
         settings = load_settings(paths["config"], BotSettings)
         store_url = f"sqlite+aiosqlite:///{workdir / 'demo.sqlite'}"
