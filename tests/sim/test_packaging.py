@@ -193,6 +193,7 @@ def test_no_product_module_imports_the_sim_lazily() -> None:
     assert all(o.startswith("bot/cli.py:") for o in offenders), offenders
     assert {o.split()[-1] for o in offenders} == {
         "sim.demo.demo",
+        "sim.demo.fix",
         "sim.demo.watch",
         "sim.scenario.load",
         "sim.run",
