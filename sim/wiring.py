@@ -25,7 +25,7 @@ from sim.region import statedir
 from sim.region.build import build_state
 from sim.region.faults import Fault, modes_of
 from sim.region.moves import MoveRunner
-from sim.region.notify import AmqpPublisher
+from sim.region.notify import EXCHANGE, TOPIC, AmqpPublisher
 from sim.region.state import RegionState
 from sim.scenario.load import load_scenario
 from sim.scenario.model import Scenario
@@ -43,6 +43,8 @@ class Region:
         key_dir: Path,
         latency_ms: int = 0,
         amqp_url: str | None = None,
+        amqp_exchange: str = EXCHANGE,
+        amqp_topic: str = TOPIC,
         move_step_s: float = 0.0,
         now: datetime | None = None,
     ) -> None:
@@ -52,6 +54,7 @@ class Region:
         self.key_dir = Path(key_dir)
         self.latency_ms = latency_ms
         self.amqp_url = amqp_url
+        self.amqp_names = (amqp_exchange, amqp_topic)
         self.move_step_s = move_step_s
         self.state: RegionState = build_state(self.scenario, now)
         self.base_url = ""
@@ -123,7 +126,7 @@ class Region:
         self.app = build_app(self.state, self.latency_ms)
         self.move_runner.step_delay_s = self.move_step_s
         if self.amqp_url:
-            self._publisher = AmqpPublisher(self.amqp_url)
+            self._publisher = AmqpPublisher(self.amqp_url, *self.amqp_names)
             await self._publisher.start()
             self.move_runner.publisher = self._publisher
         port = await self._serve(self.app)

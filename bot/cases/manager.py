@@ -98,6 +98,9 @@ class CaseManager:
         # what this replica runs at once, and so all it leases
         self.max_concurrent = settings.intake.storms.max_concurrent
         self._wake = asyncio.Event()
+        # the cases this replica is working now, across dispatch passes: a lease of ours
+        # that ran out while we work it (a late heartbeat) is renewed, not run twice
+        self._working: set[str] = set()
         self._last_update: dict[str, float] = {}
         self._update_lock = asyncio.Lock()
 
@@ -144,6 +147,7 @@ class CaseManager:
                     for job in await self._lease(free):
                         task = asyncio.create_task(self._post(job))
                         running[task] = job.case.case_id
+                        self._working.add(job.case.case_id)
                         if job.slot is not None:
                             touched.add(job.slot.incident_id)
                 if not running:
@@ -152,13 +156,14 @@ class CaseManager:
                     running, return_when=asyncio.FIRST_COMPLETED
                 )
                 for task in done:
-                    del running[task]
+                    self._working.discard(running.pop(task))
                     posted += (not task.cancelled()) and task.result()
         finally:
             heartbeat.cancel()
             for task in running:
                 task.cancel()
             await asyncio.gather(heartbeat, *running, return_exceptions=True)
+            self._working.difference_update(running.values())
         for incident_id in touched:
             await self._refresh_incident(incident_id, force=True)
         return posted
@@ -169,6 +174,10 @@ class CaseManager:
         leased = await self.intake.lease_due(
             self.owner, now=now, lease_s=self.lease_s, limit=limit
         )
+        if lapsed := [c.case_id for c in leased if c.case_id in self._working]:
+            # leasing them again renewed our lease; the task working them goes on
+            log.warning("lease of %s ran out while working it; renewed", lapsed)
+            leased = [c for c in leased if c.case_id not in self._working]
         storms = self.settings.intake.storms
         jobs: list[_Job] = []
         for case in leased:

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 # vendored from Nova's doc/notification_samples (see sim/region/nova_samples/README.md)
 SAMPLES_DIR = Path(__file__).resolve().parent / "nova_samples" / "notification_samples"
 EXCHANGE = "nova"
+TOPIC = "versioned_notifications"  # oslo.messaging's notifications topic
 
 
 def _merge(base: Any, over: Any) -> Any:
@@ -134,10 +135,16 @@ def build_notification(
 
 
 class AmqpPublisher:
-    """Publishes envelopes to the ``nova`` topic exchange, as oslo.messaging's notifier does."""
+    """Publishes envelopes to the ``nova`` topic exchange, as oslo.messaging's notifier does.
 
-    def __init__(self, url: str) -> None:
+    ``exchange`` and ``topic`` default to Nova's; a test on the shared broker passes names
+    of its own so no other region's notifications reach its consumer.
+    """
+
+    def __init__(self, url: str, exchange: str = EXCHANGE, topic: str = TOPIC) -> None:
         self.url = url
+        self.exchange = exchange
+        self.topic = topic
         self._connection: Any = None
         self._exchange: Any = None
 
@@ -145,7 +152,7 @@ class AmqpPublisher:
         self._connection = await aio_pika.connect_robust(self.url)
         channel = await self._connection.channel()
         self._exchange = await channel.declare_exchange(
-            EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=False
+            self.exchange, aio_pika.ExchangeType.TOPIC, durable=False
         )
 
     async def publish(self, priority: str, envelope: dict[str, Any]) -> None:
@@ -154,7 +161,7 @@ class AmqpPublisher:
         body = json.dumps(envelope).encode()
         await self._exchange.publish(
             aio_pika.Message(body=body, content_type="application/json"),
-            routing_key=f"versioned_notifications.{priority.lower()}",
+            routing_key=f"{self.topic}.{priority.lower()}",
         )
 
     async def stop(self) -> None:

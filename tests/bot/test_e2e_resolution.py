@@ -9,7 +9,6 @@ resolved case says so; a new failure of the VM opens a new case.
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 from bot.actions.resolve import MODAL, REASON_BLOCK, REASON_INPUT
 from bot.cases.report import FailureReport, ReportSource
 from bot.cases.resolution import CaseResolver
-from bot.intake.amqp import AmqpConfig, NotificationConsumer
+from bot.intake.amqp import NotificationConsumer
 from bot.intake.poller import SdkMigrationLister
 from bot.intake.successes import SuccessPoller
 from bot.posting.resolution import SlackResolutionPoster
@@ -35,6 +34,7 @@ from sim.testing import api_client, start_region
 from tests.bot.conftest import OPS
 from tests.bot.support import PagerDutyEndpoint, bot_settings, launch
 from tests.fakeslack import FakeSlack, Message
+from tests.intake.harness import broker
 
 pytestmark = pytest.mark.integration
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -280,15 +280,22 @@ async def test_nova_notifications_of_a_successful_move_resolve_the_case(
 ) -> None:
     """The sim publishes what nova-compute does for a live migration that went through
     (real RabbitMQ); the consumer's success hook resolves the case from post_dest.end."""
-    queue = f"md-loop-{uuid.uuid4().hex[:10]}"
-    async with start_region(SCENARIO, tmp_path, amqp_url=AMQP_URL) as region:
+    # names of its own on the shared broker: another region's notifications (the same
+    # scenario has the same VM uuids) never reach this consumer
+    async with (
+        broker() as names,
+        start_region(
+            SCENARIO, tmp_path, amqp_url=AMQP_URL,
+            amqp_exchange=names.exchange, amqp_topic=names.topic,
+        ) as region,
+    ):  # fmt: skip
         base = load_settings(region.paths["config"], BotSettings)
         settings = bot_settings(fake, tmp_path, pagerduty, base=base)
         async with open_engine(settings) as engine:
             bot, store = await launch(settings, engine, fake)
             reports = _Reports()
             consumer = NotificationConsumer(
-                AmqpConfig(url=AMQP_URL, queue=queue, connection_name=queue),
+                names.config("md-loop"),
                 reports,  # type: ignore[arg-type]
                 IntakeRepo(store),
                 successes=CaseResolver(store, SlackResolutionPoster(bot.poster)),

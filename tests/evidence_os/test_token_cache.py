@@ -10,7 +10,7 @@ import pytest
 
 from diagnostics.evidence.openstack_api import OpenStackApi
 from diagnostics.model import MigrationRef
-from diagnostics.request_graph import RequestGraph, recording
+from diagnostics.request_graph import RequestGraph, RequestRecord, recording
 from diagnostics.settings import OpenStackSettings
 from sim.testing import start_region
 from tests.evidence_os.test_openstack_api import SCENARIO
@@ -25,6 +25,10 @@ pytestmark = [
 
 async def _one_run(settings: OpenStackSettings) -> list[str]:
     """One process' worth: connect, find the VM, close. The requests it made."""
+    return [r.what for r in await _one_run_records(settings)]
+
+
+async def _one_run_records(settings: OpenStackSettings) -> tuple[RequestRecord, ...]:
     graph = RequestGraph()
     api = OpenStackApi.from_settings(settings)
     try:
@@ -32,7 +36,7 @@ async def _one_run(settings: OpenStackSettings) -> list[str]:
             await api.resolve_server(MigrationRef(server="web-01"))
     finally:
         api.close()
-    return [r.what for r in graph.timing().requests]
+    return graph.timing().requests
 
 
 def _token_requests(whats: list[str]) -> int:
@@ -61,7 +65,7 @@ async def test_second_run_reuses_the_token_from_a_private_file(tmp_path: Path) -
 
 async def test_a_refused_token_is_renewed(tmp_path: Path) -> None:
     """A cached token Keystone no longer accepts (revoked, region restarted): the run
-    re-authenticates once and still finds the VM, and the cache gets the new token."""
+    re-authenticates, finds the VM on the retry, and the cache gets the new token."""
     cache = tmp_path / "tokens"
     async with start_region(SCENARIO, tmp_path) as region:
         settings = OpenStackSettings(
@@ -74,9 +78,17 @@ async def test_a_refused_token_is_renewed(tmp_path: Path) -> None:
         state = json.loads(saved.read_text())
         state["auth_token"] = "gAAAAA-revoked"
         saved.write_text(json.dumps(state))
-        renewed = await _one_run(settings)
-    assert _token_requests(renewed) == 1
-    assert any(w.startswith("GET /servers/detail") for w in renewed)
+        renewed = await _one_run_records(settings)
+    whats = [r.what for r in renewed]
+    refused = [r.what for r in renewed if r.status == 401]
+    # The run asks for the server and the services' version documents at once, so
+    # several requests carry the revoked token. Each refusal makes keystoneauth drop the
+    # current token and fetch a new one; a refusal that arrives after the first renewal
+    # drops that new token too (it invalidates the current token, not the refused one;
+    # seen 1 run in 8). So: one new token per refusal at most, however they interleave.
+    detail = "GET /servers/detail?name=^web\\-01$&all_tenants=True"
+    assert [r.status for r in renewed if r.what == detail] == [401, 200]
+    assert 1 <= _token_requests(whats) <= len(refused)
     assert json.loads(saved.read_text())["auth_token"] != "gAAAAA-revoked"
 
 

@@ -492,3 +492,57 @@ async def test_a_lost_lease_stops_the_work(sqlite_store: Store) -> None:
     assert await asyncio.wait_for(working, 10) == 0
     busy.release.set()
     assert busy.posts == []
+
+
+class GatedPoster(RecordingPoster):
+    """Holds each case's post until that case is released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: list[str] = []
+        self.gates: dict[str, asyncio.Event] = {}
+
+    async def post_case(
+        self,
+        case_id: str,
+        ref: MigrationRef,
+        channel: str,
+        thread_ts: str | None = None,
+    ) -> None:
+        self.started.append(case_id)
+        await self.gates.setdefault(case_id, asyncio.Event()).wait()
+        await super().post_case(case_id, ref, channel, thread_ts)
+
+    def release(self, case_id: str) -> None:
+        self.gates.setdefault(case_id, asyncio.Event()).set()
+
+
+async def test_a_lapsed_lease_is_not_leased_to_itself_again(sqlite_store: Store) -> None:
+    """The heartbeat was late (a starved loop) and case A's lease ran out while this
+    replica still works it: the next lease pass renews A, and A is not posted twice."""
+    t0 = datetime(2026, 8, 21, 10, 0, tzinfo=UTC)
+    clock = [t0]
+    # the heartbeat never comes within the test: only the clock moves past the lease
+    settings = bot_settings(lease_s=30, heartbeat_s=29)
+    gated = GatedPoster()
+    cases = CaseManager(settings, sqlite_store, gated, RecordingIncidents(), owner="a")
+    cases.clock = lambda: clock[0]
+    a = await cases.submit(notification(instance_uuid="vm-a", source_host="h-a"))
+    b = await cases.submit(
+        notification(instance_uuid="vm-b", request_id="r-b", source_host="h-b")
+    )
+    working = asyncio.create_task(cases.dispatch_due())
+    await wait_for(lambda: sorted(gated.started) == sorted([a.case_id, b.case_id]))
+    clock[0] = t0 + timedelta(seconds=31)  # A's lease has run out, A still running
+
+    async def a_renewed() -> bool:
+        async with sqlite_store.sessions() as session:
+            row = await session.get(IntakeCaseRow, a.case_id)
+            return row is not None and as_utc(row.lease_until) > clock[0]
+
+    gated.release(b.case_id)  # B done: a slot frees, the loop leases again
+    await wait_for(a_renewed)
+    gated.release(a.case_id)
+    assert await asyncio.wait_for(working, 10) == 2
+    assert gated.started.count(a.case_id) == 1
+    assert [p[0] for p in gated.posts].count(a.case_id) == 1

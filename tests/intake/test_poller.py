@@ -23,7 +23,7 @@ from tests.intake.conftest import (
     bot_settings,
     wait_for,
 )
-from tests.intake.harness import AMQP_URL, Broker
+from tests.intake.harness import AMQP_URL, broker
 
 pytestmark = pytest.mark.integration
 
@@ -110,17 +110,18 @@ async def test_bus_and_poller_see_one_failure(
     tmp_path: Path, sqlite_store: Store
 ) -> None:
     """A migration failed through the API: the sim's notification and the poller, one case."""
-    import uuid
-
-    import aio_pika
-
     poster = RecordingPoster()
     cases = CaseManager(bot_settings(), sqlite_store, poster, RecordingIncidents())
-    queue = f"md-watch-{uuid.uuid4().hex[:8]}"
-    names = Broker(exchange="nova", topic="versioned_notifications", queue=queue)
-    async with start_region(SCENARIO, tmp_path, amqp_url=AMQP_URL) as region:
-        consumer = NotificationConsumer(names.config(queue), cases, cases.intake)
-        await consumer.start()  # the sim declared Nova's exchange, as Nova would
+    # names of its own on the shared broker: no other region's notifications reach it
+    async with (
+        broker() as names,
+        start_region(
+            SCENARIO, tmp_path, amqp_url=AMQP_URL,
+            amqp_exchange=names.exchange, amqp_topic=names.topic,
+        ) as region,
+    ):  # fmt: skip
+        consumer = NotificationConsumer(names.config("md-watch"), cases, cases.intake)
+        await consumer.start()
         try:
             server = server_by_name(region.state, "web-02")["id"]
             async with api_client(region) as api:
@@ -153,10 +154,4 @@ async def test_bus_and_poller_see_one_failure(
                 keys
             )  # the poller's record joined
         finally:
-            await consumer.stop()
-            connection = await aio_pika.connect(AMQP_URL)
-            channel = await connection.channel()
-            for name in (queue, f"{queue}.dead"):
-                await channel.queue_delete(name)
-            await channel.exchange_delete(f"{queue}.dlx")
-            await connection.close()
+            await consumer.stop()  # broker() deletes the queues and exchanges
