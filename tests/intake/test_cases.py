@@ -517,7 +517,9 @@ class GatedPoster(RecordingPoster):
         self.gates.setdefault(case_id, asyncio.Event()).set()
 
 
-async def test_a_lapsed_lease_is_not_leased_to_itself_again(sqlite_store: Store) -> None:
+async def test_a_lapsed_lease_is_not_leased_to_itself_again(
+    sqlite_store: Store,
+) -> None:
     """The heartbeat was late (a starved loop) and case A's lease ran out while this
     replica still works it: the next lease pass renews A, and A is not posted twice."""
     t0 = datetime(2026, 8, 21, 10, 0, tzinfo=UTC)
