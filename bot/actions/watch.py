@@ -69,11 +69,14 @@ class Move:
     request_id: str | None  # the call's request id: Nova's error comes from its events
     baseline: Baseline
     migration_id: str | None = None  # set when the migration already exists
+    # statuses that are this call's own end, not a failure (an abort ends "cancelled"):
+    # said in the thread, the case left open
+    ends: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WatchResult:
-    outcome: str  # succeeded, failed, not_found, gave_up, unreadable
+    outcome: str  # succeeded, ended, failed, not_found, gave_up, unreadable
     migration: Migration | None
     resolved: bool  # this watch resolved the case (False: another source had)
 
@@ -187,6 +190,8 @@ class _Watch:
                 )
                 last = found or last
                 if found is not None:
+                    if found.status in move.ends:
+                        return await self._ended(found)
                     if found.status in SUCCEEDED:
                         return await self._succeeded(found)
                     if found.status in FAILED:
@@ -234,6 +239,16 @@ class _Watch:
             f"{self.move.what}: migration {m.id} {m.route()} {m.status}"
         )
         return WatchResult(outcome="succeeded", migration=m, resolved=mine)
+
+    async def _ended(self, m: Migration) -> WatchResult:
+        await self.thread.progress(
+            f"✅ {escaped_within(self.move.what, 300)}: {_named(m)}"
+            f" {code_span(m.status, 40)} at {_at(m.updated_at)}. The case stays open."
+        )
+        await self._timeline(
+            f"{self.move.what}: migration {m.id} {m.route()} {m.status}"
+        )
+        return WatchResult(outcome="ended", migration=m, resolved=False)
 
     async def _failed(self, m: Migration) -> WatchResult:
         said = await asyncio.to_thread(

@@ -13,11 +13,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from functools import partial
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import metrics
 from bot.cards import render_root_cause, root_cause_text
+from bot.fixes.offers import fix_buttons
 from bot.logs import case_context
 from bot.posting.incidents import render_storm_parent
 from bot.posting.session import DETAILED, CaseSession, SlackOutput
@@ -69,6 +71,7 @@ class SlackCasePoster:
             store=services.store,
             update_interval_s=services.settings.slack.update_interval_s,
             runbook_url=services.settings.deployment.runbook_url,
+            card_fixes=partial(fix_buttons, services.settings),
         )
         self._running: dict[str, CaseSession] = {}
         # storm members: grouped by cause, one reply per group (bot.posting.storm)

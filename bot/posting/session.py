@@ -9,8 +9,11 @@ it posts the parent on ``DiagnosisStarted`` and the details of each failed step.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+
+from slack_sdk.models.blocks import Block
 
 from bot.cards import render_changes, render_root_cause, root_cause_text
 from bot.posting.live import LiveMessage, Rendered
@@ -44,6 +47,8 @@ class SlackOutput:
     store: Store
     update_interval_s: float
     runbook_url: str
+    # the fix buttons the root-cause card carries (bot.fixes.offers); none by default
+    card_fixes: Callable[[CaseRecord, Diagnosis], list[Block]] = lambda _c, _d: []
 
 
 class CaseSession:
@@ -183,8 +188,9 @@ class CaseSession:
             step
         ) in diagnosis.steps:  # the authoritative result, whatever the events said
             self._step_done(step)
+        card = render_root_cause(diagnosis, run_id, self._out.runbook_url)
         self._reply(
-            fit(render_root_cause(diagnosis, run_id, self._out.runbook_url)),
+            fit([*card, *self._out.card_fixes(self._case, diagnosis)]),
             root_cause_text(diagnosis),
         )
         if previous is not None:

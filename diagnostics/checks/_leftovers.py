@@ -114,7 +114,14 @@ def find_leftovers(
                 found.append(
                     Leftover(
                         what=f"port {port.id} has an INACTIVE binding on {dest}",
-                        facts={"leftover_port_id": port.id, "binding_host": dest},
+                        # stale_binding_*: seen in Neutron now (the fix button's
+                        # evidence), unlike a port the failure text merely names
+                        facts={
+                            "leftover_port_id": port.id,
+                            "binding_host": dest,
+                            "stale_binding_port_id": port.id,
+                            "stale_binding_host": dest,
+                        },
                         cite=Citation(
                             source=ports.provenance if ports else "ports",
                             text=f"{port.id} binding host={dest} status=INACTIVE",
