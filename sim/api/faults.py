@@ -107,8 +107,9 @@ def _identity_fault(
     fault = state.faults.get("keystone")
     if fault is None or fault.mode not in ("401", "revoke"):
         return None
-    if not fault.applies(request.path):
+    if not fault.tripped and not fault.applies(request.path):
         return None
+    fault.tripped = True
     state.tokens.clear()
     if fault.mode == "revoke":
         del state.faults["keystone"]  # once: a new token is good again

@@ -41,6 +41,9 @@ class Fault:
     after: int = 0
     match: str | None = None
     seen: int = field(default=0, compare=False)
+    # Keystone's 401: once in force it stays so for every path (``match`` only says
+    # which request trips it: "revoked when the first Placement call arrives")
+    tripped: bool = field(default=False, compare=False)
 
     def applies(self, path: str) -> bool:
         """Count this request; True once the fault is in force for it."""

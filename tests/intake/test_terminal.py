@@ -145,3 +145,70 @@ async def test_a_channel_the_bot_cannot_post_in_ends_the_case(tmp_path: Path) ->
     finally:
         await store.close()
         await slack.stop()
+
+
+async def test_refused_credentials_end_the_case_with_the_reason_posted_once(
+    tmp_path: Path,
+) -> None:
+    """Keystone refuses the bot's password (and every token it holds): the automatic case
+    ends `failed` with a reason naming the refusal, one message in the channel, and the
+    runner never tries it again (no more logins, no more API calls)."""
+    slack = FakeSlack()
+    await slack.start()
+    slack.world.add_channel(OPS, "ops")
+    async with start_region(SCENARIO, tmp_path) as region:
+        base = load_settings(region.paths["config"], BotSettings)
+        settings = base.model_copy(
+            update={
+                "openstack": base.openstack.model_copy(update={"token_cache": False}),
+                "slack": SlackSettings(
+                    api_base_url=slack.api_url,
+                    default_channel=OPS,
+                    update_interval_s=0,
+                    retry_backoff_s=0.01,
+                ),
+                "intake": IntakeSettings.model_validate(
+                    {"storms": {"group_wait_s": 0}, "retry_base_s": 0.01}
+                ),
+            }
+        )
+        vm_id = next(s["id"] for s in region.state.servers.values() if s["name"] == VM)
+        await region.set_fault("keystone", "401")
+        store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite'}")
+        async with open_engine(settings) as engine:
+            client = build_client(settings, SecretStr("xoxb-test"))
+            services = build_services(
+                settings, diagnoser=engine, store=store, client=client, routing_key=None
+            )
+            cases = CaseManager(
+                settings,
+                store,
+                SlackCasePoster(client, services),
+                SlackIncidentPoster(client, services.pacer),
+            )
+            claim = await cases.submit(
+                FailureReport(
+                    source=ReportSource.WEBHOOK,
+                    instance_uuid=vm_id,
+                    request_id="req-refused",
+                    source_host="cmp-a-01",
+                )
+            )
+            before = len(region.requests)
+            assert await cases.dispatch_due() == 0
+            calls = region.requests[before:]
+            for _ in range(20):  # the runner keeps running: nothing is tried again
+                assert await cases.dispatch_due() == 0
+            assert region.requests[before:] == calls
+            status, reason, attempts = await cases.intake.outcome(claim.case_id)
+            messages = slack.world.history(OPS)
+        await store.close()
+    await slack.stop()
+    assert (status, attempts) == ("failed", 1)
+    assert reason is not None
+    assert reason.startswith(
+        "the cloud refused the bot: Keystone refused the credentials"
+    )
+    assert len(messages) == 1
+    assert "refused the credentials" in messages[0].text
+    assert sum(1 for c in calls if c.startswith("POST /identity")) <= 8, calls
