@@ -197,6 +197,8 @@ class RunningBot:
             await self.socket.close_async()  # type: ignore[no-untyped-call]
         if self.runner is not None:
             await self.runner.cleanup()
+        # a watch is bounded, but by up to an hour: cancelled, not awaited
+        await self.services.watches.cancel_all()
         await self.services.tasks.drain()
         self.poster.storms.close()
         await self.services.pager.close()

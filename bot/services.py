@@ -69,3 +69,6 @@ class Services:
     authz: Authorizer
     diagnosis_slots: DiagnosisSlots  # people ahead of storms (bot.slots)
     tasks: BackgroundTasks = field(default_factory=BackgroundTasks)
+    # moves the bot follows (bot.actions.watch): cancelled, not awaited, at shutdown; the
+    # poller/notifications see the move end instead
+    watches: BackgroundTasks = field(default_factory=BackgroundTasks)

@@ -14,8 +14,9 @@ cap on the whole watch, and keeps one progress reply in the thread up to date:
 - Nova recorded no migration within find_within_s, Nova could not be read five times in
   a row, or the cap passed: a reply that says so, the case stays open.
 
-Every end is also a timeline entry. The watch lives in this process only: a bot that
-restarts mid-watch drops it, and the move's success is then seen by the poller or the
+Every end is also a timeline entry. The watch lives in this process only (shutdown
+cancels it rather than wait up to the cap): a bot that restarts mid-watch drops it, and
+the move's success is then seen by the poller or the
 notifications (``intake.poller`` / ``intake.notifications``) like any other; with both
 off, a case whose watch was cut short is resolved by hand.
 """
@@ -105,8 +106,8 @@ def start_watch(
     move: Move,
     reader: MoveReader | None = None,
 ) -> asyncio.Task[Any]:
-    """Follow ``move`` in the background (``services.tasks``: drained at shutdown)."""
-    return services.tasks.spawn(
+    """Follow ``move`` in the background (``services.watches``: cancelled at shutdown)."""
+    return services.watches.spawn(
         follow(services, poster, move, reader), name=f"watch-{move.case.id}"
     )
 

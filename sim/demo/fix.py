@@ -221,7 +221,7 @@ async def _loop(
         await retry(services, poster, client, click)
 
         story.step("The move runs on the sim; the bot follows it")
-        await services.tasks.drain()  # the watch: bounded (actions.watch)
+        await services.watches.drain()  # the watch: bounded (actions.watch)
         recorder.echo = None
 
         story.step("Where it ends")

@@ -122,6 +122,7 @@ async def test_retry_to_a_checked_host(
                 await fake.click(OPS, first.ts, RETRY, user=OPERATOR)
                 await fake.click(OPS, first.ts, RETRY, user=OPERATOR)
                 await bot.services.tasks.drain()
+                await bot.services.watches.drain()
                 await region.wait_idle()
                 new = region.state.migrations[moves:]
                 assert [(m.dest_compute, m.status) for m in new] == [

@@ -86,7 +86,8 @@ class Case:
         await self.fake.click(OPS, msg.ts, action_id, user=user)
         await self.bot.services.tasks.drain()
         await self.region.wait_idle()
-        await self.bot.services.tasks.drain()  # the watch after the compute acted
+        await self.bot.services.watches.drain()  # the watch after the compute acted
+        await self.bot.services.tasks.drain()
 
 
 @asynccontextmanager

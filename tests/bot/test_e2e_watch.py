@@ -25,6 +25,7 @@ from bot.intake.poller import SdkMigrationLister
 from bot.intake.successes import SuccessPoller
 from bot.posting.resolution import SlackResolutionPoster
 from bot.rendering import RERUN
+from bot.services import Diagnoser
 from bot.settings import AccessSettings, ActionsSettings, BotSettings, WatchSettings
 from bot.store import Store
 from bot.store.fix_repo import fixes
@@ -60,20 +61,24 @@ class Loop:
     fake: FakeSlack
     parent: Message
     case_id: str
+    settings: BotSettings
+    engine: Diagnoser
 
     def replies(self) -> list[Message]:
         return [
             m for m in self.fake.thread(OPS, self.parent.ts) if m.user == BOT_USER_ID
         ]
 
-    async def retry_to(self, host: str) -> None:
+    async def retry_to(self, host: str, *, follow: bool = True) -> None:
         """`check <host>` in the thread, then the operator confirms its Retry."""
         await self.fake.mention(OPS, self.parent.ts, f"check {host}", user=OPERATOR)
         await self.bot.services.tasks.drain()
         checked = self.replies()[-1]
         assert RETRY in json.dumps(checked.blocks)
         await self.fake.click(OPS, checked.ts, RETRY, user=OPERATOR)
-        await self.bot.services.tasks.drain()  # the click, the call, the whole watch
+        await self.bot.services.tasks.drain()  # the click and the call
+        if follow:
+            await self.bot.services.watches.drain()  # the whole watch (bounded)
 
 
 @asynccontextmanager
@@ -104,7 +109,7 @@ async def retry_loop(
                 await bot.services.tasks.drain()
                 (parent,) = fake.history(OPS)
                 case_id = parent.blocks[1]["elements"][0]["text"].split("`")[-2]
-                yield Loop(region, bot, store, fake, parent, case_id)
+                yield Loop(region, bot, store, fake, parent, case_id, settings, engine)
             finally:
                 await bot.close()
                 await store.close()
@@ -240,6 +245,44 @@ async def test_the_watch_gives_up_after_its_cap(
         assert await resolution_of(loop.store, loop.case_id) is None
         kinds = [e.text for e in await timeline(loop.store, loop.case_id)]
         assert f"live-migrate web-02 to {HEALTHY}: watch ended (gave_up)" in kinds
+
+
+@pytest.mark.integration
+async def test_a_restart_mid_watch_leaves_the_case_to_the_poller(
+    fake: FakeSlack, pagerduty: PagerDutyEndpoint, tmp_path: Path
+) -> None:
+    """The bot stops while it follows the move: the watch is cut (shutdown does not wait
+    for it) and the next bot's poller resolves the case, once."""
+    async with retry_loop(fake, pagerduty, tmp_path, move_step_s=1.0) as loop:
+        moves = len(loop.region.state.migrations)
+        await loop.retry_to(HEALTHY, follow=False)
+        await loop.bot.close()  # a restart: SIGTERM mid-watch
+        (new,) = loop.region.state.migrations[moves:]
+        assert new.status != "completed"  # the watch was cut before the move ended
+        assert not loop.bot.services.watches._tasks
+        await loop.region.wait_idle()
+        assert new.status == "completed"
+        assert await resolution_of(loop.store, loop.case_id) is None  # nobody saw it
+
+        bot, store = await launch(loop.settings, loop.engine, fake)  # the next bot
+        try:
+            conn = OpenStackApi.from_settings(loop.settings.openstack).conn
+            resolver = CaseResolver(store, SlackResolutionPoster(bot.poster))
+            poller = SuccessPoller(
+                SdkMigrationLister(conn), resolver, IntakeRepo(store)
+            )
+            await poller.poll_once()
+            await poller.poll_once()  # seen again: nothing more
+            await bot.services.tasks.drain()
+            done = await resolution_of(store, loop.case_id)
+            assert done is not None
+            assert (done.via, done.migration_id) == (ResolvedVia.POLLER, str(new.id))
+            texts = [m.text for m in loop.replies()]
+            assert sum(t.startswith("✅ *Resolved*") for t in texts) == 1
+            assert not any(t.startswith("✅ live-migrate") for t in texts)
+        finally:
+            await bot.close()
+            await store.close()
 
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
