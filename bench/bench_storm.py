@@ -9,7 +9,8 @@ Goals (bench/README.md, issue 12):
 - ``ack``: ack p99 < 100 ms at 10 slash commands/s.
 
 The bot's real parts run in this process: the webhook (HMAC-signed POSTs over loopback),
-the case runner with its store (SQLite file), the Slack writer, pacer and storm board, the
+the case runner with its store (PostgreSQL by default: the storm's cause groups and
+members are rows there, bot/store/storm_repo.py), the Slack writer, pacer and storm board, the
 Bolt app in Socket Mode for ``ack``. The stand-in (tests/fakeslack) enforces Slack's limits:
 chat.postMessage 1/s per channel (burst 2), chat.update 50/min for the workspace; beyond
 them it answers 429. The diagnoser is NOT the engine: each VM's verdict comes from a table
@@ -62,6 +63,7 @@ from bot.services import OnEvent
 from bot.settings import BotSettings
 from bot.store import Store
 from bot.store.intake_models import IncidentRow, IntakeCaseRow
+from bot.store.storm_models import StormBoardRow
 from diagnostics.model import Diagnosis, MigrationRef, VmNotFound
 from tests.bot.test_storm_board import diagnosis_of
 from tests.fakeslack import FakeSlack
@@ -298,7 +300,10 @@ async def _drained(cases: CaseManager, poster: SlackCasePoster, expected: int) -
                 .select_from(IntakeCaseRow)
                 .where(IntakeCaseRow.status == "posted")
             )
-        storms = list(poster.storms._storms.values())
+        async with cases.intake.store.sessions() as session:
+            board_ids = list((await session.scalars(select(StormBoardRow.id))).all())
+        boards = [await poster.storms.repo.board(b) for b in board_ids]
+        storms = [b for b in boards if b is not None]
         if posted == expected and all(s.settled >= s.expected for s in storms):
             for s in storms:
                 await poster.storms.flush(s.channel, s.parent_ts)

@@ -77,8 +77,10 @@ class SlackCasePoster:
         # storm members: grouped by cause, one reply per group (bot.posting.storm)
         self.storms = StormBoard(
             self.writer,
+            services.store,
             render_storm_parent,
             runbook_url=services.settings.deployment.runbook_url,
+            owner=self.owner,
         )
 
     def is_running(self, case_id: str) -> bool:
@@ -239,12 +241,17 @@ class SlackCasePoster:
         )
 
     async def watch_stale(self) -> None:
-        """Recover at once, then every lease period (a replica that died meanwhile)."""
+        """Recover at once, then every lease period (a replica that died meanwhile):
+        interrupted cases, and storm boards whose refresher died with its replica."""
         while True:
             try:
                 await self.recover()
             except Exception:
                 log.exception("recovering interrupted cases failed; trying again")
+            try:
+                await self.storms.resume()
+            except Exception:
+                log.exception("resuming storm boards failed; trying again")
             await asyncio.sleep(self.services.settings.slack.case_lease_s)
 
     async def _storm_member(
@@ -273,7 +280,7 @@ class SlackCasePoster:
                 case_id, channel=channel, thread_ts=incident_ts, vm_name=case.vm_name
             )
             await store.end_case(case_id, CaseState.FAILED, str(exc))
-            self.storms.record(
+            await self.storms.record(
                 channel,
                 incident_ts,
                 case_id=case_id,
@@ -289,7 +296,7 @@ class SlackCasePoster:
             case_id, channel=channel, thread_ts=incident_ts, vm_name=diagnosis.vm.name
         )
         await store.end_case(case_id, CaseState.DIAGNOSED)
-        self.storms.record(
+        await self.storms.record(
             channel,
             incident_ts,
             case_id=case_id,

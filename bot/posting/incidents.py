@@ -90,18 +90,18 @@ class SlackIncidentPoster:
     async def post_incident(self, view: IncidentView) -> str:
         blocks, text = render_incident(view)
         ts = await self.writer.post(view.channel, blocks, text)
-        self.update_board(view, ts, shown=True)
+        await self.update_board(view, ts, shown=True)
         return ts
 
     async def update_incident(self, view: IncidentView) -> None:
         """Coalesced: the board rewrites the parent when its update budget allows."""
         if view.parent_ts is not None:
-            self.update_board(view, view.parent_ts)
+            await self.update_board(view, view.parent_ts)
 
-    def update_board(
+    async def update_board(
         self, view: IncidentView, parent_ts: str, *, shown: bool = False
     ) -> None:
-        self.board.expect(
+        await self.board.expect(
             view.channel,
             parent_ts,
             count=view.count,

@@ -1,24 +1,32 @@
 """A storm in Slack: one parent with the breakdown, one reply per root-cause group.
 
 Each member of an incident is diagnosed on its own (and its run stored), but not posted on
-its own: :class:`StormBoard` puts it into its group (:func:`bot.causes.cause_of`).
-The first member of a group posts the group's reply in the incident thread (the shared
-card and the VMs); later members only make the reply and the parent's breakdown *dirty*.
-One refresher per incident rewrites what is dirty, spending chat.update from one budget
-(Slack's Tier 3, ~50 a minute), so N members cost O(groups) messages and O(groups)
-updates per refresh, whatever N is. A long VM list goes up as a file once the storm has
-been quiet for ``QUIET_S`` with every member in. Any one VM's full diagnosis is posted on demand (``show_case``).
+its own: :class:`StormBoard` writes it into its group (:func:`bot.causes.cause_of`) in the
+store (:mod:`bot.store.storm_repo`), and the parent and the replies are rendered from the
+store. Any replica may write members; one at a time holds the board's lease and refreshes
+it: it posts each new group's reply (claimed in the store, so exactly one replica posts
+it) and rewrites what changed, spending chat.update from one budget (Slack's Tier 3, ~50
+a minute), so N members cost O(groups) messages and O(groups) updates per refresh,
+whatever N is. While it holds the lease it polls the store for other replicas' members;
+after ``QUIET_S`` with nothing new it lists long groups in a file and lets the lease go.
+A replica that starts (or any replica, every lease period) resumes boards whose refresher
+died (:meth:`StormBoard.resume`). Any one VM's full diagnosis is posted on demand
+(``show_case``).
 
-Memory per incident: each group keeps one representative diagnosis and its VMs' labels
-(a name and a case id); diagnoses of the other members live only in the store.
+Memory: nothing per VM past the write. A refresh reads the groups' counts and at most
+``SELECT_MAX`` labels per group; each group's card diagnosis is cached while its board
+is being refreshed (O(groups)).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -35,7 +43,10 @@ from bot.causes import NOT_DIAGNOSED, CauseKey, cause_of
 from bot.pacing import ChannelPacer
 from bot.posting.writer import DeliveryFailed, SlackWriter
 from bot.rendering import TOP_TEXT_MAX, fit, md
+from bot.store import Store
+from bot.store.storm_repo import BoardRecord, GroupRecord, StormRepo
 from bot.textsafe import code_span, escaped_within, truncate
+from bot.times import utcnow
 from diagnostics.model import Diagnosis
 
 log = logging.getLogger(__name__)
@@ -44,7 +55,10 @@ SHOW_VM = "storm.show-vm"  # the group reply's select: one VM's full diagnosis
 INLINE_VMS = 25  # VMs named in the reply itself; the rest go in a file
 SELECT_MAX = 100  # Slack: options of one static select
 UPDATES_PER_MIN = 50  # chat.update is Tier 3
-QUIET_S = 10.0  # quiet this long: long lists go up as files, the refresher ends
+QUIET_S = 10.0  # quiet this long: long lists go up as files, the lease is let go
+POLL_S = 1.0  # the lease holder looks for other replicas' members this often
+LEASE_S = 30.0  # a board's refresher lease; renewed on every pass
+RESUME_WITHIN_S = 86400.0  # boards changed this recently are resumed when stale
 WRITE_ATTEMPTS = (
     5  # extra passes for writes Slack did not take (after the client's retries)
 )
@@ -59,10 +73,8 @@ class Group:
     title: str  # the finding's title, or why the member was not diagnosed
     example: Diagnosis | None  # the card's diagnosis (the group's first member)
     example_run: str | None
-    vms: list[tuple[str, str]] = field(default_factory=list)  # (label, case id)
-    reply: asyncio.Future[str] | None = None
-    shown: int = 0  # len(vms) the reply last showed
-    listed: int = 0  # len(vms) the last list file held
+    count: int  # members in the store
+    vms: list[tuple[str, str]] = field(default_factory=list)  # (label, case id), first
 
     def label(self) -> str:
         """``libvirt_tls on cmp-a-02 — <title>``, the breakdown's line for the group."""
@@ -74,6 +86,8 @@ class Group:
 
 @dataclass(slots=True)
 class Storm:
+    """What a storm's parent shows, as read from the store for one render."""
+
     channel: str
     parent_ts: str
     incident_id: str = ""
@@ -82,22 +96,14 @@ class Storm:
     expected: int = 0  # members the incident has (from its row); some still diagnosing
     title: str = ""
     resolved: int = 0  # members whose case was resolved
-    # posted or fed by this process: its groups are whole (after a restart they are not,
-    # and the parent is left as it was rather than shown with nothing diagnosed)
-    known: bool = False
-    failures: int = 0  # writes that did not land, retried up to WRITE_ATTEMPTS
-    dirty: asyncio.Event = field(default_factory=asyncio.Event)
-    parent_dirty: bool = False
-    refresher: asyncio.Task[None] | None = None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def settled(self) -> int:
-        return sum(len(g.vms) for g in self.groups.values())
+        return sum(g.count for g in self.groups.values())
 
     def breakdown(self) -> list[tuple[int, str]]:
         """(count, label) per group, largest first."""
-        rows = [(len(g.vms), g.label()) for g in self.groups.values()]
+        rows = [(g.count, g.label()) for g in self.groups.values()]
         return sorted(rows, key=lambda row: -row[0])
 
 
@@ -118,7 +124,7 @@ def breakdown_text(storm: Storm) -> str:
 
 def render_group(group: Group, runbook_url: str | None) -> list[Block]:
     """The group's reply: how many, the shared card, the VMs, a picker for one VM."""
-    n = len(group.vms)
+    n = group.count
     noun = "VM" if n == 1 else "VMs"
     blocks: list[Block] = [
         SectionBlock(text=md(f"*{n:,} {noun}* · {group.label()}")),
@@ -168,46 +174,69 @@ def render_group(group: Group, runbook_url: str | None) -> list[Block]:
 
 
 def group_text(group: Group) -> str:
-    n = len(group.vms)
+    n = group.count
     return truncate(f"{n:,} VM{'s' if n != 1 else ''}: {group.label()}", 3000)
 
 
-def vm_list(group: Group) -> str:
-    return "\n".join(label for label, _ in group.vms) + "\n"
+def vm_list(labels: list[tuple[str, str]]) -> str:
+    return "\n".join(label for label, _ in labels) + "\n"
 
 
 RenderParent = Callable[[Storm], tuple[list[dict[str, Any]], str]]
 
 
+@dataclass(slots=True)
+class _Local:
+    """This replica's handle on one board: no member state, only the refresher's."""
+
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one pass at a time
+    refresher: asyncio.Task[None] | None = None
+    failures: int = 0  # writes that did not land, retried up to WRITE_ATTEMPTS
+    examples: dict[str, Diagnosis | None] = field(default_factory=dict)  # per group
+
+
+def _title(diagnosis: Diagnosis | None) -> str:
+    if diagnosis is not None and diagnosis.root_cause is not None:
+        return diagnosis.root_cause.title
+    if diagnosis is not None:
+        return "no failure found"
+    return "could not be diagnosed"
+
+
 class StormBoard:
-    """Every open storm of this replica: groups, their replies, the parents' breakdowns."""
+    """The storms of the store, as this replica writes and (when it holds a board's
+    lease) refreshes them."""
 
     def __init__(
         self,
         writer: SlackWriter,
+        store: Store,
         render_parent: RenderParent,
         *,
         runbook_url: str | None = None,
         updates_per_min: float = UPDATES_PER_MIN,
+        owner: str | None = None,
+        lease_s: float = LEASE_S,
+        poll_s: float = POLL_S,
+        quiet_s: float = QUIET_S,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.writer = writer
+        self.store = store
+        self.repo = StormRepo(store)
         self.render_parent = render_parent
         self.runbook_url = runbook_url
+        self.owner = owner or f"board-{uuid.uuid4().hex[:12]}"
+        self.lease_s, self.poll_s, self.quiet_s = lease_s, poll_s, quiet_s
+        self.clock = clock
         # one budget for every chat.update of the storms (the key is not a channel)
         self.updates = ChannelPacer(rate_per_s=updates_per_min / 60, burst=3)
-        self._storms: dict[tuple[str, str], Storm] = {}
+        self._boards: dict[str, _Local] = {}  # board id -> refresher; O(open storms)
 
-    def storm(self, channel: str, parent_ts: str) -> Storm:
-        key = (channel, parent_ts)
-        found = self._storms.get(key)
-        if found is None:
-            found = self._storms[key] = Storm(channel=channel, parent_ts=parent_ts)
-        return found
+    # ---- what every replica writes --------------------------------------------------------
 
-    def get(self, channel: str, parent_ts: str) -> Storm | None:
-        return self._storms.get((channel, parent_ts))
-
-    def expect(
+    async def expect(
         self,
         channel: str,
         parent_ts: str,
@@ -223,19 +252,21 @@ class StormBoard:
 
         ``shown``: the parent was just posted with these values (nothing to update).
         """
-        storm = self.storm(channel, parent_ts)
-        storm.incident_id, storm.opened_at = incident_id, opened_at
-        storm.known = storm.known or shown
-        changed = (count, title, resolved) != (
-            storm.expected,
-            storm.title,
-            storm.resolved,
+        board_id = await self.repo.describe(
+            channel,
+            parent_ts,
+            incident_id=incident_id,
+            title=title,
+            opened_at=opened_at,
+            expected=count,
+            resolved=resolved,
+            shown=shown,
+            now=self.clock(),
         )
-        storm.expected, storm.title, storm.resolved = count, title, resolved
-        if changed and not shown:
-            self._dirty(storm, parent=True)
+        if not shown:
+            self._wake(board_id)
 
-    def record(
+    async def record(
         self,
         channel: str,
         parent_ts: str,
@@ -245,93 +276,159 @@ class StormBoard:
         diagnosis: Diagnosis | None,
         run_id: str | None,
         reason: str | None = None,
-    ) -> Group:
+    ) -> None:
         """One member is settled: diagnosed (``diagnosis``) or not (``reason``)."""
-        storm = self.storm(channel, parent_ts)
-        storm.known = True
         key = cause_of(diagnosis) if diagnosis is not None else NOT_DIAGNOSED
-        group = storm.groups.get(key)
-        if group is None:
-            if diagnosis is not None and diagnosis.root_cause is not None:
-                title = diagnosis.root_cause.title
-            elif diagnosis is not None:
-                title = "no failure found"
-            else:
-                title = "could not be diagnosed"
-            group = storm.groups[key] = Group(
-                key=key, title=title, example=diagnosis, example_run=run_id
+        board_id = await self.repo.add_member(
+            channel,
+            parent_ts,
+            key,
+            case_id=case_id,
+            label=vm if reason is None else f"{vm} ({reason})",
+            title=_title(diagnosis),
+            example_run_id=run_id,
+            now=self.clock(),
+        )
+        self._wake(board_id)
+
+    def _wake(self, board_id: str) -> None:
+        local = self._boards.setdefault(board_id, _Local())
+        local.wake.set()
+        if local.refresher is None or local.refresher.done():
+            local.refresher = asyncio.create_task(
+                self._refresh(board_id, local), name=f"storm-{board_id}"
             )
-        group.vms.append((vm if reason is None else f"{vm} ({reason})", case_id))
-        if group.reply is None:
-            # the group's first member: its reply, in the thread's order, at once
-            group.shown = len(group.vms)
-            group.reply = self.writer.reply(
-                channel,
-                parent_ts,
+
+    async def resume(self) -> int:
+        """Refresh every board Slack is behind on whose refresher died (a restart, a
+        replica gone); returns how many. At start, then every lease period."""
+        stale = await self.repo.stale(now=self.clock(), within_s=RESUME_WITHIN_S)
+        for board_id in stale:
+            log.info("storm board %s is behind Slack; resuming it", board_id)
+            self._wake(board_id)
+        return len(stale)
+
+    # ---- the lease holder's refresh -----------------------------------------------------
+
+    async def _refresh(self, board_id: str, local: _Local) -> None:
+        """Rewrite what changed, within the update budget, until quiet; then let go."""
+        loop = asyncio.get_running_loop()
+        quiet_since = loop.time()
+        try:
+            while True:
+                if not await self.repo.take(
+                    board_id, self.owner, now=self.clock(), lease_s=self.lease_s
+                ):
+                    return  # another replica refreshes it and polls for our members
+                local.wake.clear()
+                async with local.lock:
+                    board, wrote = await self._pass(board_id, local)
+                if board is None:
+                    return
+                if wrote:
+                    quiet_since = loop.time()
+                elif loop.time() - quiet_since >= self.quiet_s:
+                    if board.settled >= board.expected > 0:
+                        async with local.lock:
+                            await self._upload_lists(board)
+                    released = await self.repo.release(
+                        board_id, self.owner, version=board.version
+                    )
+                    # a member of ours that came in while releasing woke a task that
+                    # was still this one: go on rather than leave it unshown
+                    if released and not local.wake.is_set():
+                        local.examples.clear()
+                        if self._boards.get(board_id) is local:
+                            del self._boards[board_id]  # memory: open storms only
+                        return
+                    quiet_since = loop.time()  # a member came in meanwhile
+                # woken by our own members, else polling for other replicas'
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.poll_s):
+                        await local.wake.wait()
+        except Exception:
+            log.exception("refreshing storm board %s failed", board_id)
+
+    async def _pass(
+        self, board_id: str, local: _Local
+    ) -> tuple[BoardRecord | None, bool]:
+        """One pass over what Slack does not show yet; (the board read, anything tried)."""
+        board = await self.repo.board(board_id)
+        if board is None or not board.dirty or local.failures > WRITE_ATTEMPTS:
+            return board, False
+        groups = {g.key: await self._group(g, local) for g in board.groups}
+        shown: dict[str, int] = {}  # what landed, stored in one transaction at the end
+        for record in board.groups:
+            group = groups[record.key]
+            if record.reply_ts is None:
+                await self._post_reply(board, record, group, local)
+            elif record.shown != record.members:
+                rendered = fit(render_group(group, self.runbook_url)), group_text(group)
+                if await self._update(board.channel, record.reply_ts, *rendered):
+                    shown[record.id] = record.members
+                else:
+                    local.failures += 1
+        parent: int | None = None
+        if board.version != board.shown_version:
+            blocks, text = self.render_parent(self._storm(board, groups))
+            if await self._update(board.channel, board.parent_ts, blocks, text):
+                parent = board.version
+            else:
+                local.failures += 1
+        await self.repo.mark_shown(board.id, parent_version=parent, groups=shown)
+        return board, True
+
+    async def _post_reply(
+        self, board: BoardRecord, record: GroupRecord, group: Group, local: _Local
+    ) -> None:
+        """The group's reply, by the one replica whose claim lands."""
+        if not await self.repo.claim_reply(
+            record.id, self.owner, now=self.clock(), lease_s=self.lease_s
+        ):
+            return
+        try:
+            ts = await self.writer.post(
+                board.channel,
                 fit(render_group(group, self.runbook_url)),
                 group_text(group),
+                thread_ts=board.parent_ts,
             )
-        self._dirty(storm, parent=True)
-        return group
+        except DeliveryFailed as exc:
+            # the writer logged it; another pass posts it again unless nothing can help
+            await self.repo.unclaim_reply(record.id, self.owner)
+            local.failures += WRITE_ATTEMPTS + 1 if exc.permanent else 1
+            return
+        await self.repo.set_group(record.id, reply_ts=ts, shown=record.members)
 
-    def _dirty(self, storm: Storm, *, parent: bool) -> None:
-        storm.parent_dirty = storm.parent_dirty or parent
-        storm.dirty.set()
-        if storm.refresher is None or storm.refresher.done():
-            storm.refresher = asyncio.create_task(
-                self._refresh(storm), name=f"storm-{storm.parent_ts}"
+    async def _group(self, record: GroupRecord, local: _Local) -> Group:
+        if record.id not in local.examples:
+            run = (
+                await self.store.get_run(record.example_run_id)
+                if record.example_run_id
+                else None
             )
+            local.examples[record.id] = run.diagnosis if run else None
+        return Group(
+            key=record.key,
+            title=record.title,
+            example=local.examples[record.id],
+            example_run=record.example_run_id,
+            count=record.members,
+            vms=await self.repo.members(record.id, SELECT_MAX),
+        )
 
-    async def _refresh(self, storm: Storm) -> None:
-        """Rewrite what changed, within the update budget, until quiet."""
-        while True:
-            try:
-                async with asyncio.timeout(QUIET_S):
-                    await storm.dirty.wait()
-            except TimeoutError:
-                # quiet: the lists are final for now (a later member re-uploads its group's)
-                if storm.settled >= storm.expected > 0:
-                    async with storm.lock:
-                        await self._upload_lists(storm)
-                return
-            try:
-                await self._apply(storm)
-            except Exception:
-                log.exception("refreshing storm %s failed", storm.parent_ts)
-
-    async def _apply(self, storm: Storm) -> None:
-        async with storm.lock:
-            storm.dirty.clear()
-            await self._apply_locked(storm)
-
-    async def _apply_locked(self, storm: Storm) -> None:
-        if storm.parent_dirty and storm.known:
-            storm.parent_dirty = False
-            blocks, text = self.render_parent(storm)
-            if not await self._update(storm.channel, storm.parent_ts, blocks, text):
-                storm.parent_dirty = self._again(storm)
-        for group in list(storm.groups.values()):
-            if group.reply is None or group.shown == len(group.vms):
-                continue
-            try:
-                ts = await group.reply
-            except DeliveryFailed as exc:
-                # the writer logged it; post the reply again unless no retry can help
-                if not exc.permanent and self._again(storm):
-                    group.shown = len(group.vms)
-                    group.reply = self.writer.reply(
-                        storm.channel,
-                        storm.parent_ts,
-                        fit(render_group(group, self.runbook_url)),
-                        group_text(group),
-                    )
-                continue
-            shown, group.shown = group.shown, len(group.vms)
-            rendered = fit(render_group(group, self.runbook_url)), group_text(group)
-            if not await self._update(storm.channel, ts, *rendered) and self._again(
-                storm
-            ):
-                group.shown = shown  # try again on the next pass
+    @staticmethod
+    def _storm(board: BoardRecord, groups: dict[CauseKey, Group]) -> Storm:
+        return Storm(
+            channel=board.channel,
+            parent_ts=board.parent_ts,
+            incident_id=board.incident_id,
+            opened_at=board.opened_at,
+            groups=groups,
+            expected=board.expected,
+            title=board.title,
+            resolved=board.resolved,
+        )
 
     async def _update(
         self, channel: str, ts: str, blocks: list[dict[str, Any]], text: str
@@ -339,52 +436,53 @@ class StormBoard:
         async with self.updates.slot("chat.update"):
             return await self.writer.update(channel, ts, blocks, text)
 
-    @staticmethod
-    def _again(storm: Storm) -> bool:
-        """A write did not land: another pass, at most ``WRITE_ATTEMPTS`` per storm."""
-        storm.failures += 1
-        if storm.failures > WRITE_ATTEMPTS:
-            return False
-        storm.dirty.set()  # the refresher comes round again, paced by the budget
-        return True
-
-    async def _upload_lists(self, storm: Storm) -> None:
-        """Every member is in: groups too long to name inline get their list as a file."""
+    async def _upload_lists(self, board: BoardRecord) -> None:
+        """Groups too long to name inline get their whole list as a file (read from the
+        store for the upload, not kept)."""
         client = self.writer.client
-        for group in list(storm.groups.values()):
-            n = len(group.vms)
-            if n <= INLINE_VMS or group.listed == n:
+        for record in board.groups:
+            n = record.members
+            if n <= INLINE_VMS or record.listed == n:
                 continue
-            group.listed = n
-            content = vm_list(group)
-            name = f"storm-{storm.parent_ts}-{group.key.root_cause}.txt"
-            title = f"{n:,} VMs: {group.key.root_cause}"
+            content = vm_list(await self.repo.members(record.id))
+            name = f"storm-{board.parent_ts}-{record.key.root_cause}.txt"
+            title = f"{n:,} VMs: {record.key.root_cause}"
+            async with self.writer.pacer.slot(board.channel):
+                await client.files_upload_v2(
+                    channel=board.channel,
+                    thread_ts=board.parent_ts,
+                    content=content,
+                    filename=name,
+                    title=title,
+                )
+            await self.repo.set_group(record.id, listed=n)
 
-            async def upload(
-                content: str = content, name: str = name, title: str = title
-            ) -> None:
-                async with self.writer.pacer.slot(storm.channel):
-                    await client.files_upload_v2(
-                        channel=storm.channel,
-                        thread_ts=storm.parent_ts,
-                        content=content,
-                        filename=name,
-                        title=title,
-                    )
-
-            self.writer.submit(storm.channel, storm.parent_ts, upload)
+    # ---- tests, the bench, shutdown ---------------------------------------------------
 
     async def flush(self, channel: str, parent_ts: str) -> None:
-        """Until the storm's replies, updates and files so far are in Slack (tests, bench)."""
-        storm = self.get(channel, parent_ts)
-        if storm is None:
-            return
-        await self._apply(storm)  # after the refresher's own pass, if it is in one
-        async with storm.lock:
-            await self._upload_lists(storm)
+        """Until what the store holds of the storm is in Slack, as far as this replica
+        may write it (tests, bench); long lists are uploaded too."""
+        board_id = await self.repo.board_id(channel, parent_ts)
+        if board_id is not None:
+            local = self._boards.setdefault(board_id, _Local())
+            if await self.repo.take(
+                board_id, self.owner, now=self.clock(), lease_s=self.lease_s
+            ):
+                board: BoardRecord | None = None
+                async with local.lock:
+                    for _ in range(WRITE_ATTEMPTS + 2):
+                        board, wrote = await self._pass(board_id, local)
+                        if not wrote:
+                            break
+                    if board is not None:
+                        await self._upload_lists(board)
+                if board is not None and not await self.repo.release(
+                    board_id, self.owner, version=board.version
+                ):
+                    self._wake(board_id)  # changed meanwhile: the refresher goes on
         await self.writer.flush(channel, parent_ts)
 
     def close(self) -> None:
-        for storm in self._storms.values():
-            if storm.refresher is not None:
-                storm.refresher.cancel()
+        for local in self._boards.values():
+            if local.refresher is not None:
+                local.refresher.cancel()

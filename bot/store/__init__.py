@@ -4,6 +4,8 @@
 - ``repo.py`` — ``Store``: cases, runs, claims and escalations.
 - ``intake_repo.py`` (+ ``intake_bookkeeping.py``) — dedupe claims, posting leases.
 - ``incident_repo.py`` — storm incidents and their members.
+- ``storm_repo.py`` (+ ``storm_models.py``) — a storm parent's cause groups, their members
+  and counts, the reply claims and the refresher's lease.
 - ``history.py`` — the audit-trail query (``migrate-diag history``).
 
 The rules these run (dedupe, storms, routing) are in :mod:`bot.cases`.

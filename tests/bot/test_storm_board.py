@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,7 @@ from bot.posting.storm import INLINE_VMS, Group, Storm, StormBoard, breakdown_te
 from bot.posting.writer import SlackWriter
 from bot.services import OnEvent
 from bot.settings import BotSettings
+from bot.store import Store
 from bot.textsafe import code_span
 from diagnostics.model import (
     Confidence,
@@ -30,6 +32,7 @@ from tests.fakeslack import FakeSlack
 from tests.fakeslack.blocks import validate_blocks
 
 OPS = "C0OPS0001"
+PER_CAUSE = INLINE_VMS + 15  # a group too long to list inline: its list is a file
 TITLES = {
     "libvirt_tls": "Destination libvirt TLS certificate expired",
     "insufficient_resources": "Not enough free memory on the destination",
@@ -113,7 +116,8 @@ def _storm(counts: dict[tuple[str, str | None], int], expected: int) -> Storm:
             title=TITLES[cause],
             example=d,
             example_run="run-1",
-            vms=[(f"vm-{i}", f"case-{i}") for i in range(n)],
+            count=n,
+            vms=[(f"vm-{i}", f"case-{i}") for i in range(min(n, 100))],
         )
     return storm
 
@@ -147,7 +151,9 @@ def test_parent_fits_slack_with_many_causes() -> None:
 def test_hostile_names_stay_inside_code_spans() -> None:
     d = diagnosis_of("x", "libvirt_tls", host="cmp`*bold*`<!here>")
     key = cause_of(d)
-    group = Group(key=key, title=TITLES["libvirt_tls"], example=d, example_run="r")
+    group = Group(
+        key=key, title=TITLES["libvirt_tls"], example=d, example_run="r", count=1
+    )
     assert "<!here>" not in group.label()
     assert code_span(key.root_cause, 60) in group.label()
 
@@ -164,18 +170,29 @@ async def slack() -> AsyncIterator[FakeSlack]:
     await fake.stop()
 
 
-async def _storm_of(slack: FakeSlack, n: int) -> tuple[list[str], list[str]]:
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'storm.sqlite'}")
+    yield opened
+    await opened.close()
+
+
+async def _storm_of(
+    slack: FakeSlack, store: Store, n: int
+) -> tuple[list[str], list[str]]:
     """Record ``n`` members of 3 causes; the methods called, and the thread's texts."""
     settings = BotSettings.model_validate({"slack": {"api_base_url": slack.api_url}})
     client = build_client(settings, SECRETS.bot_token)
     writer = SlackWriter(client, ChannelPacer(rate_per_s=40, burst=4))
-    board = StormBoard(writer, render_storm_parent, updates_per_min=6000)
+    board = StormBoard(writer, store, render_storm_parent, updates_per_min=6000)
     parent = await writer.post(OPS, None, "storm")
-    board.expect(OPS, parent, count=n, title="t", incident_id="inc-1", opened_at="now")
+    await board.expect(
+        OPS, parent, count=n, title="t", incident_id="inc-1", opened_at="now"
+    )
     causes = list(TITLES)
     for i in range(n):
         vm = f"vm-{i:04d}"
-        board.record(
+        await board.record(
             OPS,
             parent,
             case_id=f"case-{i}",
@@ -189,36 +206,43 @@ async def _storm_of(slack: FakeSlack, n: int) -> tuple[list[str], list[str]]:
     return methods, [m.text for m in slack.thread(OPS, parent)]
 
 
-async def test_a_storm_posts_per_cause_not_per_vm(slack: FakeSlack) -> None:
-    methods, thread = await _storm_of(slack, 300)
-    # the parent, three group replies, three list files (100 VMs each > INLINE_VMS)
+async def test_a_storm_posts_per_cause_not_per_vm(
+    slack: FakeSlack, store: Store
+) -> None:
+    # each member is a store write (SQLite commits cost tens of ms on a loaded disk)
+    methods, thread = await _storm_of(slack, store, 3 * PER_CAUSE)
+    # the parent, three group replies, three list files (more VMs each than INLINE_VMS)
     assert methods.count("chat.postMessage") == 1 + 3
     assert methods.count("files.completeUploadExternal") == 3
     assert len(thread) == 6
-    assert sorted(t for t in thread if t.startswith("100 VMs")) == sorted(
-        f"100 VMs: `{c}` on cmp-a-02 — {t}" for c, t in TITLES.items()
+    assert sorted(t for t in thread if t.startswith(f"{PER_CAUSE} VMs")) == sorted(
+        f"{PER_CAUSE} VMs: `{c}` on cmp-a-02 — {t}" for c, t in TITLES.items()
     )
     assert slack.rejected_calls() == []
 
 
-async def test_a_small_storm_names_its_vms_inline(slack: FakeSlack) -> None:
-    methods, thread = await _storm_of(slack, 3 * INLINE_VMS)
+async def test_a_small_storm_names_its_vms_inline(
+    slack: FakeSlack, store: Store
+) -> None:
+    methods, thread = await _storm_of(slack, store, 3 * INLINE_VMS)
     assert methods.count("chat.postMessage") == 1 + 3
     assert "files.completeUploadExternal" not in methods
     assert len(thread) == 3
 
 
 async def test_a_member_that_could_not_be_diagnosed_is_counted_with_why(
-    slack: FakeSlack,
+    slack: FakeSlack, store: Store
 ) -> None:
     settings = BotSettings.model_validate({"slack": {"api_base_url": slack.api_url}})
     writer = SlackWriter(
         build_client(settings, SECRETS.bot_token), ChannelPacer(rate_per_s=40, burst=4)
     )
-    board = StormBoard(writer, render_storm_parent)
+    board = StormBoard(writer, store, render_storm_parent)
     parent = await writer.post(OPS, None, "storm")
-    board.expect(OPS, parent, count=1, title="t", incident_id="i", opened_at="now")
-    board.record(
+    await board.expect(
+        OPS, parent, count=1, title="t", incident_id="i", opened_at="now"
+    )
+    await board.record(
         OPS,
         parent,
         case_id="c",
@@ -236,7 +260,7 @@ async def test_a_member_that_could_not_be_diagnosed_is_counted_with_why(
 
 
 async def test_a_group_reply_slack_did_not_take_is_posted_again(
-    slack: FakeSlack,
+    slack: FakeSlack, store: Store
 ) -> None:
     """Slack answers 500 to the group's reply (no client retries left): the board posts it
     again, and its later update and the parent's land; nothing is lost."""
@@ -246,12 +270,14 @@ async def test_a_group_reply_slack_did_not_take_is_posted_again(
     writer = SlackWriter(
         build_client(settings, SECRETS.bot_token), ChannelPacer(rate_per_s=40, burst=4)
     )
-    board = StormBoard(writer, render_storm_parent, updates_per_min=6000)
+    board = StormBoard(writer, store, render_storm_parent, updates_per_min=6000)
     parent = await writer.post(OPS, None, "storm")
-    board.expect(OPS, parent, count=2, title="t", incident_id="i", opened_at="now")
+    await board.expect(
+        OPS, parent, count=2, title="t", incident_id="i", opened_at="now"
+    )
     slack.inject("chat.postMessage", status=500)
     for n in range(2):
-        board.record(
+        await board.record(
             OPS,
             parent,
             case_id=f"c{n}",
