@@ -27,6 +27,7 @@ from diagnostics.report.json import from_dict, to_dict
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # pg_advisory_xact_lock key of the schema upgrade (any constant every replica shares)
 MIGRATION_LOCK = 0x6D6967726174  # "migrat"
+SQLITE_BUSY_S = 30.0
 
 
 class CaseState(StrEnum):
@@ -137,7 +138,14 @@ class Store:
     async def open(cls, url: str) -> Store:
         """Connect and run the Alembic migrations up to head (under a PostgreSQL advisory
         lock, so replicas may start together on an empty database)."""
-        engine = create_async_engine(url)
+        # SQLite: writers of several processes (replicas on one file) queue for its one
+        # write lock; wait for it as long as a busy storm needs rather than sqlite3's 5 s
+        options: dict[str, Any] = (
+            {"connect_args": {"timeout": SQLITE_BUSY_S}}
+            if url.startswith("sqlite")
+            else {}
+        )
+        engine = create_async_engine(url, **options)
         async with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 # replicas starting together: one upgrades, the others wait here and then
