@@ -110,7 +110,8 @@ def offered(settings: BotSettings, d: Diagnosis) -> bool:
     )
 
 
-def retry_button(case: CaseRecord, d: Diagnosis, host: str) -> ActionsBlock:
+def retry_button(case: CaseRecord, d: Diagnosis, host: str) -> ActionsBlock | None:
+    """The button, or None when its exact call would not fit in the dialog."""
     assert d.migration is not None
     call = RetryCall(
         vm_id=d.vm.id,
@@ -118,25 +119,23 @@ def retry_button(case: CaseRecord, d: Diagnosis, host: str) -> ActionsBlock:
         host=host,
         live=d.migration.kind is MigrationKind.LIVE,
     )
-    text = f"Calls {call.exact()} with the actions credentials. " + (
+    consequence = (
         "A live migration that has started can only be aborted, not undone."
         if call.live
         else "The VM is shut down and moved; it waits in VERIFY_RESIZE for a confirm."
     )
     title = f"{call.describe()}?"
-    return ActionsBlock(
-        elements=[
-            fix_button(
-                label=f"Retry to {host}",
-                action_id=RETRY,
-                value={"case": case.id, "host": host},
-                title=title if len(title) <= 100 else "Retry the migration?",
-                text=text,
-                confirm="Migrate",
-                style="primary",
-            )
-        ]
+    button = fix_button(
+        label=f"Retry to {host}",
+        action_id=RETRY,
+        value={"case": case.id, "host": host},
+        title=title if len(title) <= 100 else "Retry the migration?",
+        call=call.cloud_call(),
+        consequence=consequence,
+        confirm="Migrate",
+        style="primary",
     )
+    return ActionsBlock(elements=[button]) if button is not None else None
 
 
 async def _recheck(services: Services, case: CaseRecord, host: str) -> Planned | str:

@@ -230,7 +230,9 @@ class ThreadCommands:
         text = check_result(host, d)
         blocks: list[Block] = [SectionBlock(text=md(text))]
         if offered(self.services.settings, d):
-            blocks.append(retry_button(case, d, host))
+            button = retry_button(case, d, host)
+            if button is not None:
+                blocks.append(button)
         await self.say(m, text, fit(blocks))
         await record_event(
             self.services.store,

@@ -108,23 +108,47 @@ def send(settings: BotSettings, call: CloudCall) -> Answer:
         api.close()
 
 
+CONFIRM_MAX = 300  # Slack's limit on a confirm dialog's text
+
+
+def confirm_text(call: CloudCall, consequence: str) -> str | None:
+    """The dialog's text: the exact call, whole, then what it does and cannot undo.
+
+    Shorter forms when Slack's limit is near; None when even the bare call does not fit,
+    so the button is not offered (a dialog never shows a cut call).
+    """
+    for text in (
+        f"Calls {call.exact()} with the actions credentials. {consequence}",
+        f"Calls {call.exact()}. {consequence}",
+        f"Calls {call.exact()}. Cannot be undone.",
+    ):
+        if len(text) <= CONFIRM_MAX:
+            return text
+    return None
+
+
 def fix_button(
     *,
     label: str,
     action_id: str,
     value: dict[str, str],
     title: str,
-    text: str,
+    call: CloudCall,
+    consequence: str,
     confirm: str,
     style: Literal["primary", "danger"] = "danger",
-) -> ButtonElement:
-    """A button with its confirm dialog and a one-time token (a double click runs once)."""
+) -> ButtonElement | None:
+    """A button with its confirm dialog and a one-time token (a double click runs once);
+    None when the exact call would not fit in the dialog."""
+    text = confirm_text(call, consequence)
+    if text is None:
+        return None
     return ButtonElement(
         text=label[:75],
         action_id=action_id,
         value=json.dumps(value | {"token": uuid.uuid4().hex}),
         style=style,
         confirm=ConfirmObject(
-            title=title[:100], text=text[:300], confirm=confirm[:30], deny="Cancel"
+            title=title[:100], text=text, confirm=confirm[:30], deny="Cancel"
         ),
     )

@@ -112,36 +112,25 @@ def stale_binding(d: Diagnosis) -> tuple[str, str] | None:
     return None
 
 
-def abort_text(m: RunningMove) -> str:
-    return (
-        f"Calls {abort_call(m).exact()} with the actions credentials. Nova stops the"
-        f" copy and rolls back: {m.vm_name} keeps running on {m.source}. The copy made"
-        " so far is lost; this cannot be undone."
-    )
-
-
-def force_complete_text(m: RunningMove) -> str:
-    return (
-        f"Calls {force_complete_call(m).exact()}. Nova pauses {m.vm_name} until the copy"
-        " to the destination is done (post-copy instead, if enabled): it does not answer"
-        " meanwhile. Cannot be undone."
-    )
-
-
-def binding_text(port_id: str, host: str, vm_host: str | None) -> str:
-    keep = f" on {vm_host}" if vm_host else ""
-    return (
-        f"Calls {binding_call(port_id, host).exact()} with the actions credentials"
-        f" (Neutron lets only the service role). Deletes the INACTIVE binding on {host};"
-        f" the ACTIVE one{keep} stays. Cannot be undone."
-    )
+ABORT_DOES = (
+    "Nova stops the copy and rolls back: the VM stays on its source host. The copy made"
+    " so far is lost; this cannot be undone."
+)
+FORCE_COMPLETE_DOES = (
+    "Nova pauses the VM until the copy is done (or switches to post-copy, if enabled):"
+    " it does not answer meanwhile. Cannot be undone."
+)
+BINDING_DOES = (
+    "Neutron lets only the service role. Deletes the INACTIVE binding on that host; the"
+    " VM's ACTIVE binding stays. Cannot be undone."
+)
 
 
 def fix_buttons(settings: BotSettings, case: CaseRecord, d: Diagnosis) -> list[Block]:
     """The card's fix buttons (none when fixes are off or nothing applies)."""
     if not settings.actions.enabled or settings.actions.cloud is None:
         return []
-    buttons: list[ButtonElement] = []
+    buttons: list[ButtonElement | None] = []
     said: list[str] = []
     if (m := not_converging(d)) is not None:
         value = {"case": case.id, "migration": m.migration_id}
@@ -151,7 +140,8 @@ def fix_buttons(settings: BotSettings, case: CaseRecord, d: Diagnosis) -> list[B
                 action_id=ABORT,
                 value=value,
                 title="Abort the live migration?",
-                text=abort_text(m),
+                call=abort_call(m),
+                consequence=ABORT_DOES,
                 confirm="Abort",
             ),
             fix_button(
@@ -159,7 +149,8 @@ def fix_buttons(settings: BotSettings, case: CaseRecord, d: Diagnosis) -> list[B
                 action_id=FORCE_COMPLETE,
                 value=value,
                 title="Force the live migration to complete?",
-                text=force_complete_text(m),
+                call=force_complete_call(m),
+                consequence=FORCE_COMPLETE_DOES,
                 confirm="Force complete",
             ),
         ]
@@ -175,7 +166,8 @@ def fix_buttons(settings: BotSettings, case: CaseRecord, d: Diagnosis) -> list[B
                 action_id=REMOVE_BINDING,
                 value={"case": case.id, "port": port, "host": host},
                 title="Remove the stale port binding?",
-                text=binding_text(port, host, d.vm.host),
+                call=binding_call(port, host),
+                consequence=BINDING_DOES,
                 confirm="Remove",
             )
         )
@@ -183,7 +175,8 @@ def fix_buttons(settings: BotSettings, case: CaseRecord, d: Diagnosis) -> list[B
             f"port {code_span(port, 60)} has a stale INACTIVE binding on"
             f" {code_span(host, 120)}"
         )
-    if not buttons:
+    shown = [b for b in buttons if b is not None]
+    if not shown:
         return []
     note = "🛠 *Fixes* (checked again when clicked; " + "; ".join(said) + ")"
-    return [ContextBlock(elements=[md(note)]), ActionsBlock(elements=buttons)]
+    return [ContextBlock(elements=[md(note)]), ActionsBlock(elements=shown)]

@@ -22,6 +22,7 @@ from bot.settings import AccessSettings, ActionsSettings, BotSettings, WatchSett
 from bot.store import Store
 from bot.store.fix_repo import fixes
 from bot.store.resolution_repo import resolution_of
+from bot.store.timeline_repo import timeline
 from diagnostics.service import open_engine
 from diagnostics.settings import load_settings
 from sim.region.state import server_by_name
@@ -151,7 +152,7 @@ async def test_abort_a_migration_that_does_not_converge(
             f"POST /compute/v2.1/servers/{server['id']}/migrations/{m.id}/action"
             ' (compute 2.22) {"force_complete": null}' in force_text
         )
-        assert "pauses cache-02" in force_text
+        assert "pauses the VM" in force_text
         assert "Cannot be undone" in force_text
 
         await case.click(card, ABORT, user=STRANGER)
@@ -203,6 +204,12 @@ async def test_abort_a_migration_that_does_not_converge(
             "accepted",
             "refused",
         ]
+        fixed = [
+            e.text for e in await timeline(case.store, case.case_id) if e.kind == "fix"
+        ]
+        assert fixed[0].startswith(f"abort migration {m.id}: accepted")
+        assert f"[request {audit.request_id}]" in fixed[0]
+        assert fixed[1].startswith(f"force complete migration {m.id}: refused")
 
 
 async def test_force_complete_finishes_the_move_and_resolves(
@@ -273,7 +280,7 @@ async def test_remove_the_stale_binding(
         (stale,) = [h for h, b in bindings.items() if b["status"] == "INACTIVE"]
         text = confirm_of(first, REMOVE_BINDING)
         assert f"DELETE /network/v2.0/ports/{port}/bindings/{stale}" in text
-        assert f"the ACTIVE one on {server['host']} stays" in text
+        assert "the VM's ACTIVE binding stays" in text
         assert "Cannot be undone" in text
         await case.click(case.parent, "diag.rerun")  # a second card, its own token
         second = case.card()
