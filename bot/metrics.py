@@ -49,7 +49,7 @@ COLLECTOR_FAILURES = Counter(
 )
 INTAKE_REPORTS = Counter(
     f"{_NS}_intake_reports",
-    "Failure reports received, by source and outcome (accepted, refused, malformed).",
+    "Failure reports received, by source and outcome (accepted, refused, replayed, malformed).",
     ["source", "outcome"],
     registry=REGISTRY,
 )

@@ -10,9 +10,11 @@ Authentication, either of:
 Both are compared in constant time (``hmac.compare_digest``) and share the same rules: the
 body limit, and the 300 s window on ``X-Migrate-Diag-Timestamp`` (required with HMAC,
 checked when a bearer sender adds it). Only ``Content-Type: application/json`` is read
-(415 otherwise). Bad credentials → 401; a signature already accepted (a replayed request
-inside the window) → 409, remembered in the store so every replica refuses it; malformed
-body → 400 with the reason. Every refusal is a JSON ``{"error": ...}``.
+(415 otherwise). Bad credentials → 401; a replayed request → 409, remembered in the store
+so every replica refuses it: a signature already accepted inside the timestamp window, or
+for a bearer request (no per-request signature) the identical body again within
+``BEARER_REPLAY_S`` (``replay_key``); malformed body → 400 with the reason. Every refusal
+is a JSON ``{"error": ...}``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,17 @@ PATH = "/hooks/migration-failed"
 SIGNATURE_HEADER = "X-Migrate-Diag-Signature"
 TIMESTAMP_HEADER = "X-Migrate-Diag-Timestamp"
 MAX_SKEW_S = 300
+# a bearer request's identical body again within this many seconds is a replay (409)
+BEARER_REPLAY_S = 120
+_REPLAYED_SIGNATURE = (
+    "replayed request: this signature was already accepted; sign each request with "
+    "a fresh timestamp"
+)
+_REPLAYED_BODY = (
+    f"replayed request: this exact body was already accepted in the last "
+    f"{BEARER_REPLAY_S} s (a bearer request has no signature, so its body is the "
+    "replay key); the first copy is stored, nothing is lost"
+)
 MAX_BODY = 1_048_576
 # how much later than the failure an alert's startsAt may be (its rule's ``for:``, the
 # scrape and evaluation intervals): how far back it may join a VM's case
@@ -194,25 +207,61 @@ def parse_body(
 
 
 class Replays(Protocol):
-    """Where accepted signatures are remembered (``IntakeRepo.first_use``: the store, so
-    every replica refuses a replay); False means the signature was seen before."""
+    """Where accepted requests are remembered (``IntakeRepo.first_use``: the store, so
+    every replica refuses a replay); False means the digest was seen within
+    ``window_s`` (default ``keep_s``)."""
 
-    async def first_use(self, digest: str, *, now: datetime, keep_s: float) -> bool: ...
+    async def first_use(
+        self,
+        digest: str,
+        *,
+        now: datetime,
+        keep_s: float,
+        window_s: float | None = None,
+    ) -> bool: ...
 
 
 class LocalReplays:
-    """Accepted signatures in this process only (one replica, tests)."""
+    """Accepted digests in this process only (one replica, tests)."""
 
     def __init__(self) -> None:
         self._seen: dict[str, datetime] = {}
 
-    async def first_use(self, digest: str, *, now: datetime, keep_s: float) -> bool:
+    async def first_use(
+        self,
+        digest: str,
+        *,
+        now: datetime,
+        keep_s: float,
+        window_s: float | None = None,
+    ) -> bool:
         cutoff = now - timedelta(seconds=keep_s)
         self._seen = {d: at for d, at in self._seen.items() if at >= cutoff}
-        if digest in self._seen:
+        window = timedelta(seconds=keep_s if window_s is None else window_s)
+        seen = self._seen.get(digest)
+        if seen is not None and seen >= now - window:
             return False
         self._seen[digest] = now
         return True
+
+
+def replay_key(headers: Mapping[str, str], body: bytes) -> tuple[str, float]:
+    """(digest, replay window in seconds) of an authenticated request.
+
+    A signed request: its signature, once per timestamp window. A bearer request has no
+    per-request secret, so its body (and timestamp header, when the sender adds one) is
+    the key, refused again only within ``BEARER_REPLAY_S``: a retry after a lost answer
+    comes within seconds, while Alertmanager's own re-send of an unchanged group (a
+    byte-identical body: firing alerts carry a zero ``endsAt``) comes every
+    ``repeat_interval``, never sooner than ``group_interval`` (defaults 4 h and 5 m).
+    """
+    scheme = headers.get("Authorization", "").partition(" ")[0].lower()
+    signature = headers.get(SIGNATURE_HEADER)
+    if signature and scheme != "bearer":
+        return hashlib.sha256(signature.encode()).hexdigest(), 2 * MAX_SKEW_S
+    stamp = headers.get(TIMESTAMP_HEADER, "").encode()
+    digest = hashlib.sha256(b"bearer\0" + stamp + b"\0" + body).hexdigest()
+    return digest, BEARER_REPLAY_S
 
 
 def _is_json(request: web.Request) -> bool:
@@ -248,20 +297,20 @@ def build_webhook_app(
             log.warning("webhook refused: %s", problem)
             INTAKE_REPORTS.labels(source="webhook", outcome="refused").inc()
             return web.json_response({"error": problem}, status=401)
-        signature = request.headers.get(SIGNATURE_HEADER)
-        bearer = request.headers.get("Authorization", "").lower().startswith("bearer ")
-        if signature and not bearer:  # proved by its HMAC: each signature serves once
-            digest = hashlib.sha256(signature.encode()).hexdigest()
-            at = datetime.fromtimestamp(now, UTC)
-            if not await seen.first_use(digest, now=at, keep_s=2 * MAX_SKEW_S):
-                log.warning("webhook refused: a replayed signature")
-                return web.json_response(
-                    {
-                        "error": "replayed request: this signature was already "
-                        "accepted; sign each request with a fresh timestamp"
-                    },
-                    status=409,
-                )
+        digest, window_s = replay_key(request.headers, body)
+        at = datetime.fromtimestamp(now, UTC)
+        # one pruning age for every kind of key (the store's table is shared)
+        if not await seen.first_use(
+            digest, now=at, keep_s=2 * MAX_SKEW_S, window_s=window_s
+        ):
+            signed = window_s != BEARER_REPLAY_S
+            log.warning(
+                "webhook refused: a replayed %s", "signature" if signed else "body"
+            )
+            INTAKE_REPORTS.labels(source="webhook", outcome="replayed").inc()
+            return web.json_response(
+                {"error": _REPLAYED_SIGNATURE if signed else _REPLAYED_BODY}, status=409
+            )
         try:
             reports = parse_body(body, utcnow(), alert_lag_s=alert_lag_s)
         except MalformedEvent as exc:

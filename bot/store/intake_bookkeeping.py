@@ -95,12 +95,23 @@ class IntakeBookkeeping:
             ):  # never move backwards (two replicas polling)
                 row.watermark, row.updated_at = value, now
 
-    async def first_use(self, digest: str, *, now: datetime, keep_s: float) -> bool:
-        """Record an accepted signature; False when it was already used (a replay).
+    async def first_use(
+        self,
+        digest: str,
+        *,
+        now: datetime,
+        keep_s: float,
+        window_s: float | None = None,
+    ) -> bool:
+        """Record an accepted request's digest; False when it is a replay.
 
         One row per digest (the primary key makes the check exclusive across replicas);
-        rows older than ``keep_s`` (the timestamp window has refused them since) go.
+        rows older than ``keep_s`` (the timestamp window has refused them since) go. A
+        digest seen more than ``window_s`` ago (default ``keep_s``) counts as new again
+        and is stamped ``now``: every caller prunes with the same ``keep_s``, so one
+        kind of key never drops another's rows early.
         """
+        window = keep_s if window_s is None else window_s
         async with self.store.sessions.begin() as session:
             await session.execute(
                 delete(WebhookSignatureRow).where(
@@ -111,10 +122,10 @@ class IntakeBookkeeping:
             insert: Any = (
                 postgresql.insert if dialect == "postgresql" else sqlite.insert
             )
-            stmt = (
-                insert(WebhookSignatureRow)
-                .values(digest=digest, seen_at=now)
-                .on_conflict_do_nothing(index_elements=["digest"])
-                .returning(WebhookSignatureRow.digest)
-            )
+            stmt = insert(WebhookSignatureRow).values(digest=digest, seen_at=now)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["digest"],
+                set_={"seen_at": stmt.excluded.seen_at},
+                where=WebhookSignatureRow.seen_at < now - timedelta(seconds=window),
+            ).returning(WebhookSignatureRow.digest)
             return (await session.execute(stmt)).first() is not None

@@ -12,6 +12,7 @@ import pytest
 
 from bot.cases.report import FailureReport
 from bot.intake.webhook import (
+    BEARER_REPLAY_S,
     PATH,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -154,3 +155,55 @@ async def test_the_body_limit_applies_to_bearer_requests(token_only: Hook) -> No
 def test_a_webhook_needs_some_credential() -> None:
     with pytest.raises(ValueError, match="HMAC secret or a bearer token"):
         WebhookAuth()
+
+
+async def test_a_replayed_bearer_body_is_refused_and_a_changed_one_accepted(
+    token_only: Hook,
+) -> None:
+    """The identical bearer body again within the window: 409 with a JSON reason, nothing
+    new submitted; a body that differs (a new alert in the group) is 202."""
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    assert (await token_only.post(bearer))[0] == 202
+    status, reply = await token_only.post(bearer)
+    assert status == 409
+    assert "this exact body was already accepted" in str(reply["error"])
+    assert "nothing is lost" in str(reply["error"])
+    assert len(token_only.sink.reports) == 1
+    changed = BODY.replace(b'"vm-1"', b'"vm-2"')
+    status, reply = await token_only.post(bearer, body=changed)
+    assert (status, reply["accepted"]) == (202, 1)
+    assert [r.instance_uuid for r in token_only.sink.reports] == ["vm-1", "vm-2"]
+
+
+async def test_a_bearer_body_is_accepted_again_after_the_replay_window() -> None:
+    """Alertmanager re-sends an unchanged firing group (a byte-identical body) every
+    repeat_interval: past ``BEARER_REPLAY_S`` it is accepted again (the dedupe joins it
+    to its case); a fresh timestamp header, when a sender adds one, is a new request."""
+    clock = [time.time()]
+    sink = Sink()
+    runner, port = await start_webhook(
+        build_webhook_app(sink, sink, None, token=TOKEN, clock=lambda: clock[0]),
+        "127.0.0.1",
+        0,
+    )
+    hook_url = f"http://127.0.0.1:{port}{PATH}"
+    bearer = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+
+    async def post(headers: dict[str, str]) -> int:
+        async with session.post(hook_url, data=BODY, headers=headers) as resp:
+            return resp.status
+
+    try:
+        async with aiohttp.ClientSession() as session:
+            assert await post(bearer) == 202
+            clock[0] += BEARER_REPLAY_S - 1
+            assert await post(bearer) == 409
+            clock[0] += 2
+            assert await post(bearer) == 202
+            assert await post(bearer) == 409
+            stamped = {**bearer, TIMESTAMP_HEADER: str(int(clock[0]))}
+            assert await post(stamped) == 202
+            assert await post(stamped) == 409
+    finally:
+        await runner.cleanup()
+    assert len(sink.reports) == 3

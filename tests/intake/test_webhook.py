@@ -6,9 +6,11 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from bot.cases.manager import CaseManager
 from bot.intake.webhook import (
@@ -209,6 +211,74 @@ async def test_replays_are_refused_across_replicas(pg_url: str) -> None:
                 assert resp.status == 202
             async with session.post(urls[1], data=body, headers=headers) as resp:
                 assert resp.status == 409
+    finally:
+        for runner in runners:
+            await runner.cleanup()
+        for store in stores:
+            await store.close()
+
+
+BEARER = "alertmanager-bearer-token-for-replays"
+ALERT_BODY = json.dumps(
+    {"version": "4", "groupKey": '{}:{alertname="NovaMigrationFailed"}',
+     "status": "firing", "receiver": "migrate-diag",
+     "alerts": [{"status": "firing", "labels": {"alertname": "NovaMigrationFailed",
+                 "instance_uuid": "vm-am", "migration_uuid": "mig-am"},
+                 "annotations": {}, "startsAt": "2026-01-01T00:00:00Z",
+                 "endsAt": "0001-01-01T00:00:00Z", "fingerprint": "c0ffee"}]}
+).encode()  # fmt: skip
+
+
+async def _bearer_replicas(
+    url: str, count: int
+) -> tuple[list[Store], list[CaseManager], list[web.AppRunner], list[str]]:
+    stores = [await Store.open(url) for _ in range(count)]
+    managers, runners, urls = [], [], []
+    for store in stores:
+        cases = CaseManager(
+            bot_settings(), store, RecordingPoster(), RecordingIncidents()
+        )
+        app = build_webhook_app(
+            cases, cases.intake, None, token=BEARER, replays=cases.intake
+        )
+        runner, port = await start_webhook(app, "127.0.0.1", 0)
+        managers.append(cases)
+        runners.append(runner)
+        urls.append(f"http://127.0.0.1:{port}{PATH}")
+    return stores, managers, runners, urls
+
+
+async def test_a_replayed_bearer_body_is_refused_through_sqlite(tmp_path: Path) -> None:
+    """Alertmanager's bearer requests, two replicas on one SQLite store: the identical
+    body → 409 with a JSON reason and no new case row; a changed body → 202."""
+    await _bearer_replay_across(f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite'}")
+
+
+async def test_a_replayed_bearer_body_is_refused_across_postgresql_replicas(
+    pg_url: str,
+) -> None:
+    """The same on PostgreSQL: the replica that did not accept the body refuses it."""
+    await _bearer_replay_across(pg_url)
+
+
+async def _bearer_replay_across(url: str) -> None:
+    stores, managers, runners, urls = await _bearer_replicas(url, 2)
+    headers = {"Authorization": f"Bearer {BEARER}", "Content-Type": "application/json"}
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(urls[0], data=ALERT_BODY, headers=headers) as r:
+                assert r.status == 202
+            rows = await managers[0].intake.count_cases()
+            async with session.post(urls[1], data=ALERT_BODY, headers=headers) as r:
+                assert r.status == 409
+                assert "already accepted" in (await r.json())["error"]
+            assert await managers[1].intake.count_cases() == rows == 1
+            changed = ALERT_BODY.replace(b"vm-am", b"vm-am-2").replace(
+                b"mig-am", b"mig-2"
+            )
+            async with session.post(urls[1], data=changed, headers=headers) as r:
+                assert r.status == 202
+            assert await managers[0].intake.count_cases() == 2
     finally:
         for runner in runners:
             await runner.cleanup()
