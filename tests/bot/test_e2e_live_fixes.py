@@ -17,26 +17,32 @@ from pathlib import Path
 
 import pytest
 
+from bot.cases.resolution import CaseResolver
 from bot.fixes.offers import ABORT, FORCE_COMPLETE, REMOVE_BINDING
+from bot.intake.amqp import NotificationConsumer
+from bot.posting.resolution import SlackResolutionPoster
 from bot.settings import AccessSettings, ActionsSettings, BotSettings, WatchSettings
 from bot.store import Store
 from bot.store.fix_repo import fixes
-from bot.store.resolution_repo import resolution_of
+from bot.store.intake_repo import IntakeRepo
+from bot.store.resolution_repo import ResolvedVia, resolution_of
 from bot.store.timeline_repo import timeline
 from diagnostics.service import open_engine
 from diagnostics.settings import load_settings
 from sim.region.state import server_by_name
-from sim.testing import start_region
+from sim.testing import api_client, start_region
 from sim.wiring import Region
 from tests.bot.conftest import OPS
 from tests.bot.support import PagerDutyEndpoint, RunningBot, bot_settings, launch
 from tests.fakeslack import BOT_USER_ID, FakeSlack, Message
+from tests.intake.harness import broker
 
 pytestmark = pytest.mark.integration
 OPERATOR = "U0OPER001"
 STRANGER = "U0STRANGE"
 RUNNING = "live-migration-not-converging"
 FAST = WatchSettings(first_poll_s=0.05, max_poll_s=0.2)
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
 
 def buttons(msg: Message) -> set[str]:
@@ -347,3 +353,80 @@ async def test_no_removal_offered_without_a_stale_binding(
             ABORT,
             FORCE_COMPLETE,
         }
+
+
+class _Reports:
+    """The failure side of the consumer (a completed move reports no failure)."""
+
+    def __init__(self) -> None:
+        self.reports: list[object] = []
+
+    async def submit(self, report: object) -> object:
+        self.reports.append(report)
+        return None
+
+
+async def test_a_forced_completion_notifies_as_nova_does(
+    fake: FakeSlack, pagerduty: PagerDutyEndpoint, tmp_path: Path
+) -> None:
+    """Force complete on the sim publishes nova-compute's notifications on real RabbitMQ
+    (force_complete.*, then live_migration_post(_dest).*): the bot's consumer resolves the
+    case from post_dest.end, as for any move that went through."""
+    async with (
+        broker() as names,
+        start_region(
+            RUNNING, tmp_path, amqp_url=AMQP_URL,
+            amqp_exchange=names.exchange, amqp_topic=names.topic,
+        ) as region,
+    ):  # fmt: skip
+        base = load_settings(region.paths["config"], BotSettings)
+        settings = bot_settings(fake, tmp_path, pagerduty, base=base)
+        async with open_engine(settings) as engine:
+            bot, store = await launch(settings, engine, fake)
+            reports = _Reports()
+            consumer = NotificationConsumer(
+                names.config("md-force"),
+                reports,  # type: ignore[arg-type]
+                IntakeRepo(store),
+                successes=CaseResolver(store, SlackResolutionPoster(bot.poster)),
+            )
+            await consumer.start()
+            try:
+                await fake.slash(
+                    "/migrate-diag", "cache-02", user=OPERATOR, channel=OPS
+                )
+                await bot.services.tasks.drain()
+                (parent,) = fake.history(OPS)
+                case_id = parent.blocks[1]["elements"][0]["text"].split("`")[-2]
+                server, m = _migration(region)
+                async with api_client(region) as api:
+                    status, _, _ = await api.post(
+                        f"/compute/v2.1/servers/{server['id']}/migrations/{m.id}/action",
+                        {"force_complete": None},
+                        version="2.22",
+                    )
+                assert status == 202
+                await region.wait_idle()
+                published = [e for _, e, _ in region.state.notifications][-6:]
+                assert published == [
+                    "instance.live_migration_force_complete.start",
+                    "instance.live_migration_force_complete.end",
+                    "instance.live_migration_post.start",
+                    "instance.live_migration_post.end",
+                    "instance.live_migration_post_dest.start",
+                    "instance.live_migration_post_dest.end",
+                ]
+                await fake.wait_for(
+                    lambda: (
+                        "Resolved" in json.dumps(fake.message(OPS, parent.ts).blocks)
+                    )
+                )
+                done = await resolution_of(store, case_id)
+                assert done is not None
+                assert done.via is ResolvedVia.NOTIFICATION
+                assert done.dest_host == "cmp-a-03"
+                assert reports.reports == []
+            finally:
+                await consumer.stop(delete_queues=True)
+                await bot.close()
+                await store.close()
