@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from bot.store.loop_models import CaseEventRow, CaseResolutionRow
 from bot.store.models import CaseRow
@@ -80,28 +81,49 @@ async def resolve(
     by: str | None = None,
     move: SuccessfulMove | None = None,
 ) -> Resolution | None:
-    """Mark the case resolved; None when it already is (the first resolution stays)."""
+    """Mark the case resolved; None when it already is (the first resolution stays).
+
+    Safe when several sources resolve the same case at once (the bot's watch and a
+    notification, two replicas): the write is a conditional UPDATE of a reopened row or
+    the INSERT of the case's one row (its primary key), so exactly one of them wins and the
+    others get None, on SQLite and PostgreSQL alike.
+    """
     now = datetime.now(UTC)
-    text = redact(reason)[:500]
-    async with store.sessions.begin() as session:
-        row = await session.get(CaseResolutionRow, case_id, with_for_update=True)
-        if row is not None and row.resolved:
-            return None
-        if row is None:
-            row = CaseResolutionRow(case_id=case_id)
-            session.add(row)
-        row.resolved = True
-        row.at = move.at if move else now
-        row.by = by
-        row.reason = text
-        row.via = (move.via if move else ResolvedVia.USER).value
-        row.migration_id = move.migration_id if move else None
-        row.source_host = move.source_host if move else None
-        row.dest_host = move.dest_host if move else None
-        session.add(
-            CaseEventRow(case_id=case_id, at=now, actor=by, kind="resolved", text=text)
-        )
-    return _resolution(row)
+    values = {
+        "resolved": True,
+        "at": move.at if move else now,
+        "by": by,
+        "reason": redact(reason)[:500],
+        "via": (move.via if move else ResolvedVia.USER).value,
+        "migration_id": move.migration_id if move else None,
+        "source_host": move.source_host if move else None,
+        "dest_host": move.dest_host if move else None,
+    }
+    event = CaseEventRow(
+        case_id=case_id, at=now, actor=by, kind="resolved", text=values["reason"]
+    )
+    try:
+        async with store.sessions.begin() as session:
+            reopened = await session.execute(
+                update(CaseResolutionRow)
+                .where(
+                    CaseResolutionRow.case_id == case_id,
+                    CaseResolutionRow.resolved.is_(False),
+                )
+                .values(**values)
+            )
+            if not _rowcount(reopened):
+                if await session.get(CaseResolutionRow, case_id) is not None:
+                    return None  # resolved already
+                session.add(CaseResolutionRow(case_id=case_id, **values))
+            session.add(event)
+    except IntegrityError:  # another source inserted the row first: theirs stands
+        return None
+    return _resolution(CaseResolutionRow(case_id=case_id, **values))
+
+
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def reopen(store: Store, case_id: str, *, by: str) -> Resolution | None:
