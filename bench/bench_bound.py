@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -54,12 +55,50 @@ READY = "migrate-diag     --config"
 
 
 def _cli() -> list[str]:
-    """`migrate-diag` of this interpreter and import path (PYTHONPATH picks the checkout)."""
+    """`migrate-diag` of this interpreter and import path (PYTHONPATH picks the checkout).
+
+    What the console script runs (``bot.cli:entry``: leave without interpreter teardown
+    once the output is flushed); a checkout from before ``entry`` runs ``main``.
+    """
     return [
         sys.executable,
         "-c",
-        "import sys; from bot.cli import main; sys.exit(main())",
+        "import sys, bot.cli as c; sys.exit(getattr(c, 'entry', c.main)())",
     ]
+
+
+def checkout() -> Path:
+    """The checkout whose ``bot`` this benchmark imports (PYTHONPATH, else the install).
+
+    Children run with it as their working directory: ``python -c`` puts the working
+    directory first on ``sys.path``, so a child started elsewhere could import another
+    copy of the code than the one named.
+    """
+    import bot
+
+    return Path(bot.__file__).resolve().parents[1]
+
+
+def compile_checkout(root: Path | None = None) -> Path:
+    """Byte-compile the checkout the benchmark runs, as ``pip install`` does at install.
+
+    An editable install leaves the project's own modules without ``.pyc`` files, and with
+    ``PYTHONDONTWRITEBYTECODE`` set (as on the shared machine) every cold process would
+    compile ~75 modules from source, a cost no installed copy pays (the ``openstack`` CLI's
+    modules, in site-packages, were compiled by pip). Returns the checkout.
+    """
+    import compileall
+
+    root = root or checkout()
+    for package in ("bot", "diagnostics", "sim"):
+        compileall.compile_dir(str(root / package), quiet=1)
+    return root
+
+
+def child_cpu_ms() -> float:
+    """User + system CPU of the waited-for children so far (ms)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (usage.ru_utime + usage.ru_stime) * 1000
 
 
 def scenario_vm(name: str) -> str:
@@ -89,6 +128,7 @@ def region(scenario: str, latency_ms: int, state: Path) -> Iterator[Path]:
         stderr=subprocess.DEVNULL,
         text=True,
         start_new_session=True,
+        cwd=checkout(),
     )
     try:
         assert proc.stdout is not None
@@ -108,6 +148,7 @@ class Sample:
     wall_ms: float
     span_ms: float
     bound_ms: float | None
+    cpu_ms: float | None = None  # user + system of the cold process
 
     @property
     def ratio(self) -> float | None:
@@ -118,20 +159,27 @@ def _from_timing(data: dict[str, Any]) -> tuple[float, float | None]:
     return float(data["api_span_ms"]), float(data["dependency_bound_ms"])
 
 
-def cold(config: Path, vm: str, runs: int) -> list[Sample]:
+def cold(config: Path, vm: str, runs: int, code: Path | None = None) -> list[Sample]:
+    """``runs`` fresh ``diagnose`` processes; ``code``: another checkout's (PYTHONPATH)."""
+    root = code or checkout()
+    env = {**os.environ, "PYTHONPATH": str(root)} if code else None
     samples = []
     for _ in range(runs):
+        cpu0 = child_cpu_ms()
         t0 = time.perf_counter()
         done = subprocess.run(
             [*_cli(), "diagnose", vm, "--config", str(config), "--format", "json"],
             capture_output=True,
             text=True,
             check=False,
+            cwd=root,
+            env=env,
         )
         wall = (time.perf_counter() - t0) * 1000
+        cpu = child_cpu_ms() - cpu0
         timing = json.loads(done.stdout).get("timing") if done.stdout else None
         span, bound = _from_timing(timing) if timing else (float("nan"), None)
-        samples.append(Sample(wall, span, bound))
+        samples.append(Sample(wall, span, bound, cpu))
     return samples
 
 
@@ -187,9 +235,11 @@ def report(kind: str, latency: int, samples: list[Sample]) -> str:
     span = _median([s.span_ms for s in samples])
     bound = _median([s.bound_ms for s in samples])
     ratio = _median([s.ratio for s in samples])
+    cpu = _median([s.cpu_ms for s in samples])
+    cpu_part = f"  cpu {_fmt(cpu, ' ms'):>8}" if cpu is not None else ""
     return (
         f"{kind:<9} {latency:>4} ms  wall {_fmt(wall, ' ms'):>8}  span {_fmt(span, ' ms'):>8}"
-        f"  bound {_fmt(bound, ' ms'):>8}  span/bound {_fmt(ratio):>5}"
+        f"  bound {_fmt(bound, ' ms'):>8}  span/bound {_fmt(ratio):>5}{cpu_part}"
         f"  (median of {len(samples)})"
     )
 
@@ -210,7 +260,14 @@ def main() -> int:
     parser.add_argument("--cold-runs", type=int, default=3)
     parser.add_argument("--warm-runs", type=int, default=5)
     parser.add_argument("--span-only", action="store_true")
+    parser.add_argument(
+        "--no-compile",
+        action="store_true",
+        help="leave the checkout's modules as they are (no .pyc written first)",
+    )
     args = parser.parse_args()
+    if not args.no_compile:
+        compile_checkout()
     vm = scenario_vm(args.scenario)
     lines = []
     for latency in args.latency:

@@ -23,7 +23,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_bound import _variant, cold, region, scenario_vm, warm
+from bench_bound import (
+    Sample,
+    _variant,
+    child_cpu_ms,
+    cold,
+    compile_checkout,
+    region,
+    scenario_vm,
+    warm,
+)
 
 OPENSTACK = str(Path(sys.executable).with_name("openstack"))
 
@@ -78,12 +87,47 @@ def runbook(clouds: Path, vm: str) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):7.0f} ms [{min(values):.0f}-{max(values):.0f}]"
+
+
+def _cold_lines(
+    label: str, samples: list[Sample], hand_wall: list[float], hand_cpu: list[float]
+) -> str:
+    """Wall and CPU of the cold runs, and the runbook's multiple of each, per pair."""
+    wall = [s.wall_ms for s in samples]
+    cpu = [s.cpu_ms or float("nan") for s in samples]
+    wall_x = [h / c for h, c in zip(hand_wall, wall, strict=True)]
+    cpu_x = [h / c for h, c in zip(hand_cpu, cpu, strict=True)]
+    return (
+        f"  {label:<14} wall {_spread(wall)}  cpu {_spread(cpu)}\n"
+        f"  {'':<14} {statistics.median(wall_x):5.1f}x wall"
+        f" [{min(wall_x):.1f}-{max(wall_x):.1f}],"
+        f" {statistics.median(cpu_x):5.1f}x cpu [{min(cpu_x):.1f}-{max(cpu_x):.1f}]\n"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scenario", default="libvirt-tls-expired-cert")
     parser.add_argument("--latency", type=int, nargs="+", default=[50])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="CHECKOUT",
+        help="also time a cold diagnose of this checkout (PYTHONPATH), in the same turns",
+    )
+    parser.add_argument(
+        "--no-compile",
+        action="store_true",
+        help="leave the checkout's modules as they are (no .pyc written first)",
+    )
     args = parser.parse_args()
+    if not args.no_compile:
+        compile_checkout()
+        if args.before:
+            compile_checkout(args.before)
     vm = scenario_vm(args.scenario)
     for latency in args.latency:
         with (
@@ -91,18 +135,36 @@ def main() -> int:
             region(args.scenario, latency, Path(tmp) / "state") as config,
         ):
             clouds = config.with_name("clouds.yaml")
-            by_hand = statistics.median(runbook(clouds, vm) for _ in range(args.runs))
             cached = _variant(config, "token-cache", token_cache_dir=f"{tmp}/t")
-            cold(cached, vm, 1)
-            cold_ms = statistics.median(s.wall_ms for s in cold(cached, vm, args.runs))
+            cold(cached, vm, 1)  # leaves a cached token for the cold runs
+            # runbook and cold diagnosis taken in turns, so a change in the machine's
+            # load falls on both; the ratio is taken per pair
+            hand_wall, hand_cpu, colds, befores = [], [], [], []
+            if args.before:
+                cold(cached, vm, 1, args.before)
+            for _ in range(args.runs):
+                cpu0 = child_cpu_ms()
+                hand_wall.append(runbook(clouds, vm))
+                hand_cpu.append(child_cpu_ms() - cpu0)
+                colds.extend(cold(cached, vm, 1))
+                if args.before:
+                    befores.extend(cold(cached, vm, 1, args.before))
             no_cache = _variant(config, "no-token-cache", token_cache=False)
-            warm_ms = statistics.median(
+            warm_ms = [
                 s.wall_ms for s in asyncio.run(warm(no_cache, vm, args.runs, False))
-            )
+            ]
+        warm_x = statistics.median(hand_wall) / statistics.median(warm_ms)
         sys.stdout.write(
-            f"{latency:>4} ms  runbook {by_hand:8.0f} ms  cold diagnose {cold_ms:7.0f} ms"
-            f" ({by_hand / cold_ms:5.1f}x)  warm diagnose {warm_ms:6.0f} ms"
-            f" ({by_hand / warm_ms:5.1f}x)\n"
+            f"{latency:>4} ms, {args.runs} runs, median [min-max], "
+            f"load {os.getloadavg()[0]:.1f}\n"
+            f"  runbook        wall {_spread(hand_wall)}  cpu {_spread(hand_cpu)}\n"
+            + _cold_lines("cold diagnose", colds, hand_wall, hand_cpu)
+            + (
+                _cold_lines("cold (before)", befores, hand_wall, hand_cpu)
+                if befores
+                else ""
+            )
+            + f"  warm diagnose  wall {_spread(warm_ms)}   {warm_x:5.1f}x wall\n"
         )
         sys.stdout.flush()
     return 0

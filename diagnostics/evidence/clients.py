@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 
 from diagnostics.evidence.mgmt_plane import ManagementPlaneApi
 from diagnostics.evidence.openstack_api import OpenStackApi
-from diagnostics.evidence.ssh import HostShell
+from diagnostics.evidence.ssh import HostShell, preload
 from diagnostics.settings import DiagnosticsSettings
 
 
@@ -30,6 +30,8 @@ class Clients:
         across diagnoses until idle; otherwise each diagnosis gets a fresh pool.
         """
         keep = keep_ssh and settings.ssh.enabled
+        if settings.ssh.enabled:
+            preload()  # paramiko loads while the bootstrap waits on Nova
         return cls(
             openstack=OpenStackApi.from_settings(settings.openstack),
             hosts=HostShell(settings.ssh, long_lived=True) if keep else None,

@@ -6,6 +6,13 @@ is blocking; every call runs on the Kubernetes family's own bounded pool of daem
 threads, so a hung API server holds only those workers (never Nova's or Placement's) and
 never delays the CLI's exit. Needs RBAC ``get``/``list`` on ``pods``
 and ``get`` on ``pods/log`` in the region namespace.
+
+The two requests go through ``ApiClient`` itself (kubeconfig, auth, TLS, timeouts and
+``ApiException`` exactly as ``CoreV1Api`` would use them), not through ``CoreV1Api``:
+that module defines ~270 pydantic models at import, 1-2 s of CPU on the first call of a
+process, to build the path and the query of two GETs whose JSON we read raw. The
+``kubernetes`` package itself (~0.3 s) is imported only in a self-hosted region, in the
+background as soon as the API object exists (``from_settings``).
 """
 
 from __future__ import annotations
@@ -17,12 +24,8 @@ import threading
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kubernetes import client as k8s
-from kubernetes import config as k8s_config
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
 from urllib3.exceptions import HTTPError
 
 from diagnostics.evidence.base import CollectorError
@@ -30,7 +33,15 @@ from diagnostics.evidence.executors import Family, FamilyPools
 from diagnostics.request_graph import timed
 from diagnostics.settings import ManagementPlaneSettings
 
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
 log = logging.getLogger(__name__)
+
+_PODS_PATH = "/api/v1/namespaces/{namespace}/pods"
+_LOG_PATH = "/api/v1/namespaces/{namespace}/pods/{name}/log"
+# what CoreV1Api sends for both calls (its select_header_accept prefers JSON)
+_ACCEPT = "application/json"
 
 REQUEST_TIMEOUT = (5.0, 20.0)  # (connect, read) seconds for every API call
 WORKERS = 4  # Kubernetes calls in flight at once (pods list, then one log per pod)
@@ -89,7 +100,11 @@ def _pod_status(pod: dict[str, Any], known: tuple[str, ...]) -> PodStatus:
     )
 
 
-def _build_client(settings: ManagementPlaneSettings) -> k8s.ApiClient:
+def _build_client(settings: ManagementPlaneSettings) -> ApiClient:
+    from kubernetes import client as k8s
+    from kubernetes import config as k8s_config
+    from kubernetes.config.config_exception import ConfigException
+
     configuration = k8s.Configuration()
     configuration.retries = 1  # fail fast: the engine's timeout bounds the whole step
     try:
@@ -104,7 +119,7 @@ def _build_client(settings: ManagementPlaneSettings) -> k8s.ApiClient:
         config_file = (
             str(Path(settings.kubeconfig).expanduser()) if settings.kubeconfig else None
         )
-        client: k8s.ApiClient = k8s_config.new_client_from_config(  # type: ignore[no-untyped-call]
+        client: ApiClient = k8s_config.new_client_from_config(  # type: ignore[no-untyped-call]
             config_file=config_file,
             context=settings.context,
             persist_config=False,
@@ -117,6 +132,45 @@ def _build_client(settings: ManagementPlaneSettings) -> k8s.ApiClient:
     return client
 
 
+def _get(client: ApiClient, path: str, params: dict[str, str], query: list[Any]) -> Any:
+    """GET ``path`` as ``CoreV1Api`` sends it; the raw urllib3 response, unread.
+
+    Raises ``ApiException`` for a status outside 2xx, as the generated methods do with
+    ``_preload_content=False``.
+    """
+    from kubernetes.client.exceptions import ApiException
+
+    method, url, headers, body, post = client.param_serialize(
+        method="GET",
+        resource_path=path,
+        path_params=params,
+        query_params=query,
+        header_params={"Accept": _ACCEPT},
+        auth_settings=["BearerToken"],
+    )
+    response: Any = client.call_api(
+        method,
+        url,
+        header_params=headers,
+        body=body,
+        post_params=post,
+        _request_timeout=REQUEST_TIMEOUT,
+    )
+    if not 200 <= response.status < 300:  # as the generated methods check
+        response.read()
+        raise ApiException.from_response(http_resp=response, body=None, data=None)
+    return response.response
+
+
+def _preload() -> None:
+    """Import the client now, on a side thread, while the bootstrap waits on Nova."""
+    try:
+        for module in ("kubernetes.client", "kubernetes.config"):
+            importlib.import_module(module)
+    except ImportError:  # surfaces as the collector's error on first use
+        log.debug("kubernetes preload failed", exc_info=True)
+
+
 class ManagementPlaneApi:
     """Pods and their logs in the region namespace.
 
@@ -127,7 +181,7 @@ class ManagementPlaneApi:
     def __init__(
         self,
         settings: ManagementPlaneSettings,
-        api_client: k8s.ApiClient | None = None,
+        api_client: ApiClient | None = None,
     ) -> None:
         self.settings = settings
         self._api_client = api_client
@@ -136,18 +190,15 @@ class ManagementPlaneApi:
 
     @classmethod
     def from_settings(cls, settings: ManagementPlaneSettings) -> ManagementPlaneApi:
-        # CoreV1Api's module defines some 250 models and takes a second or more to
-        # import, on the first call of a process. Start it now, beside the OpenStack
-        # bootstrap (which waits on the network), not after it on step 4's path.
+        # Importing the client costs a few hundred ms of CPU; start it now, beside the
+        # OpenStack bootstrap (which waits on the network), not on step 4's path. The
+        # client itself (kubeconfig, credentials) is still built on first use.
         threading.Thread(
-            target=importlib.import_module,
-            args=("kubernetes.client.api.core_v1_api",),
-            name="kubernetes-preload",
-            daemon=True,
+            target=_preload, name="kubernetes-preload", daemon=True
         ).start()
         return cls(settings)
 
-    def _client(self) -> k8s.ApiClient:
+    def _client(self) -> ApiClient:
         """kubeconfig (+ context) when set; else in-cluster; else ~/.kube/config."""
         with self._lock:
             if self._api_client is None:
@@ -206,12 +257,8 @@ class ManagementPlaneApi:
             client.close()  # type: ignore[no-untyped-call]
 
     def _list_pods(self, namespace: str) -> Any:
-        # The JSON as sent, not the client's models: building V1Pod objects costs over a
-        # second on the first call of a process (the models load lazily), for six fields.
-        core = k8s.CoreV1Api(self._client())
-        response: Any = core.list_namespaced_pod(
-            namespace, _request_timeout=REQUEST_TIMEOUT, _preload_content=False
-        )
+        # The JSON as sent, not the client's models: six fields are read.
+        response = _get(self._client(), _PODS_PATH, {"namespace": namespace}, [])
         try:
             return json.loads(response.data)
         except ValueError as exc:
@@ -225,15 +272,12 @@ class ManagementPlaneApi:
         self, namespace: str, pod: str, container: str | None, tail: int, since: int
     ) -> str:
         # undecoded, so a stray non-UTF-8 byte cannot fail the whole read
-        core = k8s.CoreV1Api(self._client())
-        response: Any = core.read_namespaced_pod_log(
-            pod,
-            namespace,
-            container=container,
-            tail_lines=tail,
-            since_seconds=since,
-            _preload_content=False,
-            _request_timeout=REQUEST_TIMEOUT,
+        query: list[tuple[str, Any]] = []
+        if container is not None:
+            query.append(("container", container))
+        query += [("sinceSeconds", since), ("tailLines", tail)]  # CoreV1Api's order
+        response = _get(
+            self._client(), _LOG_PATH, {"namespace": namespace, "name": pod}, query
         )
         try:
             data: bytes = response.read(LOG_BYTE_CAP)
@@ -242,6 +286,8 @@ class ManagementPlaneApi:
         return data.decode("utf-8", errors="replace")
 
     def _call(self, what: str, fn: Any, *args: Any) -> Any:
+        from kubernetes.client.exceptions import ApiException
+
         try:
             return fn(*args)
         except ApiException as exc:

@@ -15,11 +15,16 @@ an unknown key is refused unless the operator set ``ssh.accept_unknown_hosts``, 
 changed key is always refused. Trusted-on-first-use keys are kept in memory only (for
 the pool's life, so a reconnect to a host whose key changed since is refused): this tool
 never writes the operator's known_hosts. known_hosts is read again on every connect.
+
+paramiko (with cryptography and invoke, ~0.2 s of CPU) is imported on first connect, not
+with this module: ``preload`` starts it on a side thread as soon as the CLI knows SSH is
+on, so it loads while the bootstrap waits on Nova instead of before the first request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import select
@@ -29,21 +34,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-
-import paramiko
+from typing import TYPE_CHECKING
 
 from diagnostics.evidence.base import CollectorError
 from diagnostics.evidence.executors import DaemonPool
 from diagnostics.evidence.host_commands import HostCommand
-from diagnostics.evidence.ssh_errors import (
-    RefuseUnknown,
-    TrustOnFirstUse,
-    UnknownHostKey,
-    connect_error,
-)
 from diagnostics.evidence.ssh_target import Endpoint, Target, TargetResolver
 from diagnostics.request_graph import timed
 from diagnostics.settings import SshSettings
+
+if TYPE_CHECKING:
+    import paramiko
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,18 @@ class CommandResult:
 _WRAPPERS = frozenset({"sudo", "-n", "timeout", "env", "LC_ALL=C"})
 
 
+def preload() -> None:
+    """Import paramiko (and the host-key policies built on it) on a side thread, now."""
+
+    def load() -> None:
+        try:
+            importlib.import_module("diagnostics.evidence.ssh_errors")
+        except ImportError:  # the first connect meets the same error and reports it
+            log.debug("paramiko preload failed", exc_info=True)
+
+    threading.Thread(target=load, name="paramiko-preload", daemon=True).start()
+
+
 def _program(argv: Sequence[str]) -> str:
     """The program a command runs, past sudo/timeout wrappers (for the request graph)."""
     for arg in argv:
@@ -100,7 +113,8 @@ class HostShell:
         self._guard = threading.Lock()
         self._executor: DaemonPool | None = None
         # keys trusted on first use (ssh.accept_unknown_hosts), for the pool's life
-        self._first_use = paramiko.HostKeys()
+        # (made on the first connect, under _guard: paramiko loads then)
+        self._first_use: paramiko.HostKeys | None = None
         # per host: commands running now, and when the last one ended (monotonic)
         self._busy: dict[str, int] = {}
         self._used: dict[str, float] = {}
@@ -274,6 +288,8 @@ class HostShell:
     def _run_blocking(
         self, host: str, host_ip: str | None, line: str, cap: int
     ) -> CommandResult:
+        import paramiko
+
         client = self._client(host, host_ip)
         try:
             return self._exec(host, client, line, cap)
@@ -312,6 +328,10 @@ class HostShell:
             return client
 
     def _new_client(self) -> paramiko.SSHClient:
+        import paramiko
+
+        from diagnostics.evidence.ssh_errors import RefuseUnknown, TrustOnFirstUse
+
         client = paramiko.SSHClient()
         known = Path(self.settings.known_hosts).expanduser()
         if known.is_file():
@@ -320,6 +340,8 @@ class HostShell:
         with (
             self._guard
         ):  # keys this pool trusted on first use stay trusted, and binding
+            if self._first_use is None:
+                self._first_use = paramiko.HostKeys()
             for name, keys in self._first_use.items():
                 for key_type, key in keys.items():
                     client.get_host_keys().add(name, key_type, key)
@@ -333,11 +355,18 @@ class HostShell:
 
     def _trust(self, name: str, key: paramiko.PKey) -> None:
         with self._guard:
+            assert (
+                self._first_use is not None
+            )  # made by _new_client, before any connect
             self._first_use.add(name, key.get_name(), key)
 
     def _connect(
         self, host: str, endpoint: Endpoint, sock: paramiko.Channel | None
     ) -> paramiko.SSHClient:
+        import paramiko
+
+        from diagnostics.evidence.ssh_errors import UnknownHostKey, connect_error
+
         s = self.settings
         address, port, user = endpoint.address, endpoint.port, endpoint.user
         keys = [str(k) for k in endpoint.key_files]
@@ -383,6 +412,8 @@ class HostShell:
 
     def _jump_sock(self, target: Target) -> paramiko.Channel | None:
         """A direct-tcpip channel to the target through its jump host, if it has one."""
+        import paramiko
+
         jump = target.jump
         if jump is None:
             return None
@@ -418,6 +449,8 @@ class HostShell:
         self, host: str, client: paramiko.SSHClient, line: str, cap: int
     ) -> CommandResult:
         """Run ``line``; keep at most ``cap`` bytes of stdout, then stop reading and close."""
+        import paramiko
+
         transport = client.get_transport()
         if transport is None:
             raise paramiko.SSHException("connection closed")

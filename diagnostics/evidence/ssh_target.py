@@ -16,11 +16,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-
-import paramiko
+from typing import TYPE_CHECKING
 
 from diagnostics.evidence.base import CollectorError
 from diagnostics.settings import SshSettings
+
+if TYPE_CHECKING:
+    import paramiko
 
 _HOP = re.compile(
     r"^(?:(?P<user>[^@\s]+)@)?(?P<host>\[[^\]]+\]|[^:@\s]+)(?::(?P<port>\d+))?$"
@@ -49,6 +51,8 @@ class Target:
 
 def load_config(path: Path | None) -> paramiko.SSHConfig:
     """The operator's ssh_config; a missing file is an empty config (the default path may not exist)."""
+    import paramiko  # loaded on first use (see diagnostics.evidence.ssh)
+
     if path is None:
         return paramiko.SSHConfig()
     file = Path(path).expanduser()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +97,49 @@ def test_probe_would_see_a_heavy_import() -> None:
         check=True,
     )
     assert "openstack" in _heavy(done.stdout.split())
+
+
+_DIAGNOSE_PROBE = """
+import json, sys
+from bot.cli import main
+code = main(sys.argv[1:])
+sys.stdout.flush()
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("scenario", "vm"),
+    [("cold-migration-ssh", "batch-01"), ("libvirt-tls-expired-cert", "web-02")],
+    ids=["saas", "self-hosted"],
+)
+async def test_diagnose_imports_the_kubernetes_client_only_where_it_runs(
+    scenario: str, vm: str, tmp_path: Path
+) -> None:
+    """A SaaS region's diagnosis never imports ``kubernetes``; a self-hosted one uses the
+    client but never its generated ``CoreV1Api`` or a model (seconds of CPU on a cold
+    start, for two GETs whose JSON is read raw)."""
+    from sim.testing import start_region
+
+    async with start_region(scenario, tmp_path) as region:
+        config = str(region.paths["config"])  # type: ignore[attr-defined]
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", _DIAGNOSE_PROBE, "diagnose", vm, "--config", config,
+            "--format", "json", stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, _ = await proc.communicate()
+    assert proc.returncode == 0
+    result = json.loads(out.decode().splitlines()[-1])
+    assert result["code"] == 4  # a root cause: the diagnosis ran whole
+    modules = result["modules"]
+    assert isinstance(modules, list)
+    kubernetes = [
+        m for m in modules if m == "kubernetes" or m.startswith("kubernetes.")
+    ]
+    if scenario == "cold-migration-ssh":
+        assert kubernetes == []
+    else:
+        assert "kubernetes.client.api_client" in kubernetes
+        assert "kubernetes.client.api.core_v1_api" not in kubernetes
+        assert not [m for m in kubernetes if m.startswith("kubernetes.client.models.")]
+    assert "paramiko" in modules  # SSH ran in both
