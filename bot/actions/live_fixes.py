@@ -7,7 +7,8 @@ the fixes' credentials: the VM must still be migrating and the migration still
 migration is found there), else the click is refused with what Nova says now. An
 accepted call is followed to its end (``bot.actions.watch``): a forced completion
 resolves the case like any successful move; an abort ends ``cancelled`` and the case
-stays open (the VM is where it was, the cause is not gone).
+stays open (the VM is where it was, the cause is not gone), and the intake's later reports
+of that cancelled migration join this case rather than open another.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from bot.actions.common import Click
 from bot.actions.nova_moves import Baseline
 from bot.actions.safe_fix import FixClick, Planned, run_fix
 from bot.actions.watch import Move
-from bot.fixes.calls import CloudCall, connect, path_of, request
+from bot.cases.dedupe import dedupe_keys
+from bot.cases.report import FailureReport, ReportSource
+from bot.fixes.calls import Answer, CloudCall, connect, path_of, request
 from bot.fixes.offers import (
     ABORT,
     ABORT_MICROVERSION,
@@ -36,6 +39,8 @@ from bot.posting.case_poster import SlackCasePoster
 from bot.services import Services
 from bot.settings import BotSettings
 from bot.store import CaseRecord
+from bot.store.intake_repo import IntakeRepo
+from bot.times import utcnow
 from diagnostics.model import MigrationKind
 from diagnostics.verdict import MIGRATION_ID
 
@@ -114,7 +119,40 @@ async def _recheck(
             ends=ends,
         )
 
-    return Planned(call=call, describe=describe, follow_vm=now.vm_id, follow=follow)
+    async def accepted(answer: Answer) -> None:
+        if not force:  # the cancelled record Nova is about to write is this case's
+            await _own_the_cancellation(services, case, mid, answer.request_id)
+
+    return Planned(
+        call=call,
+        describe=describe,
+        follow_vm=now.vm_id,
+        follow=follow,
+        accepted=accepted,
+    )
+
+
+async def _own_the_cancellation(
+    services: Services, case: CaseRecord, mid: str, abort_request: str | None
+) -> None:
+    """Reports of the aborted migration (the poller's cancelled record, Nova's
+    live_migration_abort.end under the abort's request, live_migration_rollback.end
+    under the move's) join this case instead of opening a new one: the operator aborted
+    it from here, on purpose."""
+    runs = await services.store.latest_runs(case.id, limit=1)
+    move = runs[0].diagnosis.migration if runs else None
+    reports = [
+        FailureReport(
+            source=ReportSource.POLLER,
+            migration_id=mid,
+            migration_uuid=move.uuid if move and move.id == mid else None,
+            instance_uuid=case.vm_id,
+            request_id=request_id,
+        )
+        for request_id in (abort_request, move.request_id if move else None)
+    ]
+    keys = {key for report in reports for key in dedupe_keys(report)}
+    await IntakeRepo(services.store).link(case.id, keys, source="fix", now=utcnow())
 
 
 async def _click(

@@ -12,8 +12,8 @@ A click runs :func:`run_fix`:
 4. the one call, with the fixes' credentials; the outcome (accepted or failed, HTTP
    status, the service's request id, its words) is the audit row, a timeline entry and a
    thread reply;
-5. an accepted call that starts or changes a migration is followed to its end
-   (``bot.actions.watch``).
+5. an accepted call runs the fix's own follow-up (``Planned.accepted``), and one that
+   starts or changes a migration is followed to its end (``bot.actions.watch``).
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ class Planned:
     # and how to name the move for the watch (given Nova's request id and the baseline)
     follow_vm: str | None = None
     follow: Callable[[str | None, Baseline], Move] | None = None
+    # run once the service accepted the call (before the watch starts)
+    accepted: Callable[[Answer], Awaitable[None]] | None = None
 
 
 # the fix's own re-validation: the call to make, or why not (said as "Not run: <why>.")
@@ -161,6 +163,8 @@ async def run_fix(
             _ran_line(click.user, planned, answer, outcome),
             thread_ts=thread,
         )
+    if outcome == "accepted" and planned.accepted is not None:
+        await planned.accepted(answer)
     if outcome == "accepted" and planned.follow is not None and before is not None:
         start_watch(services, poster, planned.follow(answer.request_id, before))
 

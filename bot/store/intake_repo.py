@@ -190,6 +190,19 @@ class IntakeRepo(IntakeBookkeeping):
         )
         return (await session.execute(stmt)).first() is not None
 
+    async def link(
+        self, case_id: str, keys: Iterable[str], *, source: str, now: datetime
+    ) -> None:
+        """Later reports carrying any of ``keys`` join ``case_id`` (keys another case
+        owns already stay its). For a migration the bot itself changed from the case's
+        thread: an abort's ``cancelled`` record is that case's, not a new failure."""
+
+        async def work(session: AsyncSession) -> None:
+            for key in sorted(set(keys)):
+                await self._insert_key(session, key, case_id, now, source)
+
+        await self._transaction(work)
+
     async def claim(
         self,
         sighting: Sighting,

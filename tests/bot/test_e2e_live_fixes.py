@@ -13,13 +13,17 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from bot.cases.dedupe import JoinRules, sighting
 from bot.cases.resolution import CaseResolver
 from bot.fixes.offers import ABORT, FORCE_COMPLETE, REMOVE_BINDING
 from bot.intake.amqp import NotificationConsumer
+from bot.intake.oslo import report_from_body
+from bot.intake.poller import report_from_migration
 from bot.posting.resolution import SlackResolutionPoster
 from bot.settings import AccessSettings, ActionsSettings, BotSettings, WatchSettings
 from bot.store import Store
@@ -199,6 +203,35 @@ async def test_abort_a_migration_that_does_not_converge(
             for t in lines
         )
         assert (await resolution_of(case.store, case.case_id)) is None
+
+        # the intake's own sightings of the aborted migration join this case: the
+        # poller's cancelled record and nova-compute's abort/rollback notifications
+        async with api_client(case.region) as api:
+            _, listed, _ = await api.get(
+                f"/compute/v2.1/os-migrations?instance_uuid={server['id']}", "2.80"
+            )
+        now = datetime.now(UTC)
+        sightings = [report_from_migration(listed["migrations"][0], now=now)] + [
+            report_from_body(json.dumps(envelope))
+            for _, event, envelope in case.region.state.notifications
+            if event
+            in (
+                "instance.live_migration_abort.end",
+                "instance.live_migration_rollback.end",
+            )
+        ]
+        assert len(sightings) == 3
+        repo = IntakeRepo(case.store)
+        for report in sightings:
+            assert report is not None
+            claim = await repo.claim(
+                sighting(report),
+                JoinRules(report, timedelta(minutes=10), now),
+                channel=None,
+                due_at=now,
+                now=now,
+            )
+            assert (claim.case_id, claim.new) == (case.case_id, False)
 
         # the other button, after the state changed: refused with Nova's current word
         await case.click(card, FORCE_COMPLETE)
