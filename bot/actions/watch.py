@@ -199,6 +199,8 @@ class _Watch:
                         return await self._failed(found)
                     if found.status != status:
                         status, since = found.status, utcnow()
+                        if status in AWAITING_CONFIRM:  # a person must act: say it anew
+                            await self.thread.reply(self._confirm_needed(found))
                     await self.thread.progress(self._running(found, since))
                 elif last is None and elapsed >= limits.find_within_s:
                     return await self._not_found(elapsed)
@@ -208,11 +210,17 @@ class _Watch:
     def _running(self, m: Migration, since: datetime) -> str:
         head = f"👀 Following {escaped_within(self.move.what, 300)}: {_named(m)}"
         if m.status in AWAITING_CONFIRM:
-            return (
-                f"{head} moved; the VM waits in VERIFY_RESIZE for a confirm"
-                " (`openstack server resize confirm`), then the case resolves."
-            )
+            return f"{head} moved; the VM waits in VERIFY_RESIZE for a confirm."
         return f"{head} is {code_span(m.status, 40)} (since {_at(since)})."
+
+    def _confirm_needed(self, m: Migration) -> str:
+        return (
+            f"↪️ {escaped_within(self.move.what, 300)}: {_named(m)} moved the VM; it"
+            " waits in VERIFY_RESIZE until the resize is confirmed (openstack server"
+            f" resize confirm {code_span(self.move.vm_id, 80)}, or Nova's"
+            " resize_confirm_window). The case resolves when the migration is"
+            " `confirmed`."
+        )
 
     async def _timeline(self, text: str) -> None:
         await record_event(
@@ -294,6 +302,8 @@ class _Watch:
         where = (
             f"{_named(m)} was still {code_span(m.status, 40)}" if m else "no migration"
         )
+        if m is not None and m.status in AWAITING_CONFIRM:
+            where += " (moved, waiting in VERIFY_RESIZE for a confirm)"
         text = (
             f"⌛ Stopped following {escaped_within(self.move.what, 300)} after"
             f" {elapsed:.0f} s (actions.watch.give_up_after_s): {where}."

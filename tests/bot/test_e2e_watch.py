@@ -19,6 +19,7 @@ import pytest
 
 from bot.actions.nova_moves import Baseline, Migration, pick_migration
 from bot.actions.retry import RETRY
+from bot.actions.watch import Move, baseline, follow
 from bot.app import RunningBot
 from bot.cases.resolution import CaseResolver
 from bot.intake.poller import SdkMigrationLister
@@ -37,7 +38,7 @@ from diagnostics.service import open_engine
 from diagnostics.settings import load_settings
 from sim.region.state import server_by_name
 from sim.scenario.model import Outcome
-from sim.testing import start_region
+from sim.testing import api_client, start_region
 from sim.wiring import Region
 from tests.bot.conftest import OPS
 from tests.bot.support import PagerDutyEndpoint, bot_settings, launch
@@ -87,10 +88,12 @@ async def retry_loop(
     pagerduty: PagerDutyEndpoint,
     tmp_path: Path,
     watch: WatchSettings = FAST,
+    scenario: str = SCENARIO,
+    vm: str = "web-02",
     **region_options: float,
 ) -> AsyncIterator[Loop]:
-    """A failed live migration of web-02, diagnosed in a thread; fixes on for OPERATOR."""
-    async with start_region(SCENARIO, tmp_path, **region_options) as region:
+    """A failed migration of ``vm``, diagnosed in a thread; fixes on for OPERATOR."""
+    async with start_region(scenario, tmp_path, **region_options) as region:
         base = load_settings(region.paths["config"], BotSettings)
         settings = bot_settings(
             fake,
@@ -105,7 +108,7 @@ async def retry_loop(
         async with open_engine(settings) as engine:
             bot, store = await launch(settings, engine, fake)
             try:
-                await fake.slash("/migrate-diag", "web-02", user=OPERATOR, channel=OPS)
+                await fake.slash("/migrate-diag", vm, user=OPERATOR, channel=OPS)
                 await bot.services.tasks.drain()
                 (parent,) = fake.history(OPS)
                 case_id = parent.blocks[1]["elements"][0]["text"].split("`")[-2]
@@ -283,6 +286,61 @@ async def test_a_restart_mid_watch_leaves_the_case_to_the_poller(
         finally:
             await bot.close()
             await store.close()
+
+
+@pytest.mark.integration
+async def test_a_cold_move_that_moved_waits_for_its_confirm(
+    fake: FakeSlack, pagerduty: PagerDutyEndpoint, tmp_path: Path
+) -> None:
+    """A cold move ends `finished` (VERIFY_RESIZE): the thread asks for the confirm once,
+    the case stays open, and the watch's cap names the wait.
+
+    The move is started over the sim's API and handed to the watch as a fix would (a
+    `check` of another host in this scenario still names the past failure's cause).
+    """
+    capped = FAST.model_copy(update={"give_up_after_s": 1.0})
+    async with retry_loop(
+        fake, pagerduty, tmp_path, watch=capped, scenario="cold-migration-ssh",
+        vm="batch-01",
+    ) as loop:  # fmt: skip
+        services, vm_id = (
+            loop.bot.services,
+            server_by_name(loop.region.state, "batch-01")["id"],
+        )
+        case = await loop.store.get_case(loop.case_id)
+        assert case is not None
+        before = await baseline(services, vm_id)
+        moves = len(loop.region.state.migrations)
+        async with api_client(loop.region) as api:
+            status, _, headers = await api.post(
+                f"/compute/v2.1/servers/{vm_id}/action",
+                {"migrate": {"host": "cmp-a-02"}},
+                version="2.56",
+            )
+        assert status == 202
+        move = Move(
+            case=case,
+            vm_id=vm_id,
+            what="cold-migrate batch-01 to cmp-a-02",
+            kind="migration",
+            dest="cmp-a-02",
+            request_id=headers["x-openstack-request-id"],
+            baseline=before,
+        )
+        result = await follow(services, loop.bot.poster, move)
+        (new,) = loop.region.state.migrations[moves:]
+        assert (new.migration_type, new.status) == ("migration", "finished")
+        assert result.outcome == "gave_up"
+        assert result.migration is not None
+        assert result.migration.id == str(new.id)
+
+        texts = [m.text for m in loop.replies()]
+        asks = [t for t in texts if t.startswith("↪️ cold-migrate batch-01 to cmp-a-02")]
+        assert len(asks) == 1
+        assert "waits in VERIFY_RESIZE until the resize is confirmed" in asks[0]
+        assert texts[-1].startswith("⌛ Stopped following cold-migrate batch-01")
+        assert "(moved, waiting in VERIFY_RESIZE for a confirm)" in texts[-1]
+        assert await resolution_of(loop.store, loop.case_id) is None
 
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
