@@ -195,6 +195,7 @@ def test_no_product_module_imports_the_sim_lazily() -> None:
         "sim.demo.demo",
         "sim.demo.fix",
         "sim.demo.watch",
+        "sim.region.faults",
         "sim.scenario.load",
         "sim.run",
     }
