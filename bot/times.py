@@ -1,17 +1,14 @@
-"""The bot's times: the rule of diagnostics.times (aware UTC; naive means UTC), plus now."""
+"""The bot's times: the rule of diagnostics.times (aware UTC; naive means UTC), with a
+``parse_time`` that takes only strings (what an alert or notification carries)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from diagnostics.times import as_utc
+from diagnostics.times import as_utc, utcnow
 from diagnostics.times import parse_time as parse_iso
 
 __all__ = ["as_utc", "parse_time", "utcnow"]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def parse_time(value: object) -> datetime | None:

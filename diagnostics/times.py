@@ -9,6 +9,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 
+def utcnow() -> datetime:
+    """Now, aware UTC."""
+    return datetime.now(UTC)
+
+
 def as_utc(value: datetime) -> datetime:
     """``value`` as aware UTC: naive means UTC, an aware time is converted."""
     if value.tzinfo is None:

@@ -36,8 +36,8 @@ from bot.rendering import (
 from bot.services import Services
 from bot.store import CaseRecord, CaseState, RunRecord
 from bot.store.resolution_repo import Resolution, resolution_of
-from bot.times import utcnow
 from diagnostics.model import Diagnosis, DiagnosticsError, MigrationRef
+from diagnostics.times import utcnow
 
 log = logging.getLogger(__name__)
 

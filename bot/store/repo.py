@@ -19,10 +19,10 @@ from sqlalchemy import Connection, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from bot.store.models import CaseRow, EscalationRow, RunRow
-from bot.times import as_utc
 from diagnostics.evidence.redact import redact, redact_strings
 from diagnostics.model import Diagnosis, MigrationKind
 from diagnostics.report.json import from_dict, to_dict
+from diagnostics.times import as_utc
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # pg_advisory_xact_lock key of the schema upgrade (any constant every replica shares)
