@@ -16,6 +16,7 @@ from diagnostics.model import (
     CheckOutcome,
     Concluded,
     Confidence,
+    Inconclusive,
     MigrationKind,
     RootCauseId,
     RuledOut,
@@ -29,11 +30,18 @@ _ALLOWED: dict[str | None, frozenset[str]] = {
 }
 
 
-def _state_problem(server: Server, move: Move) -> tuple[str, str] | None:
+def _state_problem(
+    server: Server, move: Move, *, records_read: bool = True
+) -> tuple[str, str] | None:
     """(problem, state_fix) from the server's own state, for a move Nova refused
-    before recording it; state_fix picks the remediation steps."""
+    before recording it; state_fix picks the remediation steps.
+
+    Without the migration records a task_state proves nothing: it may be the move
+    itself, still running (and resetting the state would break it)."""
     if server.locked:
         return "the VM is locked", "unlock"
+    if server.task_state and not records_read:
+        return None
     if server.task_state:
         return f"the VM is in task_state {server.task_state}", "reset-state"
     if move.source is not None and move.source == move.dest:
@@ -91,8 +99,17 @@ def invalid_vm_state(
     move = move_of(records, server)
     texts = gather(actions=actions, server=server, mgmt=mgmt)
     hit = texts.find(sig.INVALID_STATE, sig.POWER_STATE, sig.LOCKED, sig.SAME_HOST)
-    from_state = _state_problem(server, move) if move.record is None else None
+    from_state = (
+        _state_problem(server, move, records_read=records is not None)
+        if move.record is None
+        else None
+    )
     if hit is None and from_state is None:
+        if records is None and server.task_state:
+            return Inconclusive(
+                reason=f"the VM is in task_state {server.task_state}, but its migration "
+                "records could not be read: a refused move or one still running"
+            )
         return RuledOut(reason="the VM's state allows the move")
     if from_state is not None:
         problem, state_fix = from_state

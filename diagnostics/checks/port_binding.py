@@ -163,6 +163,14 @@ def port_binding(
     )
     return Concluded(
         explained_by=frozenset({RootCauseId.STALE_LEFTOVERS}) if stale else frozenset(),
+        # when the leftover cannot be shown to be the cause (the conductor's "already
+        # exists" unread), the operator still sees it as the rival it may be
+        not_ruled_out=(
+            f"a leftover INACTIVE binding on {move.dest} from an earlier attempt "
+            "(Neutron refuses a second binding of the port on that host)",
+        )
+        if stale
+        else (),
         facts={
             "server_name": server.name,
             "dest_host": move.dest or "the destination host",

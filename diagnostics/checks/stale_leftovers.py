@@ -99,6 +99,24 @@ def stale_leftovers(
     if hit is None:
         if not texts.available:
             return Inconclusive(reason="no failure text to read")
+        # Nova reports Neutron's "Binding for port … already exists" as a generic
+        # PortBindingFailed and logs the reason only in nova-conductor's log: a leftover
+        # is ruled out only when the logs that would name it were read
+        unread = [
+            name
+            for name, logs in (
+                ("the management plane's Nova logs", mgmt),
+                ("the source host's logs", source_logs),
+                ("the destination host's logs", dest_logs),
+            )
+            if logs is None
+        ]
+        if unread:
+            return Inconclusive(
+                reason="the failure text read names no leftover, but "
+                + ", ".join(unread)
+                + " could not be read"
+            )
         return RuledOut(reason="the failure text names no leftover")
     dest = move.dest or hit.get("host") or "the destination host"
     leftover, facts = _from_text(hit, dest)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from diagnostics.checks.invalid_vm_state import invalid_vm_state
-from diagnostics.model import Concluded, Confidence
+from diagnostics.model import Concluded, Confidence, Inconclusive
 from tests.checks.conftest import (
     SRC,
     VM_ID,
@@ -88,3 +88,12 @@ def test_missing_optional_evidence_still_reads_the_server():
     outcome = run(server=server(locked=True), records=None)
     assert_missing_evidence(outcome, Concluded)
     assert outcome.confidence is Confidence.LIKELY
+
+
+@pytest.mark.outcome(ID, "missing_evidence")
+def test_a_task_state_without_migration_records_concludes_nothing():
+    """os-migrations unreadable and the VM in task_state migrating: that may be the move
+    itself, still running, so no refusal is concluded (and no state reset suggested)."""
+    outcome = run(server=server(task_state="migrating"), records=None)
+    assert_missing_evidence(outcome, Inconclusive)
+    assert "migration records could not be read" in outcome.reason

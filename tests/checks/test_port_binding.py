@@ -136,3 +136,17 @@ def test_a_stale_inactive_binding_on_the_destination_explains_the_refused_bindin
                   ports=ports(inactive_on=DST), agents=agents())  # fmt: skip
     assert_concludes(outcome)
     assert RootCauseId.STALE_LEFTOVERS in outcome.explained_by
+    # when the leftover's own check cannot conclude (conductor log unread), the card
+    # still names it as the rival it may be
+    assert any(
+        f"leftover INACTIVE binding on {DST}" in r for r in outcome.not_ruled_out
+    )
+
+
+@pytest.mark.outcome(ID, "concluded")
+def test_no_leftover_caveat_without_a_stale_binding():
+    """Only an INACTIVE binding on the destination is named as a possible leftover."""
+    outcome = run(actions=actions(event("conductor_live_migrate_instance", BINDING_FAILED)),
+                  ports=ports(), agents=agents())  # fmt: skip
+    assert_concludes(outcome)
+    assert outcome.not_ruled_out == ()

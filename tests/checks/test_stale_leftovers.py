@@ -15,6 +15,7 @@ from tests.checks.conftest import (
     dest_logs,
     event,
     leftovers,
+    mgmt,
     ports,
     records,
     rendered,
@@ -91,7 +92,29 @@ def test_ruled_out_when_failure_names_no_leftover():
     acts = actions(
         event("conductor_live_migrate_instance", "No valid host was found. ")
     )
-    assert_rules_out(run(actions=acts, leftovers=leftovers(domain=True)))
+    outcome = run(
+        actions=acts, leftovers=leftovers(domain=True),
+        mgmt=mgmt(), source_logs=src_logs(), dest_logs=dest_logs(),
+    )  # fmt: skip
+    assert_rules_out(outcome)
+
+
+@pytest.mark.outcome(ID, "missing_evidence")
+def test_a_leftover_is_not_ruled_out_while_the_conductor_log_is_unread():
+    """Nova turns Neutron's 'already exists' into a generic "Binding failed" event and
+    logs the reason in nova-conductor: with that log unread (Kubernetes API down, or a
+    SaaS region), a binding failure does not rule a leftover out."""
+    acts = actions(event(
+        "conductor_live_migrate_instance",
+        f"Binding failed for port {PORT_ID}, please check neutron logs for more "
+        "information.",
+    ))  # fmt: skip
+    outcome = run(
+        actions=acts, ports=ports(inactive_on=DST), source_logs=src_logs(),
+        dest_logs=dest_logs(),
+    )  # fmt: skip
+    assert_missing_evidence(outcome, Inconclusive)
+    assert "management plane's Nova logs could not be read" in outcome.reason
 
 
 @pytest.mark.outcome(ID, "missing_evidence")

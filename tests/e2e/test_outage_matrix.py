@@ -1,6 +1,6 @@
 """Each API family failing or hanging in turn, through the CLI over real HTTP and SSH.
 
-For six scenarios of different root causes, each family (Keystone, Nova, Placement,
+For eight scenarios of different root causes, each family (Keystone, Nova, Placement,
 Neutron, Cinder, Kubernetes, the SSH hosts) is made to answer 500 (its service's own
 error body) or to hang (``sim.region.faults``), one at a time, and the CLI is run against
 it. Every cell must:
@@ -44,7 +44,7 @@ pytestmark = [
     pytest.mark.filterwarnings(
         "ignore::openstack.warnings.OpenStackDeprecationWarning"
     ),
-    pytest.mark.timeout(150),
+    pytest.mark.timeout(180),
 ]
 
 API_TIMEOUT_S = 1.5
@@ -63,6 +63,8 @@ SCENARIOS = [
     ("volume-cinder-volume-down", "db-02"),  # Cinder's services and volumes
     ("compute-service-down", "crm-01"),  # Nova's os-services
     ("no-valid-host-evacuation", "ha-02"),  # SaaS: no Kubernetes at all
+    ("stale-leftovers", "queue-01"),  # the leftover named only in the conductor's log
+    ("live-migration-not-converging", "cache-02"),  # a move still running
 ]
 FAULTS: dict[str, tuple[str, ...]] = {
     "keystone": ("500", "hang"),
@@ -86,16 +88,21 @@ UNREACHABLE_FAMILIES = {"keystone", "nova"}
 RANK = {"possible": 0, "likely": 1, "confirmed": 2}
 
 
-def fast_config(paths: dict[str, Path], tmp_path: Path) -> Path:
-    """The region's CLI config with small timeouts and no token reuse (so a Keystone
-    outage is met, not skipped by a cached token)."""
+def fast_config(paths: dict[str, Path], tmp_path: Path, *, fast: bool = True) -> Path:
+    """The region's CLI config with no token reuse (so a Keystone outage is met, not
+    skipped by a cached token) and, when ``fast``, small timeouts. The healthy baseline
+    runs with the default timeouts: on a loaded machine a cold first run can take longer
+    than the small ones, and a baseline cut short would set the bar too low."""
     config: dict[str, Any] = yaml.safe_load(paths["config"].read_text())
-    config["openstack"].update(api_timeout_s=API_TIMEOUT_S, token_cache=False)
-    config["ssh"].update(
-        connect_timeout_s=SSH_CONNECT_TIMEOUT_S, command_timeout_s=COLLECTOR_TIMEOUT_S
-    )
-    config["engine"] = {"collector_timeout_s": COLLECTOR_TIMEOUT_S}
-    path = tmp_path / "fast.yaml"
+    config["openstack"]["token_cache"] = False
+    if fast:
+        config["openstack"]["api_timeout_s"] = API_TIMEOUT_S
+        config["ssh"].update(
+            connect_timeout_s=SSH_CONNECT_TIMEOUT_S,
+            command_timeout_s=COLLECTOR_TIMEOUT_S,
+        )
+        config["engine"] = {"collector_timeout_s": COLLECTOR_TIMEOUT_S}
+    path = tmp_path / ("fast.yaml" if fast else "healthy.yaml")
     path.write_text(yaml.safe_dump(config))
     return path
 
@@ -199,10 +206,20 @@ def judge(
         # only as an inconclusive report, never "no failure"
         if report["conclusion"] != "inconclusive":
             problems.append(f"{cell}: no known cause but {report['conclusion']}")
-    elif got["id"] != want["id"]:
-        problems.append(f"{cell}: WRONG VERDICT {got['id']} (healthy: {want['id']})")
-    elif RANK[got["confidence"]] > RANK[want["confidence"]]:
-        problems.append(f"{cell}: {got['confidence']} above the healthy run's")
+    else:
+        # the healthy run's cause, or a consequence it explained (no_valid_host beside
+        # an aggregate mismatch: "no more specific cause could be proven"), never higher
+        allowed = {want["id"]: want["confidence"]} | {
+            f["id"]: f["confidence"]
+            for f in healthy["other_findings"]
+            if f.get("consequence_of") == want["id"]
+        }
+        if got["id"] not in allowed:
+            problems.append(
+                f"{cell}: WRONG VERDICT {got['id']} (healthy: {want['id']})"
+            )
+        elif RANK[got["confidence"]] > RANK[allowed[got["id"]]]:
+            problems.append(f"{cell}: {got['confidence']} above the healthy run's")
     if got is not None:
         for cite in got["evidence"]:
             if cites_family(cite["source"], family):
@@ -233,9 +250,10 @@ async def test_each_family_failing_or_hanging_in_turn(
     that lacked evidence say so, and no verdict rests on what is missing."""
     problems: list[str] = []
     async with start_region(scenario, tmp_path) as region:
-        config = fast_config(region.paths, tmp_path)  # type: ignore[attr-defined]
-        code, healthy, _ = await run_cli(config, vm)
+        paths = region.paths  # type: ignore[attr-defined]
+        code, healthy, _ = await run_cli(fast_config(paths, tmp_path, fast=False), vm)
         assert code == cli_diagnose.EXIT_ROOT_CAUSE, _summary(healthy)
+        config = fast_config(paths, tmp_path)
         for label, family, fault in CELLS:
             await region.set_fault(family, fault)
             capsys.readouterr()
