@@ -7,7 +7,7 @@ import logging
 import random
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from pydantic import SecretStr
@@ -36,6 +36,9 @@ from bot.slots import DiagnosisSlots
 from bot.store import Store
 from diagnostics.model import ConfigError
 from diagnostics.settings import read_secret
+
+if TYPE_CHECKING:  # the SDK is imported by the engine, not by the bot's wiring
+    from diagnostics.evidence.openstack_api import OpenStackApi
 
 log = logging.getLogger(__name__)
 
@@ -145,11 +148,13 @@ def build_services(
     client: AsyncWebClient,
     routing_key: SecretStr | None,
     pacer: ChannelPacer | None = None,
+    openstack: OpenStackApi | None = None,
 ) -> Services:
     return Services(
         settings=settings,
         diagnoser=diagnoser,
         store=store,
+        openstack=openstack,
         pager=PagerDuty(
             settings.escalation.pagerduty_url,
             routing_key,

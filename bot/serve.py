@@ -74,6 +74,7 @@ async def serve(settings: BotSettings, *, configure_logging: bool = True) -> Non
                 store=store,
                 client=client,
                 routing_key=secrets.routing_key,
+                openstack=engine.clients.openstack,  # the watch's reads: one token
             )
             bot = await start_bot(services, client, secrets)
             health = None

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.authz import Authorizer
 from bot.escalation import Pager
@@ -15,6 +15,9 @@ from bot.settings import BotSettings
 from bot.slots import DiagnosisSlots
 from bot.store import Store
 from diagnostics.model import Diagnosis, MigrationRef, ProgressEvent
+
+if TYPE_CHECKING:  # the SDK is imported by the engine, not by the bot's wiring
+    from diagnostics.evidence.openstack_api import OpenStackApi
 
 log = logging.getLogger(__name__)
 
@@ -72,3 +75,6 @@ class Services:
     # moves the bot follows (bot.actions.watch): cancelled, not awaited, at shutdown; the
     # poller/notifications see the move end instead
     watches: BackgroundTasks = field(default_factory=BackgroundTasks)
+    # the engine's OpenStack connection (serve): the watch reads Nova through it, one
+    # token per process; None (tests, demos): the watch opens its own
+    openstack: OpenStackApi | None = None

@@ -128,12 +128,18 @@ class MoveReader(Protocol):
 class NovaMoveReader:
     """``MoveReader`` over openstacksdk's compute adapter (raw paths, as the poller)."""
 
-    def __init__(self, api: OpenStackApi) -> None:
+    def __init__(self, api: OpenStackApi, *, owned: bool = True) -> None:
         self.api = api
         self.conn = api.conn
+        self.owned = owned  # False: a shared connection (the engine's), left open
 
     @classmethod
-    def from_settings(cls, settings: BotSettings) -> NovaMoveReader:
+    def for_bot(
+        cls, settings: BotSettings, shared: OpenStackApi | None
+    ) -> NovaMoveReader:
+        """Over the bot's shared connection when it has one, else a connection of its own."""
+        if shared is not None:
+            return cls(shared, owned=False)
         return cls(OpenStackApi.from_settings(settings.openstack))
 
     def migrations_of(self, vm_id: str) -> list[Migration]:
@@ -175,7 +181,8 @@ class NovaMoveReader:
         return redact(f"server fault: {message}") if message else None
 
     def close(self) -> None:
-        self.api.close()
+        if self.owned:
+            self.api.close()
 
 
 def _last_line(traceback: object) -> str | None:

@@ -87,7 +87,7 @@ async def baseline(services: Services, vm_id: str) -> Baseline:
     started = utcnow()
 
     def read() -> frozenset[str]:
-        reader = NovaMoveReader.from_settings(services.settings)
+        reader = NovaMoveReader.for_bot(services.settings, services.openstack)
         try:
             return frozenset(m.id for m in reader.migrations_of(vm_id))
         finally:
@@ -131,7 +131,9 @@ async def follow(
     """Poll Nova until the move ends or the watch's bounds pass; say it in the thread."""
     nova: MoveReader
     if reader is None:
-        nova = await asyncio.to_thread(NovaMoveReader.from_settings, services.settings)
+        nova = await asyncio.to_thread(
+            NovaMoveReader.for_bot, services.settings, services.openstack
+        )
     else:
         nova = reader
     try:

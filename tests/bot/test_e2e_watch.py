@@ -8,10 +8,11 @@ move that outlasts the watch's cap ends the watch with a reply that says so.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -296,17 +297,17 @@ async def test_a_cold_move_that_moved_waits_for_its_confirm(
     the case stays open, and the watch's cap names the wait.
 
     The move is started over the sim's API and handed to the watch as a fix would (a
-    `check` of another host in this scenario still names the past failure's cause).
+    `check` of another host in this scenario still names the past failure's cause); the
+    watch reads through a shared connection, as in `serve`, and leaves it open.
     """
     capped = FAST.model_copy(update={"give_up_after_s": 1.0})
     async with retry_loop(
         fake, pagerduty, tmp_path, watch=capped, scenario="cold-migration-ssh",
         vm="batch-01",
     ) as loop:  # fmt: skip
-        services, vm_id = (
-            loop.bot.services,
-            server_by_name(loop.region.state, "batch-01")["id"],
-        )
+        shared = OpenStackApi.from_settings(loop.settings.openstack)
+        services = replace(loop.bot.services, openstack=shared)
+        vm_id = server_by_name(loop.region.state, "batch-01")["id"]
         case = await loop.store.get_case(loop.case_id)
         assert case is not None
         before = await baseline(services, vm_id)
@@ -341,6 +342,12 @@ async def test_a_cold_move_that_moved_waits_for_its_confirm(
         assert texts[-1].startswith("⌛ Stopped following cold-migrate batch-01")
         assert "(moved, waiting in VERIFY_RESIZE for a confirm)" in texts[-1]
         assert await resolution_of(loop.store, loop.case_id) is None
+        # the shared connection was left open (blocking: off the loop the sim runs on)
+        still = await asyncio.to_thread(
+            shared.conn.compute.get, "/os-migrations", microversion="2.59"
+        )
+        assert still.status_code == 200
+        await asyncio.to_thread(shared.close)
 
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
