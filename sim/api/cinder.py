@@ -14,6 +14,7 @@ scenario has one.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from sim.api.errors import (
     json_response,
     parse_microversion,
 )
+from sim.api.fields import OMIT, Field, render
 from sim.region.state import RegionState, ServerRow, stable_uuid
 from sim.scenario.model import Volume
 
@@ -157,6 +159,97 @@ def _created(state: RegionState, *parts: str) -> datetime:
     return state.now - timedelta(days=3, seconds=offset)
 
 
+@dataclass(frozen=True, slots=True)
+class _VolumeView:
+    """What a volume's body is built from."""
+
+    state: RegionState
+    volume_id: str
+    spec: Volume
+    users: VolumeUsers
+    href: str  # the volume's self link
+
+    @property
+    def created(self) -> datetime:
+        return _created(self.state, "volume", self.volume_id)
+
+    @property
+    def owner(self) -> ServerRow:
+        return self.users[0][0]
+
+
+def _attached(v: _VolumeView) -> list[dict[str, Any]]:
+    attachments = []
+    for server, vol in v.users:
+        if vol.attachment_status != "attached":
+            continue
+        attachments.append(
+            {
+                "attached_at": iso_micro(v.created + timedelta(minutes=5)),
+                "attachment_id": _attachment_id(v.state, v.volume_id, server["id"]),
+                "device": "/dev/vda" if vol.boot else "/dev/vdb",
+                "host_name": server["host"],
+                "id": v.volume_id,
+                "server_id": server["id"],
+                "volume_id": v.volume_id,
+            }
+        )
+    return attachments
+
+
+def _none(_: object) -> None:
+    return None
+
+
+# Cinder's volume view (api/v3/views/volumes.py), each key from the version adding it
+VOLUME_FIELDS: tuple[Field[_VolumeView], ...] = (
+    Field("attachments", _attached),
+    Field("availability_zone", lambda v: "nova"),  # cinder's storage AZ, not compute's
+    Field("bootable", lambda v: "true" if v.spec.boot else "false"),
+    Field("consistencygroup_id", _none),
+    Field("created_at", lambda v: iso_micro(v.created)),
+    Field("description", _none),
+    Field("encrypted", lambda v: False),
+    Field("id", lambda v: v.volume_id),
+    Field("links", lambda v: [{"href": v.href, "rel": "self"}]),
+    Field("metadata", lambda v: {}),
+    Field("migration_status", _none),
+    Field("multiattach", lambda v: len(v.users) > 1),
+    Field("name", lambda v: v.spec.name),
+    Field("os-vol-tenant-attr:tenant_id", lambda v: v.owner["project_id"]),
+    Field("replication_status", _none),
+    Field("size", lambda v: v.spec.size),
+    Field("snapshot_id", _none),
+    Field("source_volid", _none),
+    Field("status", lambda v: v.spec.status),
+    Field("updated_at", lambda v: iso_micro(v.created + timedelta(minutes=5))),
+    Field("user_id", lambda v: v.owner["user_id"]),
+    Field("volume_type", lambda v: v.spec.volume_type),
+    Field("os-vol-host-attr:host", lambda v: v.spec.backend_host, admin=MIN_VERSION),
+    Field("os-vol-mig-status-attr:migstat", _none, admin=MIN_VERSION),
+    Field("os-vol-mig-status-attr:name_id", _none, admin=MIN_VERSION),
+    Field("group_id", _none, since=(3, 13)),
+    Field("provider_id", _none, since=(3, 21)),
+    Field(
+        "service_uuid",
+        lambda v: stable_uuid(
+            v.state.scenario.name,
+            "cinder-volume",
+            v.spec.backend_host.partition("#")[0],
+        ),
+        since=(3, 48),
+    ),
+    Field("shared_targets", lambda v: False, since=(3, 48)),
+    Field("cluster_name", _none, admin=(3, 61)),
+    Field(
+        "volume_type_id",
+        lambda v: stable_uuid(v.state.scenario.name, "vtype", v.spec.volume_type),
+        since=(3, 63),
+    ),
+    Field("consumes_quota", lambda v: True, since=(3, 65)),
+)
+
+
 def _volume_body(
     state: RegionState,
     request: web.Request,
@@ -165,76 +258,12 @@ def _volume_body(
     spec: Volume,
     users: VolumeUsers,
 ) -> dict[str, Any]:
-    created = _created(state, "volume", volume_id)
-    attachments = []
-    for server, vol in users:
-        if vol.attachment_status != "attached":
-            continue
-        attachment_id = _attachment_id(state, volume_id, server["id"])
-        attachments.append(
-            {
-                "attached_at": iso_micro(created + timedelta(minutes=5)),
-                "attachment_id": attachment_id,
-                "device": "/dev/vda" if vol.boot else "/dev/vdb",
-                "host_name": server["host"],
-                "id": volume_id,
-                "server_id": server["id"],
-                "volume_id": volume_id,
-            }
-        )
-    first = users[0][0]
-    body: dict[str, Any] = {
-        "attachments": attachments,
-        "availability_zone": "nova",  # cinder's storage AZ, not the compute host's
-        "bootable": "true" if spec.boot else "false",
-        "consistencygroup_id": None,
-        "created_at": iso_micro(created),
-        "description": None,
-        "encrypted": False,
-        "id": volume_id,
-        "links": [
-            {
-                "href": f"{request.scheme}://{request.host}/volume/v3/"
-                f"{first['project_id']}/volumes/{volume_id}",
-                "rel": "self",
-            },
-        ],
-        "metadata": {},
-        "migration_status": None,
-        "multiattach": len(users) > 1,
-        "name": spec.name,
-        "os-vol-tenant-attr:tenant_id": first["project_id"],
-        "replication_status": None,
-        "size": spec.size,
-        "snapshot_id": None,
-        "source_volid": None,
-        "status": spec.status,
-        "updated_at": iso_micro(created + timedelta(minutes=5)),
-        "user_id": first["user_id"],
-        "volume_type": spec.volume_type,
-    }
-    if _is_admin(request, state):
-        body["os-vol-host-attr:host"] = spec.backend_host
-        body["os-vol-mig-status-attr:migstat"] = None
-        body["os-vol-mig-status-attr:name_id"] = None
-    if version >= (3, 13):
-        body["group_id"] = None
-    if version >= (3, 21):
-        body["provider_id"] = None
-    if version >= (3, 48):
-        body["service_uuid"] = stable_uuid(
-            state.scenario.name, "cinder-volume", spec.backend_host.partition("#")[0]
-        )
-        body["shared_targets"] = False
-    if version >= (3, 61) and _is_admin(request, state):
-        body["cluster_name"] = None
-    if version >= (3, 63):
-        body["volume_type_id"] = stable_uuid(
-            state.scenario.name, "vtype", spec.volume_type
-        )
-    if version >= (3, 65):
-        body["consumes_quota"] = True
-    return body
+    href = (
+        f"{request.scheme}://{request.host}/volume/v3/"
+        f"{users[0][0]['project_id']}/volumes/{volume_id}"
+    )
+    view = _VolumeView(state, volume_id, spec, users, href)
+    return render(VOLUME_FIELDS, view, version, is_admin=_is_admin(request, state))
 
 
 def _filtered_volumes(
@@ -353,6 +382,48 @@ async def _show_attachment(
     return cinder_error(request, 404, message)
 
 
+@dataclass(frozen=True, slots=True)
+class _ServiceView:
+    binary: str
+    host: str
+    zone: str
+    up: bool
+    stamp: datetime  # when an up service last reported
+
+    @property
+    def volume(self) -> bool:
+        return self.binary == "cinder-volume"
+
+
+def _volume_only(value: Callable[[_ServiceView], Any]) -> Callable[[_ServiceView], Any]:
+    """Keys Cinder shows only for cinder-volume (its backend's replication state)."""
+    return lambda s: value(s) if s.volume else OMIT
+
+
+def _state(s: _ServiceView) -> str:
+    return "up" if s.up else "down"
+
+
+# Cinder's service view (api/contrib/services.py)
+SERVICE_FIELDS: tuple[Field[_ServiceView], ...] = (
+    Field("binary", lambda s: s.binary),
+    Field("disabled_reason", _none),
+    Field("host", lambda s: s.host),
+    Field("state", _state),
+    Field("status", lambda s: "enabled"),
+    Field(
+        "updated_at",
+        lambda s: iso_micro(s.stamp if s.up else s.stamp - timedelta(minutes=20)),
+    ),
+    Field("zone", lambda s: s.zone),
+    Field("replication_status", _volume_only(lambda s: "disabled")),
+    Field("active_backend_id", _volume_only(_none)),
+    Field("frozen", _volume_only(lambda s: False)),
+    Field("backend_state", _volume_only(_state), since=(3, 49)),
+    Field("cluster", _none, since=(3, 7)),
+)
+
+
 def _services(state: RegionState, version: Version) -> list[dict[str, Any]]:
     scenario = state.scenario
     stamp = state.now - timedelta(seconds=8)
@@ -373,29 +444,12 @@ def _services(state: RegionState, version: Version) -> list[dict[str, Any]]:
         if host is not None and host.cinder_volume:
             up = host.reachable and host.units.get(VOLUME_UNIT, "active") == "active"
         rows.append(("cinder-volume", backend, host.az if host else "nova", up))
-    services = []
-    for binary, host_name, zone, up in rows:
-        row: dict[str, Any] = {
-            "binary": binary,
-            "disabled_reason": None,
-            "host": host_name,
-            "state": "up" if up else "down",
-            "status": "enabled",
-            "updated_at": iso_micro(stamp if up else stamp - timedelta(minutes=20)),
-            "zone": zone,
-        }
-        if binary == "cinder-volume":
-            row |= {
-                "replication_status": "disabled",
-                "active_backend_id": None,
-                "frozen": False,
-            }
-            if version >= (3, 49):
-                row["backend_state"] = "up" if up else "down"
-        if version >= (3, 7):
-            row["cluster"] = None
-        services.append(row)
-    return services
+    return [
+        render(
+            SERVICE_FIELDS, _ServiceView(binary, host_name, zone, up, stamp), version
+        )
+        for binary, host_name, zone, up in rows
+    ]
 
 
 async def _list_services(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from email.utils import format_datetime
-from typing import Any
 
 from aiohttp import web
 
@@ -21,7 +20,9 @@ from sim.api.errors import (
     parse_microversion,
     placement_error,
 )
+from sim.api.fields import in_effect, render
 from sim.api.placement import data as pd
+from sim.api.placement import views as pv
 from sim.region.state import RegionState
 
 MIN_VERSION = (1, 0)
@@ -73,7 +74,7 @@ def _bind(
             f"placement {format_version(chosen)}"
         )
         response.headers["Vary"] = "openstack-api-version"
-        if chosen >= (1, 15) and response.status == 200:
+        if in_effect(chosen, pv.CACHE_HEADERS_SINCE) and response.status == 200:
             response.headers["Cache-Control"] = "no-cache"
             response.headers["Last-Modified"] = format_datetime(state.now, usegmt=True)
         return response
@@ -107,29 +108,6 @@ def _host_or_404(request: web.Request, state: RegionState) -> str | web.Response
     return host
 
 
-def _provider_body(state: RegionState, host: str, version: Version) -> dict[str, Any]:
-    rp_uuid = pd.provider_uuid(state, host)
-    rels = ["inventories", "usages"]
-    if version >= (1, 1):
-        rels.append("aggregates")
-    if version >= (1, 6):
-        rels.append("traits")
-    if version >= (1, 11):
-        rels.append("allocations")
-    base = f"/resource_providers/{rp_uuid}"
-    body: dict[str, Any] = {
-        "generation": pd.generation(state, host),
-        "links": [{"href": base, "rel": "self"}]
-        + [{"href": f"{base}/{rel}", "rel": rel} for rel in rels],
-        "name": host,
-        "uuid": rp_uuid,
-    }
-    if version >= (1, 14):
-        body["parent_provider_uuid"] = None
-        body["root_provider_uuid"] = rp_uuid
-    return body
-
-
 def _parse_resources(raw: str) -> dict[str, int] | str:
     """``VCPU:2,MEMORY_MB:4096`` -> dict, or the 400 detail Placement gives."""
     wanted: dict[str, int] = {}
@@ -157,10 +135,10 @@ def _unknown_trait(request: web.Request) -> str | None:
 def _matches(
     request: web.Request, state: RegionState, host: str, version: Version
 ) -> bool:
-    member_of = request.query.getall("member_of", []) if version >= (1, 3) else []
+    member_of = pv.query(request.query, "member_of", version)
     if member_of and not pd.member_match(set(pd.aggregates(state, host)), member_of):
         return False
-    required = request.query.getall("required", []) if version >= (1, 18) else []
+    required = pv.query(request.query, "required", version)
     return not required or pd.trait_match(set(pd.traits(state, host)), required)
 
 
@@ -169,7 +147,7 @@ async def _list_providers(
 ) -> web.Response:
     detail = _unknown_trait(request)
     wanted: dict[str, int] = {}
-    if "resources" in request.query and version >= (1, 4):
+    if "resources" in request.query and in_effect(version, pv.QUERY_SINCE["resources"]):
         parsed = _parse_resources(request.query["resources"])
         if isinstance(parsed, str):
             return placement_error(request, 400, parsed)
@@ -189,7 +167,7 @@ async def _list_providers(
             continue
         if wanted and not pd.fits(state, host, wanted):
             continue
-        found.append(_provider_body(state, host, version))
+        found.append(pv.provider_body(state, host, version))
     return json_response(request, {"resource_providers": found})
 
 
@@ -199,7 +177,7 @@ async def _show_provider(
     host = _host_or_404(request, state)
     if isinstance(host, web.Response):
         return host
-    return json_response(request, _provider_body(state, host, version))
+    return json_response(request, pv.provider_body(state, host, version))
 
 
 async def _provider_inventories(
@@ -253,9 +231,7 @@ async def _provider_aggregates(
     host = _host_or_404(request, state)
     if isinstance(host, web.Response):
         return host
-    body: dict[str, Any] = {"aggregates": pd.aggregates(state, host)}
-    if version >= (1, 19):
-        body["resource_provider_generation"] = pd.generation(state, host)
+    body = render(pv.AGGREGATES_FIELDS, pv.Provider(state, host, version), version)
     return json_response(request, body)
 
 
@@ -278,14 +254,12 @@ async def _provider_allocations(
     host = _host_or_404(request, state)
     if isinstance(host, web.Response):
         return host
-    allocations: dict[str, Any] = {}
-    for consumer, resources in pd.consumers_on(
-        state, pd.provider_uuid(state, host)
-    ).items():
-        entry: dict[str, Any] = {"resources": resources}
-        if version >= (1, 28):
-            entry["consumer_generation"] = 1
-        allocations[consumer] = entry
+    allocations = {
+        consumer: render(pv.PROVIDER_ALLOCATION_FIELDS, resources, version)
+        for consumer, resources in pd.consumers_on(
+            state, pd.provider_uuid(state, host)
+        ).items()
+    }
     body = {
         "allocations": allocations,
         "resource_provider_generation": pd.generation(state, host),
@@ -305,14 +279,8 @@ async def _consumer_allocations(
         host = pd.host_by_provider(state, rp_uuid)
         gen = pd.generation(state, host) if host else 1
         allocations[rp_uuid] = {"generation": gen, "resources": dict(resources)}
-    body: dict[str, Any] = {"allocations": allocations}
-    if version >= (1, 12):
-        body["project_id"], body["user_id"] = pd.consumer_owner(state, consumer)
-    if version >= (1, 28):
-        body["consumer_generation"] = 1
-    if version >= (1, 38):
-        body["consumer_type"] = pd.CONSUMER_TYPE
-    return json_response(request, body)
+    view = pv.Consumer(state, consumer, allocations)
+    return json_response(request, render(pv.CONSUMER_FIELDS, view, version))
 
 
 async def _allocation_candidates(
@@ -344,46 +312,12 @@ async def _allocation_candidates(
         hosts = hosts[: int(limit)]
     requests_, summaries = [], {}
     for host in hosts:
-        rp_uuid = pd.provider_uuid(state, host)
-        if version >= (1, 12):
-            alloc: dict[str, Any] = {
-                "allocations": {rp_uuid: {"resources": dict(wanted)}}
-            }
-        else:
-            alloc = {
-                "allocations": [
-                    {"resource_provider": {"uuid": rp_uuid}, "resources": dict(wanted)}
-                ]
-            }
-        if version >= (1, 34):
-            alloc["mappings"] = {"": [rp_uuid]}
-        requests_.append(alloc)
-        summaries[rp_uuid] = _summary(state, host, version, wanted)
+        candidate = pv.Candidate(state, host, wanted)
+        requests_.append(render(pv.ALLOCATION_REQUEST_FIELDS, candidate, version))
+        summaries[candidate.uuid] = render(pv.SUMMARY_FIELDS, candidate, version)
     return json_response(
         request, {"allocation_requests": requests_, "provider_summaries": summaries}
     )
-
-
-def _summary(
-    state: RegionState, host: str, version: Version, wanted: dict[str, int]
-) -> dict[str, Any]:
-    inv = pd.inventories(state.scenario.hosts[host])
-    used = pd.usages(state, host)
-    # from 1.27 the summary lists every class of the provider, not only requested ones
-    classes = inv if version >= (1, 27) else {rc: inv[rc] for rc in wanted}
-    summary: dict[str, Any] = {
-        "resources": {
-            rc: {"capacity": i.capacity, "used": used.get(rc, 0)}
-            for rc, i in classes.items()
-        }
-    }
-    if version >= (1, 17):
-        summary["traits"] = pd.traits(state, host)
-    if version >= (1, 29):
-        rp_uuid = pd.provider_uuid(state, host)
-        summary["parent_provider_uuid"] = None
-        summary["root_provider_uuid"] = rp_uuid
-    return summary
 
 
 async def _list_traits(
@@ -422,9 +356,5 @@ async def _project_usages(
         for resources in per_rp.values():
             for rc, amount in resources.items():
                 totals[rc] = totals.get(rc, 0) + amount
-    if version >= (1, 38):
-        grouped = (
-            {pd.CONSUMER_TYPE: totals | {"consumer_count": count}} if count else {}
-        )
-        return json_response(request, {"usages": grouped})
-    return json_response(request, {"usages": totals})
+    usage = pv.ProjectUsage(totals, count)
+    return json_response(request, render(pv.USAGES_FIELDS, usage, version))
