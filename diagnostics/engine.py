@@ -344,7 +344,9 @@ class Engine:
         window = None
         if act is not None and act.migration_action is not None:
             window = action_window(
-                act.migration_action, self.settings.engine.log_window_margin_s
+                act.migration_action,
+                self.settings.engine.log_window_margin_s,
+                until=migration.updated_at if migration is not None else None,
             )
         return CollectContext(
             ref=ref,

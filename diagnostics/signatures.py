@@ -73,6 +73,14 @@ QEMU_TLS = re.compile(
     r"|Cannot (?:write to|read from) TLS channel: (?P<why>.+)"
 )
 DOMAIN_ACTIVE = re.compile(r"domain '(?P<dom>[^']+)' is already active")
+# 1.8: the connection between the hosts dropped mid-migration (not an abort Nova asked for)
+STREAM_DROPPED = re.compile(
+    r"(?P<what>End of file while reading data|Cannot recv data|Cannot write data)"
+)
+# what kills a live migration's stream from outside the guest: a rival of a timeout
+STREAM_BROKEN = re.compile(
+    "|".join(p.pattern for p in (STREAM_DROPPED, SOCKET_CONNECT, REMOTE_URI, QEMU_TLS))
+)
 
 # F1b timeouts and aborts
 NOT_COMPLETED = re.compile(r"Live migration not completed after (?P<secs>\d+) sec")

@@ -100,6 +100,10 @@ def _vm(got: EvidenceMap, m: MigrationSummary | None, hosts: Hosts) -> StepFacts
         )
     route = f"{m.source_host or '?'} → {m.dest_host or '(not scheduled)'}"
     summary = f"{where}; migration {m.id} ({m.kind.value}) {route}: {m.status}"
+    target = hosts[-1] if len(hosts) > 1 else None
+    if target and target != m.dest_host:
+        # the host asked about (--target-host) is not where this move went
+        summary += f"; evaluating {target} as the target"
     return StepFacts(summary=summary, abnormal=tuple(abnormal))
 
 

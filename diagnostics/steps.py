@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from diagnostics.evidence import types as ev
 from diagnostics.evidence.types import Evidence, Unavailable
+from diagnostics.evidence_names import evidence_name, in_operator_words
 from diagnostics.model import (
     CheckResult,
     Concluded,
@@ -34,12 +35,24 @@ EvidenceMap = Mapping[type[Evidence], Evidence | Unavailable]
 
 
 def could_not_check(
-    planned: Sequence[type[Evidence]], got: EvidenceMap, results: Sequence[CheckResult]
+    planned: Sequence[type[Evidence]],
+    got: EvidenceMap,
+    results: Sequence[CheckResult],
+    *,
+    hosts: Sequence[str | None] = (),
+    failed_dest: str | None = None,
 ) -> list[str]:
     """Why this step could not check something: missing evidence, probes that failed for
-    their own reasons, checks that were skipped for lack of evidence or raised."""
+    their own reasons, checks that were skipped for lack of evidence or raised.
+
+    Evidence is named as the operator knows it, with its host ("source host logs on
+    cmp-a-01"); ``hosts`` is (source, destination or --target-host)."""
+    source = hosts[0] if hosts else None
+    dest = hosts[-1] if len(hosts) > 1 else None
     out = [
-        f"could not check {t.__name__}: {v.reason}"
+        f"could not check "
+        f"{evidence_name(t, source=source, dest=dest, failed_dest=failed_dest)}: "
+        f"{v.reason}"
         for t in planned
         if isinstance(v := got.get(t), Unavailable)
     ]
@@ -48,7 +61,10 @@ def could_not_check(
         if isinstance(o, CouldNotCheck):
             out.append(f"{r.title}: {o.reason}")
         elif isinstance(o, Skipped) and o.missing:
-            out.append(f"{r.title}: could not check ({o.reason})")
+            why = in_operator_words(
+                o.reason, source=source, dest=dest, failed_dest=failed_dest
+            )
+            out.append(f"{r.title}: could not check ({why})")
         elif isinstance(o, Errored):
             out.append(f"check {r.check_id} failed: {o.error}")
     return list(dict.fromkeys(out))
@@ -80,7 +96,11 @@ def build_step(
         )
     facts = step.describe(got, migration, hosts)
     concluded = [r for r in results if isinstance(r.outcome, Concluded)]
-    missing = [*could_not_check(planned, got, results), *facts.could_not_check]
+    failed_dest = migration.dest_host if migration is not None else None
+    missing = [
+        *could_not_check(planned, got, results, hosts=hosts, failed_dest=failed_dest),
+        *facts.could_not_check,
+    ]
     failed = [r for r in concluded if specs[r.check_id].severity is Severity.ERROR]
     symptom = (
         step is Step.VM_STATUS and migration is not None and migration.failed

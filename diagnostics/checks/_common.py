@@ -120,13 +120,19 @@ def gather(
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Move:
-    """The move under diagnosis, as far as the evidence tells."""
+    """The move under diagnosis, as far as the evidence tells.
+
+    ``dest`` is the host the Dest* evidence was collected from: the operator's
+    ``--target-host`` when given, else where the move went. ``failed_dest`` is where the
+    recorded move went (None: never scheduled).
+    """
 
     kind: str | None
     status: str | None
     source: str | None
     dest: str | None
     record: MigrationRecord | None
+    failed_dest: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -135,6 +141,40 @@ class Move:
     @property
     def in_progress(self) -> bool:
         return self.status in IN_PROGRESS_MIGRATION_STATUSES
+
+    @property
+    def retargeted(self) -> bool:
+        """``--target-host`` names another host than the one the move failed on.
+
+        Then the Dest* evidence (its logs, units, probes, leftovers, CPU) is the
+        target's and says nothing about the past failure, and the past failure's texts
+        (events, fault, source and management-plane logs) say nothing about the target:
+        a check explains the failure on ``failed_dest`` from the texts and the API, and
+        speaks of ``dest`` only from the target's own evidence.
+        """
+        return bool(self.dest and self.failed_dest and self.dest != self.failed_dest)
+
+    @property
+    def failed_at(self) -> str | None:
+        """The host the past failure is about: its recorded destination, else ``dest``."""
+        return self.failed_dest or self.dest
+
+
+def on_host(logs: DestHostLogs | None, host: str | None) -> DestHostLogs | None:
+    """The destination's log lines if they were read on ``host``, else None.
+
+    They are always the failed move's destination's (its request id, its window):
+    with ``--target-host`` they explain the past failure, never the target.
+    """
+    return logs if logs is not None and host is not None and logs.host == host else None
+
+
+def probes_went_to(move: Move) -> str:
+    """The caveat of a past-failure finding whose host was not probed (--target-host)."""
+    return (
+        f"a cause on {move.failed_at} that only its own probes would show (they ran "
+        f"against {move.dest}, the --target-host)"
+    )
 
 
 def move_of(records: MigrationRecords | None, server: Server | None) -> Move:
@@ -149,6 +189,7 @@ def move_of(records: MigrationRecords | None, server: Server | None) -> Move:
         or (server.host if server else None),
         dest=target or (record.dest_compute if record else None),
         record=record,
+        failed_dest=record.dest_compute if record else None,
     )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from diagnostics import remedies as r
 from diagnostics import signatures as sig
-from diagnostics.checks._common import cites, gather, move_of
+from diagnostics.checks._common import cites, gather, move_of, probes_went_to
 from diagnostics.evidence.types import (
     ColdMigrationSshProbe,
     InstanceActions,
@@ -117,9 +119,23 @@ def cold_migration_ssh(
     the check could not check.
     """
     move = move_of(records, server)
+    dest = move.dest
+    caveats: tuple[str, ...] = ()
+    if move.retargeted and probe is not None and not probe.ok:
+        # the --target-host's own SSH fails: only its probe speaks of it; the failure
+        # texts are the past move's, towards its own destination
+        actions, source_logs, server = None, None, replace(server, fault=None)
+    elif move.retargeted:
+        # the probe went to the --target-host: it says nothing of the past move's
+        # destination, which the failure texts are about
+        probe, dest, caveats = None, move.failed_at, (probes_went_to(move),)
     texts = gather(actions=actions, server=server, source_logs=source_logs)
     hit = texts.find(sig.SSH_FAILED, sig.DISK_COPY)
     probe_failed = probe is not None and not probe.ok
+    if hit is None and not probe_failed and caveats:
+        return RuledOut(
+            reason=f"SSH to {move.dest} works and the failed move logged no SSH failure"
+        )
     if hit is None and not probe_failed:
         if probe is None and not texts.available:
             return Inconclusive(reason="no SSH probe and no failure text")
@@ -149,14 +165,15 @@ def cold_migration_ssh(
             "server_name": server.name,
             "source_host": move.source
             or (probe.source if probe else "the source host"),
-            "dest_host": move.dest or (probe.dest if probe else "the destination host"),
+            "dest_host": dest or (probe.dest if probe else "the destination host"),
             "user": probe.user if probe is not None else COMPUTE_USER,
             "reason": reason,
             "ssh_problem": _PROBLEM.get(reason, ""),
             "ssh_host": (hit.get("target") if hit is not None else "")
-            or move.dest
+            or dest
             or (probe.dest if probe else ""),
         },
         cites=probe_cite + cites(hit),
         confidence=Confidence.CONFIRMED if probe_failed else Confidence.LIKELY,
+        not_ruled_out=caveats,
     )

@@ -109,6 +109,11 @@ def compute_service_down(
     sides: list[tuple[str | None, HostServices | None, bool]] = [
         (move.dest, dest_units, True)
     ]
+    if move.retargeted:
+        # --target-host: the move failed on its own destination, whose API state and
+        # the conductor's words explain that failure (its units were not probed: the
+        # probes went to the target); the target's side is judged on its own evidence
+        sides.insert(0, (move.failed_dest, None, True))
     if not evacuation:
         sides.append((move.source, source_units, False))
     texts = gather(actions=actions, server=server, mgmt=mgmt)
@@ -135,8 +140,9 @@ def compute_service_down(
         restart = set(dead) or ({"pf9-ostackhost"} if svc_fix == "restart" else set())
         refused = (
             is_dest
-            and "libvirtd" in dead
             and probe is not None
+            and probe.dest == host
+            and "libvirtd" in dead
             and not probe.connect_ok
             and probe.port_open is False
         )
@@ -171,7 +177,11 @@ def compute_service_down(
     nothing = services is None and source_units is None and dest_units is None
     if nothing and not texts.available:
         return Inconclusive(reason="no service state, host units or failure text")
-    unread = [h for h, units, _ in sides if h is not None and units is None]
+    # the failed move's own destination is not probed under --target-host: by choice
+    unprobed = move.failed_dest if move.retargeted else None
+    unread = [
+        h for h, units, _ in sides if h is not None and h != unprobed and units is None
+    ]
     missing = ["the nova-compute state (os-services)"] if services is None else []
     if unread:
         missing.append(f"the pf9-ostackhost/libvirtd units on {', '.join(unread)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from diagnostics import remedies as r
 from diagnostics import signatures as sig
-from diagnostics.checks._common import cites, gather, move_of, provider_for
+from diagnostics.checks._common import cites, gather, move_of, on_host, provider_for
 from diagnostics.evidence.types import (
     DestCpu,
     DestHostLogs,
@@ -91,16 +91,23 @@ def cpu_incompatible(
     guest may use a baseline model that does not need those flags.
     """
     move = move_of(records, server)
+    dest = move.dest
+    if move.retargeted:
+        # --target-host: the target's CPU (lscpu, traits) alone says whether it can
+        # run the guest; the failure texts are about the move's own destination,
+        # judged with that host's traits (its lscpu was not read)
+        if _flag_gap(source_cpu, dest_cpu) | _trait_gap(placement, move.source, dest):
+            actions = source_logs = dest_logs = mgmt = None
+        else:
+            dest, dest_cpu = move.failed_at, None
+            dest_logs = on_host(dest_logs, dest)
     texts = gather(
         actions=actions, source_logs=source_logs, dest_logs=dest_logs, mgmt=mgmt
     )
     hit = texts.find(
         sig.MISSING_FEATURES, sig.UNACCEPTABLE_CPU, sig.HYPERVISOR_MISMATCH
     )
-    gap: set[str] = set()
-    if source_cpu is not None and dest_cpu is not None:
-        gap = set(source_cpu.flags - dest_cpu.flags)
-    gap |= _trait_gap(placement, move.source, move.dest)
+    gap = _flag_gap(source_cpu, dest_cpu) | _trait_gap(placement, move.source, dest)
     if hit is None and not gap:
         have_cpus = source_cpu is not None and dest_cpu is not None
         if not (texts.available or have_cpus or placement is not None):
@@ -123,9 +130,16 @@ def cpu_incompatible(
             "server_name": server.name,
             "server_id": server.id,
             "source_host": move.source or "the source host",
-            "dest_host": move.dest or "the destination host",
+            "dest_host": dest or "the destination host",
             "missing": missing,
         },
         cites=cites(hit),
         confidence=confidence,
     )
+
+
+def _flag_gap(source_cpu: SourceCpu | None, dest_cpu: DestCpu | None) -> set[str]:
+    """lscpu flags the source has and the destination lacks (empty: one not read)."""
+    if source_cpu is None or dest_cpu is None:
+        return set()
+    return set(source_cpu.flags - dest_cpu.flags)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from diagnostics import remedies as r
 from diagnostics import signatures as sig
 from diagnostics.checks._common import (
@@ -10,6 +12,7 @@ from diagnostics.checks._common import (
     gather,
     move_of,
     move_word,
+    on_host,
     provider_for,
     retry_remedies,
 )
@@ -20,6 +23,7 @@ from diagnostics.evidence.types import (
     ManagementPlane,
     MigrationRecords,
     Placement,
+    ProviderView,
     Server,
 )
 from diagnostics.model import (
@@ -119,30 +123,37 @@ def insufficient_resources(
     first (``compute_service_down``), and an unknown one is said.
     """
     move = move_of(records, server)
-    texts = gather(actions=actions, server=server, dest_logs=dest_logs, mgmt=mgmt)
-    hit = texts.find(*_PATTERNS)
     flavor = server.flavor
     need = {
         "VCPU": flavor.vcpus,
         "MEMORY_MB": flavor.ram_mb,
         "DISK_GB": flavor.disk_gb + flavor.ephemeral_gb + -(-flavor.swap_mb // 1024),
     }
-    rp = provider_for(placement, move.dest)
-    short = []
-    for rc, amount in need.items():
-        free = rp.free(rc) if rp is not None else None
-        if free is not None and amount > 0 and free < amount:
-            short.append(f"{rc} needs {amount}, {max(free, 0)} free")
+    dest = move.dest
+    if move.retargeted:
+        # --target-host: the failure texts and the destination's logs are about the
+        # move's own destination. A target short of room is said from its
+        # Placement numbers alone; else the past failure is explained on its host.
+        if _shortage(provider_for(placement, move.dest), need):
+            actions, mgmt, server = None, None, replace(server, fault=None)
+            dest_logs = None
+        else:
+            dest = move.failed_at
+            dest_logs = on_host(dest_logs, dest)
+    texts = gather(actions=actions, server=server, dest_logs=dest_logs, mgmt=mgmt)
+    hit = texts.find(*_PATTERNS)
+    rp = provider_for(placement, dest)
+    short = _shortage(rp, need)
     if hit is None and not short:
         if rp is None and not texts.available:
             return Inconclusive(
                 reason="no Placement view of the destination, no failure text"
             )
-        if move.dest is None:
+        if dest is None:
             return Inconclusive(reason="no destination host to measure")
         if rp is None:
             return CouldNotCheck(
-                why=f"no capacity refusal logged, but Placement's view of {move.dest} "
+                why=f"no capacity refusal logged, but Placement's view of {dest} "
                 "could not be read",
                 needs="Placement read access (admin by default policy)",
             )
@@ -156,10 +167,10 @@ def insufficient_resources(
     caveats: list[str] = []
     explained_by: frozenset[RootCauseId] = frozenset()
     if scheduling is not None:
-        svc = services.on(move.dest) if services is not None else None
+        svc = services.on(dest) if services is not None else None
         if services is None:
             caveats.append(
-                f"the compute service of {dest_name(move.dest)} being down or disabled "
+                f"the compute service of {dest_name(dest)} being down or disabled "
                 "(os-services could not be read)"
             )
         elif svc is None or svc.state != "up" or svc.status != "enabled":
@@ -181,14 +192,13 @@ def insufficient_resources(
         else ()
     )
     rp_uuid = rp.uuid if rp is not None else (hit.get("rp") if hit is not None else "")
-    dest = (
-        move.dest or (hit.get("host") if hit is not None else "") or "the destination"
-    )
     return Concluded(
         facts={
             "server_name": server.name,
             "flavor": flavor.name,
-            "dest_host": dest,
+            "dest_host": dest
+            or (hit.get("host") if hit is not None else "")
+            or "the destination",
             "shortage": shortage,
             "rp_uuid": rp_uuid,
             "server_id": server.id,
@@ -202,6 +212,16 @@ def insufficient_resources(
         explained_by=explained_by,
         not_ruled_out=tuple(caveats),
     )
+
+
+def _shortage(rp: ProviderView | None, need: dict[str, int]) -> list[str]:
+    """What the provider lacks for the flavor, by Placement's numbers (free < needed)."""
+    short = []
+    for rc, amount in need.items():
+        free = rp.free(rc) if rp is not None else None
+        if free is not None and amount > 0 and free < amount:
+            short.append(f"{rc} needs {amount}, {max(free, 0)} free")
+    return short
 
 
 def dest_name(host: str | None) -> str:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from diagnostics import remedies as r
 from diagnostics import signatures as sig
-from diagnostics.checks._common import Move, Texts, cites, gather, move_of
-from diagnostics.evidence.types import MigrationRecords, Server, SourceHostLogs
+from diagnostics.checks._common import Hit, Move, Texts, cites, gather, move_of
+from diagnostics.evidence.types import (
+    ComputeServices,
+    DestHostServices,
+    LibvirtTlsProbe,
+    MigrationRecords,
+    Server,
+    SourceHostLogs,
+)
 from diagnostics.model import (
     CheckOutcome,
+    Citation,
     Concluded,
     Confidence,
     Inconclusive,
@@ -15,6 +25,7 @@ from diagnostics.model import (
     RootCauseId,
     RuledOut,
 )
+from diagnostics.probe_faults import probe_self_failure
 from diagnostics.registry import check
 
 
@@ -72,16 +83,30 @@ def live_migration_timeout(
     server: Server,
     records: MigrationRecords | None,
     source_logs: SourceHostLogs | None,
+    services: ComputeServices | None = None,
+    dest_units: DestHostServices | None = None,
+    probe: LibvirtTlsProbe | None = None,
 ) -> CheckOutcome:
     """Nova aborts a live migration that has not finished after
     live_migration_completion_timeout (800 s per GiB by default) and sets the migration
     to cancelled. The memory-remaining progress lines show whether the guest dirtied
-    pages faster than they were copied. Status cancelled and a timeout line agreeing is
-    "confirmed"; one of them alone is "likely". A migration still ``running`` whose
-    last progress lines show memory remaining not falling will not converge either
-    (the timeout is coming): "likely", from the progress lines alone.
+    pages faster than they were copied. Status cancelled and Nova's own timeout line
+    ("not completed after N sec") agreeing is "confirmed"; one of them alone is "likely".
+    A migration still ``running`` whose last progress lines show memory remaining not
+    falling will not converge either (the timeout is coming): "likely", from the
+    progress lines alone.
+
+    A cancelled job or an abort is a symptom: the stream also dies when the network or
+    TLS between the hosts fails, when libvirtd on the destination dies, or when its
+    compute goes down. Those rivals explain this finding when seen (it is then their
+    consequence, at "possible" without Nova's timeout line); unseen because their
+    evidence is missing, they are named and the finding is at most "likely".
     """
     move = move_of(records, server)
+    dest = move.failed_at
+    if move.retargeted:
+        # the units and the probe are the --target-host's: nothing about this move
+        dest_units, probe = None, None
     texts = gather(source_logs=source_logs)
     hit = texts.find(sig.NOT_COMPLETED, sig.STUCK, sig.CANCELLED, sig.ABORTED_BY_CLIENT)
     cancelled = move.status == "cancelled"
@@ -102,17 +127,26 @@ def live_migration_timeout(
     if len(memory) >= 2 and memory[-1] >= min(memory[:-1]):
         detail += f"; memory remaining stayed at {memory[-1]}% (the guest dirties "
         detail += "pages faster than they are copied)"
+    stream = texts.find(sig.STREAM_BROKEN)
+    rivals = _rivals(dest, stream, services, dest_units, probe)
+    confidence = Confidence.CONFIRMED if secs and cancelled else Confidence.LIKELY
+    if rivals.seen and not secs:
+        confidence = Confidence.POSSIBLE  # the abort is what the rival would cause
+    elif rivals.seen or rivals.unseen:
+        confidence = min(confidence, Confidence.LIKELY, key=_strength)
     return Concluded(
         facts={
             "server_name": server.name,
             "server_id": server.id,
             "source_host": move.source or "the source host",
-            "dest_host": move.dest or "the destination host",
+            "dest_host": dest or "the destination host",
             "detail": detail,
             "running_number": "",
         },
-        cites=cites(hit),
-        confidence=Confidence.CONFIRMED if hit and cancelled else Confidence.LIKELY,
+        cites=cites(hit, stream) + rivals.cites,
+        confidence=confidence,
+        explained_by=rivals.explained_by,
+        not_ruled_out=rivals.seen + rivals.unseen,
     )
 
 
@@ -140,7 +174,7 @@ def _still_running(server: Server, move: Move, texts: Texts) -> CheckOutcome:
             "server_name": server.name,
             "server_id": server.id,
             "source_host": move.source or "the source host",
-            "dest_host": move.dest or "the destination host",
+            "dest_host": move.failed_at or "the destination host",
             "running_number": move.record.id if move.record else "",
             "detail": f"it is still running after {last.match['secs']} seconds and "
             f"memory remaining is not falling ({memory[0]}% at first, lowest "
@@ -150,3 +184,68 @@ def _still_running(server: Server, move: Move, texts: Texts) -> CheckOutcome:
         cites=cites(last),
         confidence=Confidence.LIKELY,
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Rivals:
+    seen: tuple[str, ...] = ()  # a rival the evidence shows
+    unseen: tuple[str, ...] = ()  # a rival whose evidence is missing
+    cites: tuple[Citation, ...] = ()
+    explained_by: frozenset[RootCauseId] = frozenset()
+
+
+def _rivals(
+    dest: str | None,
+    stream: Hit | None,
+    services: ComputeServices | None,
+    dest_units: DestHostServices | None,
+    probe: LibvirtTlsProbe | None,
+) -> _Rivals:
+    """What else ends a live migration's job, as far as the evidence shows it."""
+    where = dest or "the destination"
+    seen: list[str] = []
+    unseen: list[str] = []
+    cited: list[Citation] = []
+    causes: set[RootCauseId] = set()
+    tls_failed = (
+        probe is not None and not probe.connect_ok and probe_self_failure(probe) is None
+    )
+    if stream is not None or tls_failed:
+        seen.append(f"the migration stream to {where} failing (network or TLS)")
+        causes.add(RootCauseId.LIBVIRT_TLS)
+        if tls_failed and probe is not None:
+            cited.append(
+                Citation(source=probe.call(0), text=probe.connect_output[:300])
+            )
+    elif probe is None or probe_self_failure(probe) is not None:
+        unseen.append(
+            f"a network or TLS failure to {where} that ended the stream (the libvirt "
+            "TLS probe did not run)"
+        )
+    libvirtd = dest_units.units.get("libvirtd") if dest_units is not None else None
+    svc = services.on(dest) if services is not None else None
+    if libvirtd not in (None, "active") and dest_units is not None:
+        seen.append(f"libvirtd on {where} dying ({libvirtd})")
+        cited.append(
+            Citation(source=dest_units.provenance, text=f"libvirtd {libvirtd}")
+        )
+        causes.add(RootCauseId.COMPUTE_SERVICE_DOWN)
+    elif libvirtd is None:
+        unseen.append(f"libvirtd on {where} dying (its unit state could not be read)")
+    if svc is not None and (svc.state != "up" or svc.forced_down):
+        seen.append(f"the compute service of {where} going down ({svc.state})")
+        causes.add(RootCauseId.COMPUTE_SERVICE_DOWN)
+    elif services is None:
+        unseen.append(
+            f"the compute service of {where} going down (os-services could not be read)"
+        )
+    return _Rivals(
+        seen=tuple(seen),
+        unseen=tuple(unseen),
+        cites=tuple(cited),
+        explained_by=frozenset(causes),
+    )
+
+
+def _strength(c: Confidence) -> int:
+    return (Confidence.POSSIBLE, Confidence.LIKELY, Confidence.CONFIRMED).index(c)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from diagnostics import remedies as r
 from diagnostics import signatures as sig
-from diagnostics.checks._common import cites, gather, move_of
+from diagnostics.checks._common import cites, gather, move_of, on_host
 from diagnostics.evidence.types import (
+    AgentInfo,
     DestHostLogs,
     InstanceActions,
     ManagementPlane,
@@ -110,6 +113,17 @@ def port_binding(
     on the destination explains a refused binding (``stale_leftovers`` is then primary).
     """
     move = move_of(records, server)
+    dest = move.dest
+    if move.retargeted:
+        # --target-host: a dead agent on the target is said from Neutron's agents
+        # alone; otherwise the failure texts and the destination's logs explain the
+        # failure on the move's own destination, with that host's agents and bindings
+        if _dead_agents(agents, move.dest):
+            actions = source_logs = dest_logs = mgmt = None
+            ports = replace(ports, ports=()) if ports is not None else None
+        else:
+            dest = move.failed_at
+            dest_logs = on_host(dest_logs, dest)
     texts = gather(
         actions=actions, source_logs=source_logs, dest_logs=dest_logs, mgmt=mgmt
     )
@@ -117,10 +131,7 @@ def port_binding(
     failed_ports = [
         p for p in (ports.ports if ports else ()) if p.vif_type == "binding_failed"
     ]
-    dead = [
-        a for a in (agents.agents if agents else ())
-        if a.host == move.dest and not (a.alive and a.admin_state_up)
-    ]  # fmt: skip
+    dead = _dead_agents(agents, dest)
     if hit is None and not failed_ports and not dead:
         unread = [
             n for n, e in (("ports", ports), ("network agents", agents)) if e is None
@@ -138,10 +149,10 @@ def port_binding(
     elif failed_ports:
         reason = f"port {failed_ports[0].id} has binding:vif_type binding_failed"
     else:
-        reason = f"{dead[0].agent_type} on {move.dest} is not alive"
+        reason = f"{dead[0].agent_type} on {dest} is not alive"
     agent_unit = ""
     if dead:
-        reason += f"; {dead[0].agent_type} on {move.dest} is down"
+        reason += f"; {dead[0].agent_type} on {dest} is down"
         agent_unit = dead[0].binary or "ovn-controller"
     candidates = [
         hit.get("port") if hit is not None else "",
@@ -157,7 +168,7 @@ def port_binding(
     # an INACTIVE binding already on the destination makes Neutron refuse a new one:
     # the leftover is the deeper cause (stale_leftovers), this failure its consequence
     stale = any(
-        b.host == move.dest and b.status == "INACTIVE"
+        b.host == dest and b.status == "INACTIVE"
         for p in (ports.ports if ports else ())
         for b in p.bindings
     )
@@ -173,7 +184,7 @@ def port_binding(
         else (),
         facts={
             "server_name": server.name,
-            "dest_host": move.dest or "the destination host",
+            "dest_host": dest or "the destination host",
             "reason": reason,
             "port_id": port_id,
             "server_id": server.id,
@@ -182,3 +193,11 @@ def port_binding(
         cites=cites(hit),
         confidence=confidence,
     )
+
+
+def _dead_agents(agents: NetworkAgents | None, host: str | None) -> list[AgentInfo]:
+    """The network agents on ``host`` that are not alive or not admin-up."""
+    return [
+        a for a in (agents.agents if agents else ())
+        if a.host == host and not (a.alive and a.admin_state_up)
+    ]  # fmt: skip

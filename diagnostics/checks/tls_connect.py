@@ -6,13 +6,18 @@ from dataclasses import replace
 from datetime import datetime
 
 from diagnostics.checks import _tls
-from diagnostics.checks._common import cites, gather, move_of
+from diagnostics.checks._common import (
+    cites,
+    gather,
+    move_of,
+    on_host,
+    probes_went_to,
+)
 from diagnostics.evidence.types import (
     DestHostLogs,
     DestHostServices,
     InstanceActions,
     LibvirtTlsProbe,
-    MigrationRecord,
     MigrationRecords,
     Server,
     SourceHostLogs,
@@ -74,15 +79,33 @@ def tls_connect(
     that does not resolve) is "could not check", never a conclusion.
     """
     move = move_of(records, server)
+    dest = move.dest
+    caveats: list[str] = []
+    if move.retargeted and probe is not None:
+        if _tls.probe_reason(probe, move.dest) is not None:
+            # the target's own probe fails: that alone speaks of the target; the logs
+            # are the failed move's, towards its own destination
+            actions = source_logs = dest_logs = None
+        elif not _tls.probe_self_failure(probe):
+            # the target is fine; what the failed move logged is about its destination,
+            # which no probe reached: the probe and the target's units say nothing of it
+            probe, dest_units, dest = None, None, move.failed_at
+            dest_logs = on_host(dest_logs, dest)
+            caveats.append(probes_went_to(move))
+    elif move.retargeted:
+        dest_units, dest = None, move.failed_at
+        dest_logs = on_host(dest_logs, dest)
+        caveats.append(probes_went_to(move))
     texts = gather(actions=actions, source_logs=source_logs, dest_logs=dest_logs)
     log_hits = [h for p in _tls.BY_SPECIFICITY for h in texts.find_all(p)]
-    if _other_target(records, move.record):
-        # the logs are the failed move's, towards its own destination: they say nothing
-        # about the host the operator asked about (--target-host); only the probe does
-        log_hits = []
     log_hit = min(log_hits, key=lambda h: _tls.rank(h.match), default=None)
     own = _tls.probe_self_failure(probe) if probe is not None else None
-    from_probe = _tls.probe_reason(probe, move.dest) if probe is not None else None
+    from_probe = _tls.probe_reason(probe, dest) if probe is not None else None
+    if log_hit is None and from_probe is None and caveats:
+        return RuledOut(
+            reason=f"the TLS connect to {move.dest} works and the failed move logged "
+            "no TLS failure"
+        )
     if log_hit is None and from_probe is None:
         if own is not None:
             return CouldNotCheck(why=own.why, needs=own.needs)
@@ -93,7 +116,7 @@ def tls_connect(
             )
         return RuledOut(reason="the TLS connect works and no TLS failure was logged")
     source = move.source or (probe.source if probe else "")
-    dest = move.dest or (probe.dest if probe else "")
+    dest = dest or (probe.dest if probe else "")
     chosen: _tls.TlsReason
     if from_probe is not None and (
         log_hit is None or from_probe.rank <= _tls.rank(log_hit.match)
@@ -111,7 +134,6 @@ def tls_connect(
     confidence = Confidence.CONFIRMED if from_probe is not None else Confidence.LIKELY
     reason, fix = chosen.reason, dict(chosen.fix)
     where = dest or "the destination"
-    caveats: list[str] = []
     explained_by: frozenset[RootCauseId] = frozenset()
     libvirtd = dest_units.units.get("libvirtd") if dest_units is not None else None
     if own is not None:
@@ -183,15 +205,6 @@ def tls_connect(
 
 def _strength(c: Confidence) -> int:
     return (Confidence.POSSIBLE, Confidence.LIKELY, Confidence.CONFIRMED).index(c)
-
-
-def _other_target(
-    records: MigrationRecords | None, record: MigrationRecord | None
-) -> bool:
-    """The operator named a target other than the recorded migration's destination."""
-    target = records.target_host if records is not None else None
-    recorded = record.dest_compute if record is not None else None
-    return bool(target and recorded and target != recorded)
 
 
 def _when(moment: datetime | None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from diagnostics import remedies as r
 from diagnostics import signatures as sig
-from diagnostics.checks._common import Hit, cites, gather, move_of
+from diagnostics.checks._common import Hit, cites, gather, move_of, on_host
 from diagnostics.checks._storage import (
     DownBackend,
     NodeHit,
@@ -190,7 +190,12 @@ def volume_connection(
     named, never taken as healthy.
     """
     move = move_of(records, server)
-    dest = move.dest or "the destination host"
+    if move.retargeted:
+        # --target-host: the failure (its texts, its destination's logs) is the move's
+        # own destination's; the target's iSCSI sessions say nothing about it
+        dest_storage = None
+        dest_logs = on_host(dest_logs, move.failed_at)
+    dest = move.failed_at or "the destination host"
     texts = gather(actions=actions, dest_logs=dest_logs)
     hit = texts.find(*_PATTERNS)
     cinder_side = hit is not None and hit.match.re in _CINDER_SIDE

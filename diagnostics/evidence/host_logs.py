@@ -148,9 +148,13 @@ async def source_host_logs(ctx: CollectContext) -> SourceHostLogs | Unavailable:
 
 @collector(DestHostLogs)
 async def dest_host_logs(ctx: CollectContext) -> DestHostLogs | Unavailable:
+    """The failed move's destination's lines, even with ``--target-host``: they are
+    searched for that move's request id and window, which is where its failure was
+    logged; the target host never saw that request."""
+    failed_at = ctx.migration.dest_host if ctx.migration is not None else None
     return await guarded(
         ctx,
-        ctx.dest_host,
+        failed_at or ctx.dest_host,
         "destination",
         lambda s, h: _host_logs(DestHostLogs, ctx, s, h),
     )

@@ -87,9 +87,11 @@ def summarize_migration(
 
     Picks ``ref.migration_id``'s record, else the newest. With no record at all, a summary
     is still made when the operator said what they tried (``ref.kind``), so an evacuation
-    that Nova rejected with a 400 can be evaluated. ``dest_host`` is ``ref.target_host``
-    when given (the host being evaluated). ``block_migration`` stays None: neither the
-    record nor the instance action says it.
+    that Nova rejected with a 400 can be evaluated. ``dest_host`` is where the
+    recorded move went (None: never scheduled), never ``ref.target_host`` (the host the
+    operator asks about is not where this move failed; the CollectContext's ``dest_host``
+    is the host evaluated); without a record, the target the operator says they tried.
+    ``block_migration`` stays None: neither the record nor the instance action says it.
     """
     record = (
         pick_record(records.records, ref.migration_id) if records is not None else None
@@ -121,7 +123,7 @@ def summarize_migration(
         block_migration=None,
         status=record.status,
         source_host=record.source_compute,
-        dest_host=ref.target_host or record.dest_compute,
+        dest_host=record.dest_compute,
         request_id=action.request_id if action is not None else None,
         started_at=record.created_at,
         updated_at=record.updated_at,
@@ -129,17 +131,23 @@ def summarize_migration(
 
 
 def action_window(
-    action: InstanceAction | None, margin_s: float
+    action: InstanceAction | None, margin_s: float, until: datetime | None = None
 ) -> tuple[datetime, datetime] | None:
     """From the action's start to its last event's finish, widened by ``margin_s`` each side.
 
-    Log lines outside this window belong to other attempts. None when the action has no
-    start time (nothing to anchor the window to). An event that started and has not
+    ``until`` is the migration record's last update: a live migration's
+    ``compute_live_migration`` event ends as soon as the job is handed to the compute's
+    executor, while the copy (and its timeout, abort or stream failure) goes on for as
+    long as it takes; Nova writes the record's final status when it ends. Log lines
+    outside this window belong to other attempts. None when the action has no start
+    time (nothing to anchor the window to). An event that started and has not
     finished (a live migration still running) keeps the window open until now.
     """
     if action is None or action.start_time is None:
         return None
     moments = [action.start_time]
+    if until is not None and until >= action.start_time:
+        moments.append(until)
     for event in action.events:
         moments.extend(
             t for t in (event.start_time, event.finish_time) if t is not None

@@ -78,8 +78,15 @@ def get_json(proxy: Any, url: str, **kwargs: Any) -> dict[str, Any]:
 
 
 def _hosts(ctx: CollectContext) -> tuple[str, ...]:
-    """Source and destination (or target) host names, without blanks or repeats."""
-    return tuple(dict.fromkeys(h for h in (ctx.source_host, ctx.dest_host) if h))
+    """Source and destination (or target) host names, without blanks or repeats.
+
+    With ``--target-host`` the failed move's own destination comes last: its API view
+    (its Placement provider, its agents) is what explains that move's failure, while
+    the target's explains only whether the target could take the VM.
+    """
+    failed_at = ctx.migration.dest_host if ctx.migration is not None else None
+    hosts = (ctx.source_host, ctx.dest_host, failed_at)
+    return tuple(dict.fromkeys(h for h in hosts if h))
 
 
 # ---- step 1: ports and volumes -------------------------------------------------------------

@@ -141,3 +141,50 @@ def test_dead_libvirtd_and_refused_tls_port_agree_confirmed():
     assert outcome.confidence is Confidence.CONFIRMED
     assert outcome.facts["host"] == DST
     assert "libvirtd not active" in outcome.facts["problem"]
+
+
+H = "cmp-b-09"
+
+
+def test_the_failed_moves_destination_stays_the_cause_with_another_target():
+    """--target-host H, healthy: D's down compute service (API, Nova's message) still
+    explains the past failure, about D, at the confidence its own sources give; H's
+    units are neither cited for it nor needed to check D."""
+    retarget = records(record(status="error"), target_host=H)
+    healthy_h = units(DestHostServices)
+    acts = actions(event("conductor_live_migrate_instance",
+                         f"Compute service of {DST} is unavailable at this time."))  # fmt: skip
+    outcome = run(
+        records=retarget, services=services(svc(SRC), svc(DST, state="down"), svc(H)),
+        source_units=units(SourceHostServices), dest_units=healthy_h, actions=acts,
+    )  # fmt: skip
+    assert isinstance(outcome, Concluded)
+    assert outcome.facts["host"] == DST
+    assert outcome.confidence is Confidence.CONFIRMED  # API and Nova's message
+    assert all(c.source != healthy_h.provenance for c in outcome.cites)
+    api_only = run(
+        records=retarget, services=services(svc(SRC), svc(DST, state="down"), svc(H)),
+        source_units=units(SourceHostServices), dest_units=healthy_h,
+    )  # fmt: skip
+    assert isinstance(api_only, Concluded)
+    assert api_only.facts["host"] == DST
+    assert api_only.confidence is Confidence.LIKELY
+    all_up = run(
+        records=retarget, services=services(svc(SRC), svc(DST), svc(H)),
+        source_units=units(SourceHostServices), dest_units=healthy_h,
+    )  # fmt: skip
+    assert isinstance(all_up, RuledOut)
+
+
+def test_a_dead_libvirtd_on_the_target_host_is_about_the_target():
+    """--target-host H with libvirtd dead on H: the finding names H, from H's units."""
+    outcome = run(
+        records=records(record(status="error"), target_host=H),
+        services=services(svc(SRC), svc(DST), svc(H)),
+        source_units=units(SourceHostServices),
+        dest_units=units(DestHostServices, libvirtd="failed"),
+        probe=tls_probe(connect_ok=False, port_open=False),  # towards D: not about H
+    )
+    assert isinstance(outcome, Concluded)
+    assert outcome.facts["host"] == H
+    assert "16514" not in outcome.facts["problem"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from diagnostics.checks.cpu_incompatible import cpu_incompatible
 from diagnostics.model import (
+    Concluded,
     Confidence,
     CouldNotCheck,
     Inconclusive,
@@ -117,3 +120,37 @@ def test_logs_without_cpu_data_could_not_check_the_flags():
     outcome = run(source_logs=src_logs("Live Migration failure: operation failed: "
                                        "Failed to connect to remote libvirt URI"))  # fmt: skip
     assert_missing_evidence(outcome, CouldNotCheck)
+
+
+H = "cmp-b-09"
+
+
+def test_the_past_cpu_refusal_stays_on_its_destination_with_another_target():
+    """--target-host H with the source's CPU: "Unacceptable CPU info" of the past move
+    is about D (with D's traits), never "the CPU of H cannot run the guest"."""
+    src, _ = cpus()
+    h_cpu = replace(cpus()[1], host=H, provenance=f"{H}$ lscpu")
+    pl = placement(provider(f"{SRC}.example", traits=frozenset({"HW_CPU_X86_AVX512F"})),
+                   provider(f"{DST}.example", traits=frozenset()),
+                   provider(H, traits=frozenset({"HW_CPU_X86_AVX512F"})))  # fmt: skip
+    acts = actions(event("compute_check_can_live_migrate_destination", UNACCEPTABLE))
+    outcome = run(records=records(target_host=H), source_cpu=src, dest_cpu=h_cpu,
+                  placement=pl, actions=acts)  # fmt: skip
+    assert isinstance(outcome, Concluded)
+    assert outcome.facts["dest_host"] == DST
+    assert outcome.confidence is Confidence.CONFIRMED  # Nova's refusal and D's traits
+    assert H not in rendered(ID, outcome)
+
+
+def test_a_target_host_lacking_flags_is_said_from_its_lscpu_alone():
+    """--target-host H missing a source flag: about H, possible (a gap alone), without
+    the past move's refusal text about D as its evidence."""
+    src, _ = cpus()
+    h_cpu = replace(cpus(dest_flags="fpu avx2")[1], host=H)
+    acts = actions(event("compute_check_can_live_migrate_destination", UNACCEPTABLE))
+    outcome = run(records=records(target_host=H), source_cpu=src, dest_cpu=h_cpu,
+                  actions=acts)  # fmt: skip
+    assert isinstance(outcome, Concluded)
+    assert outcome.facts["dest_host"] == H
+    assert outcome.confidence is Confidence.POSSIBLE
+    assert outcome.cites == ()

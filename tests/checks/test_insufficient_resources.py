@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from diagnostics.checks.insufficient_resources import insufficient_resources
 from diagnostics.evidence.types import Inventory
 from diagnostics.model import (
+    Concluded,
     Confidence,
     CouldNotCheck,
     Inconclusive,
@@ -18,6 +21,7 @@ from tests.checks.conftest import (
     VM_ID,
     actions,
     commands,
+    dest_logs,
     event,
     placement,
     provider,
@@ -161,3 +165,38 @@ def test_shortage_beside_no_valid_host_with_the_destination_down_is_its_conseque
     outcome = run(actions=nvh, placement=placement(FULL), services=down)
     assert_concludes(outcome)
     assert RootCauseId.COMPUTE_SERVICE_DOWN in outcome.explained_by
+
+
+H = "cmp-b-09"
+
+
+def test_the_past_shortage_stays_on_its_destination_with_another_target():
+    """--target-host H with room: "Lack of memory" of the past move and D's Placement
+    numbers are about D (confirmed as without the flag); H is not said to lack memory,
+    and a D line in H's logs is not read."""
+    acts = actions(event("conductor_live_migrate_instance", LACK))
+    room = placement(provider(f"{SRC}.example"), FULL, provider(H))
+    outcome = run(
+        records=records(target_host=H), actions=acts, placement=room,
+        dest_logs=dest_logs("Lack of memory"),
+    )  # fmt: skip
+    assert isinstance(outcome, Concluded)
+    assert outcome.facts["dest_host"] == DST
+    assert outcome.confidence is Confidence.CONFIRMED
+    assert all(H not in c.source + c.text for c in outcome.cites)
+    assert H not in rendered(ID, outcome)
+
+
+def test_a_full_target_host_is_said_from_its_own_numbers_only():
+    """--target-host H short of memory: said of H from Placement alone (possible),
+    never with the past move's "Lack of memory" about D as its evidence."""
+    acts = actions(event("conductor_live_migrate_instance", LACK))
+    full_h = replace(FULL, name=H, uuid=rp_uuid(H))
+    outcome = run(
+        records=records(target_host=H), actions=acts,
+        placement=placement(provider(f"{SRC}.example"), full_h),
+    )  # fmt: skip
+    assert isinstance(outcome, Concluded)
+    assert outcome.facts["dest_host"] == H
+    assert outcome.confidence is Confidence.POSSIBLE
+    assert [c.text for c in outcome.cites] == [f"{H}: MEMORY_MB needs 4096, 2024 free"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from diagnostics.checks.port_binding import port_binding
 from diagnostics.evaluate import evaluate
-from diagnostics.evidence.types import Server
+from diagnostics.evidence.types import AgentInfo, Server
 from diagnostics.model import (
     Confidence,
     CouldNotCheck,
@@ -21,6 +23,7 @@ from tests.checks.conftest import (
     actions,
     agents,
     commands,
+    dest_logs,
     event,
     mgmt,
     ports,
@@ -150,3 +153,39 @@ def test_no_leftover_caveat_without_a_stale_binding():
                   ports=ports(), agents=agents())  # fmt: skip
     assert_concludes(outcome)
     assert outcome.not_ruled_out == ()
+
+
+H = "cmp-b-09"
+
+
+def with_h(h_alive: bool):
+    """Neutron's agents on the source, the failed move's destination D and H."""
+    base = agents(dest_alive=False)  # D's agent is dead
+    h_agent = AgentInfo(agent_type="OVN Controller agent", host=H, alive=h_alive,
+                        admin_state_up=True, binary="ovn-controller")  # fmt: skip
+    return replace(base, agents=(*base.agents, h_agent))
+
+
+def test_the_past_binding_failure_stays_on_its_destination_with_another_target():
+    """--target-host H with a live agent: the binding failure on D (its text, D's dead
+    agent) is about D, never "could not bind the port on H"."""
+    fail = f"Binding failed for port {PORT_ID}, please check neutron logs for more information."
+    acts = actions(event("compute_pre_live_migration", fail))
+    outcome = run(records=records(target_host=H), actions=acts, ports=ports(),
+                  agents=with_h(h_alive=True), dest_logs=dest_logs(fail))  # fmt: skip
+    assert isinstance(outcome, Concluded)
+    assert outcome.facts["dest_host"] == DST
+    assert H not in rendered(ID, outcome)
+    assert all(not c.source.startswith(DST) for c in outcome.cites)  # not H's log lines
+
+
+def test_a_dead_agent_on_the_target_host_is_about_the_target_only():
+    """--target-host H whose agent is dead: said of H from Neutron's agents, without
+    the past move's binding failure text as its evidence."""
+    fail = f"Binding failed for port {PORT_ID}, please check neutron logs for more information."
+    outcome = run(records=records(target_host=H), ports=ports(), agents=with_h(h_alive=False),
+                  actions=actions(event("compute_pre_live_migration", fail)))  # fmt: skip
+    assert isinstance(outcome, Concluded)
+    assert outcome.facts["dest_host"] == H
+    assert outcome.cites == ()
+    assert outcome.confidence is Confidence.POSSIBLE

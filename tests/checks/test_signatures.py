@@ -41,6 +41,9 @@ SAMPLES: dict[str, list[str]] = {
     "CERT_TIMES": ["The server certificate /etc/pki/libvirt/servercert.pem has expired", "The client certificate /etc/pki/libvirt/clientcert.pem is not yet active"],
     "CERT_READ": ["Live Migration failure: Cannot read CA certificate '/etc/pki/CA/cacert.pem': No such file or directory"],
     "QEMU_TLS": ["Live Migration failure: internal error: qemu unexpectedly closed the monitor: job 'migration out' failed: Cannot read from TLS channel: The TLS connection was non-properly terminated."],
+    # 1.8, openstack-k8s-operators/nova-operator#621: the connection dropped mid-migration
+    "STREAM_DROPPED": [f"Live Migration failure: operation failed: Failed to connect to remote libvirt URI qemu+tls://{DST}/system: End of file while reading data: Input/output error", "Live Migration failure: Cannot recv data: Connection reset by peer"],
+    "STREAM_BROKEN": [f"Live Migration failure: operation failed: Failed to connect to remote libvirt URI qemu+tls://{DST}/system: End of file while reading data: Input/output error", f"Live Migration failure: operation failed: Failed to connect to remote libvirt URI qemu+tls://{DST}/system: unable to connect to server at '{DST}:16514': Connection timed out"],
     "DOMAIN_ACTIVE": ["Live Migration failure: Requested operation is not valid: domain 'instance-0000002a' is already active"],
     "NOT_COMPLETED": [f"Live migration not completed after 3200 sec for instance {VM_ID}"],
     "CANCELLED": ["Migration operation was cancelled"],

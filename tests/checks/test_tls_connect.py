@@ -290,21 +290,59 @@ def test_no_probe_with_logs_is_could_not_check_not_ruled_out():
 
 @pytest.mark.outcome(ID, "ruled_out")
 @pytest.mark.outcome(ID, "concluded")
-def test_the_failed_moves_logs_say_nothing_about_another_target_host():
-    """--target-host H: the logged TLS failure was towards the recorded destination, not H.
 
-    Only the probe of H may conclude; with a healthy probe the check rules out, and
-    towards the recorded destination itself the logs still count.
-    """
+
+H = "cmp-b-09"
+
+
+def h_probe(**kw):
+    """The TLS probe from the source towards the --target-host H."""
+    return tls_probe(dest=H, provenance=f"{SRC}$ virsh -r -c qemu+tls://{H}/system version",
+                     **kw)  # fmt: skip
+
+
+def test_the_failed_moves_logs_stay_about_its_destination_with_another_target():
+    """--target-host H, H's probe healthy: the logged TLS failure is the past move's, on
+    the recorded destination D; it is reported about D (likely: no probe reached D), and
+    nothing of H (its probe, its units) is cited for it."""
     logs = {"source_logs": src_logs(URI_FAIL), "dest_logs": dest_logs(EXPIRED)}
-    other = run(records=records(target_host="cmp-b-09"), **logs)
-    assert not isinstance(other, Concluded)
-    healthy = run(
-        records=records(target_host="cmp-b-09"),
-        probe=tls_probe(connect_ok=True),
-        **logs,
-    )
-    assert_rules_out(healthy)
+    past = run(
+        records=records(target_host=H), probe=h_probe(connect_ok=True),
+        dest_units=units(DestHostServices, libvirtd="active"), **logs,
+    )  # fmt: skip
+    assert isinstance(past, Concluded)
+    assert past.facts["dest_host"] == DST
+    assert past.confidence is Confidence.LIKELY
+    assert all(H not in c.source + c.text for c in past.cites)
+    assert any(H in c and DST in c for c in past.not_ruled_out)
+    # the destination's logs are D's (the failed move's request): they still count
+    assert "servercert.pem has expired" in past.facts["reason"]
+    # logs read on another host than D are not D's evidence
+    elsewhere = replace(dest_logs(EXPIRED), host=H)
+    other = run(records=records(target_host=H), probe=h_probe(connect_ok=True),
+                source_logs=src_logs(URI_FAIL), dest_logs=elsewhere)  # fmt: skip
+    assert isinstance(other, Concluded)
+    assert "peer's certificate" in other.facts["reason"]
+    unprobed = run(records=records(target_host=H), **logs)
+    assert isinstance(unprobed, Concluded)
+    assert unprobed.facts["dest_host"] == DST
     same = run(records=records(target_host=DST), **logs)
-    assert_concludes(same)
+    assert isinstance(same, Concluded)
     assert "servercert.pem has expired" in same.facts["reason"]
+
+
+def test_only_the_target_hosts_probe_speaks_of_the_target():
+    """--target-host H whose own probe fails: the finding is about H, cites only H's
+    probe, never the past move's log lines about D; healthy H and no logged failure
+    rules out."""
+    logs = {"source_logs": src_logs(URI_FAIL)}
+    on_h = run(
+        records=records(target_host=H), probe=h_probe(connect_ok=False, port_open=False),
+        dest_units=units(DestHostServices), **logs,
+    )  # fmt: skip
+    assert isinstance(on_h, Concluded)
+    assert on_h.facts["dest_host"] == H
+    assert on_h.cites
+    assert all(DST not in c.source + c.text for c in on_h.cites)
+    healthy = run(records=records(target_host=H), probe=h_probe(connect_ok=True))
+    assert isinstance(healthy, RuledOut)

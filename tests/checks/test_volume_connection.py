@@ -7,6 +7,8 @@ cause, proven by the node having logged it), and an iSCSI login on the destinati
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from diagnostics.checks.volume_connection import volume_connection
@@ -14,6 +16,7 @@ from diagnostics.evidence.log_lines import parse_log_line
 from diagnostics.evidence.types import StorageNode, StorageNodeLogs, StorageNodes
 from diagnostics.model import Confidence, Inconclusive
 from tests.checks.conftest import (
+    DST,
     REQ,
     VOL_ID,
     actions,
@@ -284,3 +287,19 @@ def test_missing_lio_target_says_to_restore_the_targets():
     assert "\\n" not in outcome.facts["reason"]
     assert "systemctl restart pf9-cindervolume-base" in text
     assert "journalctl -u pf9-cindervolume-base" in text
+
+
+def test_with_another_target_the_volume_failure_stays_on_its_destination():
+    """--target-host H: the iSCSI login failure in D's log is about D, and H's (empty)
+    iSCSI sessions are not cited or said to be D's."""
+    h_storage = replace(dest_storage(), host="cmp-b-09")
+    outcome = run(records=records(target_host="cmp-b-09"), dest_logs=dest_logs(ISCSI),
+                  dest_storage=h_storage)  # fmt: skip
+    assert isinstance(outcome, Concluded)
+    assert outcome.facts["dest_host"] == DST
+    assert "cmp-b-09" not in rendered(ID, outcome)
+    # lines read on another host are not D's evidence
+    elsewhere = replace(dest_logs(ISCSI), host="cmp-b-09")
+    assert not isinstance(
+        run(records=records(target_host="cmp-b-09"), dest_logs=elsewhere), Concluded
+    )

@@ -126,13 +126,15 @@ def test_unknown_migration_id_gives_nothing() -> None:
     )
 
 
-def test_target_host_overrides_destination() -> None:
-    """--target-host is the destination being evaluated."""
+def test_target_host_does_not_rewrite_where_the_move_went() -> None:
+    """--target-host is the host evaluated, not the recorded move's destination."""
+    plain = summarize_migration(SERVER, RECORDS, None, MigrationRef(server="web-01"))
     summary = summarize_migration(
-        SERVER, RECORDS, None, MigrationRef(server="web-01", target_host="cmp-a-02")
+        SERVER, RECORDS, None, MigrationRef(server="web-01", target_host="cmp-zz-09")
     )
     assert summary is not None
-    assert summary.dest_host == "cmp-a-02"
+    assert plain is not None
+    assert summary.dest_host == plain.dest_host != "cmp-zz-09"
 
 
 def test_no_record_but_operator_said_the_kind() -> None:
@@ -220,3 +222,18 @@ def test_action_window_spans_events_with_margin() -> None:
         action="migrate", request_id="r", start_time=None, message=None
     )
     assert action_window(no_start, 60) is None
+
+
+def test_action_window_runs_until_the_migration_record_ends() -> None:
+    """A live migration's events end when the job is handed off; the copy (and its
+    timeout lines) runs until the record's last update, which the window must include."""
+    events = (
+        ActionEvent(event="compute_live_migration", result="Success",
+                    start_time=at(0.5), finish_time=at(0.6)),
+    )  # fmt: skip
+    window = action_window(action("live-migration", 0, "req", events), 60, until=at(27))
+    assert window == (at(-1), at(28))
+    # a record older than the action (another attempt's) does not stretch it
+    assert action_window(action("live-migration", 0, "req", events), 60, until=at(-5)) == (
+        at(-1), at(1.6),
+    )  # fmt: skip
