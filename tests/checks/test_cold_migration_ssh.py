@@ -177,6 +177,8 @@ def h_probe(stderr: str = ""):
     return replace(probe, dest=H, provenance=probe.provenance.replace(DST, H))
 
 
+@pytest.mark.outcome(ID, "concluded")
+@pytest.mark.outcome(ID, "ruled_out")
 def test_the_past_ssh_failure_stays_about_its_destination_with_another_target():
     """--target-host H whose SSH works: the logged host-key failure towards D is about
     D (likely: no probe reached D), never "could not reach H"; the H probe is not cited."""
@@ -184,16 +186,16 @@ def test_the_past_ssh_failure_stays_about_its_destination_with_another_target():
     acts = actions(event("compute_resize_instance", ssh_error("Host key verification failed.")),
                    action="migrate")  # fmt: skip
     outcome = run(records=retarget, actions=acts, probe=h_probe())
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.facts["dest_host"] == DST
     assert outcome.confidence is Confidence.LIKELY
     assert all(H not in c.source + c.text for c in outcome.cites)
     assert H not in rendered(ID, outcome).split("could not rule out")[0]
     # H's own failing probe speaks of H, and only it is cited
     broken = run(records=retarget, actions=acts, probe=h_probe("Connection refused"))
-    assert isinstance(broken, Concluded)
+    assert_concludes(broken)
     assert broken.facts["dest_host"] == H
     assert broken.cites
     assert all(DST not in c.source for c in broken.cites)
     quiet = run(records=retarget, probe=h_probe())
-    assert isinstance(quiet, RuledOut)
+    assert_rules_out(quiet)

@@ -146,6 +146,8 @@ def test_dead_libvirtd_and_refused_tls_port_agree_confirmed():
 H = "cmp-b-09"
 
 
+@pytest.mark.outcome(ID, "concluded")
+@pytest.mark.outcome(ID, "ruled_out")
 def test_the_failed_moves_destination_stays_the_cause_with_another_target():
     """--target-host H, healthy: D's down compute service (API, Nova's message) still
     explains the past failure, about D, at the confidence its own sources give; H's
@@ -158,7 +160,7 @@ def test_the_failed_moves_destination_stays_the_cause_with_another_target():
         records=retarget, services=services(svc(SRC), svc(DST, state="down"), svc(H)),
         source_units=units(SourceHostServices), dest_units=healthy_h, actions=acts,
     )  # fmt: skip
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.facts["host"] == DST
     assert outcome.confidence is Confidence.CONFIRMED  # API and Nova's message
     assert all(c.source != healthy_h.provenance for c in outcome.cites)
@@ -166,16 +168,17 @@ def test_the_failed_moves_destination_stays_the_cause_with_another_target():
         records=retarget, services=services(svc(SRC), svc(DST, state="down"), svc(H)),
         source_units=units(SourceHostServices), dest_units=healthy_h,
     )  # fmt: skip
-    assert isinstance(api_only, Concluded)
+    assert_concludes(api_only)
     assert api_only.facts["host"] == DST
     assert api_only.confidence is Confidence.LIKELY
     all_up = run(
         records=retarget, services=services(svc(SRC), svc(DST), svc(H)),
         source_units=units(SourceHostServices), dest_units=healthy_h,
     )  # fmt: skip
-    assert isinstance(all_up, RuledOut)
+    assert_rules_out(all_up)
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_a_dead_libvirtd_on_the_target_host_is_about_the_target():
     """--target-host H with libvirtd dead on H: the finding names H, from H's units."""
     outcome = run(
@@ -185,6 +188,6 @@ def test_a_dead_libvirtd_on_the_target_host_is_about_the_target():
         dest_units=units(DestHostServices, libvirtd="failed"),
         probe=tls_probe(connect_ok=False, port_open=False),  # towards D: not about H
     )
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.facts["host"] == H
     assert "16514" not in outcome.facts["problem"]

@@ -8,7 +8,6 @@ import pytest
 
 from diagnostics.checks.cpu_incompatible import cpu_incompatible
 from diagnostics.model import (
-    Concluded,
     Confidence,
     CouldNotCheck,
     Inconclusive,
@@ -125,6 +124,7 @@ def test_logs_without_cpu_data_could_not_check_the_flags():
 H = "cmp-b-09"
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_the_past_cpu_refusal_stays_on_its_destination_with_another_target():
     """--target-host H with the source's CPU: "Unacceptable CPU info" of the past move
     is about D (with D's traits), never "the CPU of H cannot run the guest"."""
@@ -136,12 +136,13 @@ def test_the_past_cpu_refusal_stays_on_its_destination_with_another_target():
     acts = actions(event("compute_check_can_live_migrate_destination", UNACCEPTABLE))
     outcome = run(records=records(target_host=H), source_cpu=src, dest_cpu=h_cpu,
                   placement=pl, actions=acts)  # fmt: skip
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.facts["dest_host"] == DST
     assert outcome.confidence is Confidence.CONFIRMED  # Nova's refusal and D's traits
     assert H not in rendered(ID, outcome)
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_a_target_host_lacking_flags_is_said_from_its_lscpu_alone():
     """--target-host H missing a source flag: about H, possible (a gap alone), without
     the past move's refusal text about D as its evidence."""
@@ -150,7 +151,7 @@ def test_a_target_host_lacking_flags_is_said_from_its_lscpu_alone():
     acts = actions(event("compute_check_can_live_migrate_destination", UNACCEPTABLE))
     outcome = run(records=records(target_host=H), source_cpu=src, dest_cpu=h_cpu,
                   actions=acts)  # fmt: skip
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.facts["dest_host"] == H
     assert outcome.confidence is Confidence.POSSIBLE
     assert outcome.cites == ()

@@ -9,7 +9,6 @@ import pytest
 from diagnostics.checks.insufficient_resources import insufficient_resources
 from diagnostics.evidence.types import Inventory
 from diagnostics.model import (
-    Concluded,
     Confidence,
     CouldNotCheck,
     Inconclusive,
@@ -170,6 +169,7 @@ def test_shortage_beside_no_valid_host_with_the_destination_down_is_its_conseque
 H = "cmp-b-09"
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_the_past_shortage_stays_on_its_destination_with_another_target():
     """--target-host H with room: "Lack of memory" of the past move and D's Placement
     numbers are about D (confirmed as without the flag); H is not said to lack memory,
@@ -180,13 +180,14 @@ def test_the_past_shortage_stays_on_its_destination_with_another_target():
         records=records(target_host=H), actions=acts, placement=room,
         dest_logs=dest_logs("Lack of memory"),
     )  # fmt: skip
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.facts["dest_host"] == DST
     assert outcome.confidence is Confidence.CONFIRMED
     assert all(H not in c.source + c.text for c in outcome.cites)
     assert H not in rendered(ID, outcome)
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_a_full_target_host_is_said_from_its_own_numbers_only():
     """--target-host H short of memory: said of H from Placement alone (possible),
     never with the past move's "Lack of memory" about D as its evidence."""
@@ -196,7 +197,7 @@ def test_a_full_target_host_is_said_from_its_own_numbers_only():
         records=records(target_host=H), actions=acts,
         placement=placement(provider(f"{SRC}.example"), full_h),
     )  # fmt: skip
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.facts["dest_host"] == H
     assert outcome.confidence is Confidence.POSSIBLE
     assert [c.text for c in outcome.cites] == [f"{H}: MEMORY_MB needs 4096, 2024 free"]

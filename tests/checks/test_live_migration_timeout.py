@@ -6,7 +6,7 @@ import pytest
 
 from diagnostics.checks.live_migration_timeout import live_migration_timeout
 from diagnostics.evidence.types import DestHostServices
-from diagnostics.model import Concluded, Confidence, Inconclusive, RootCauseId
+from diagnostics.model import Confidence, Inconclusive, RootCauseId
 from tests.checks.conftest import (
     DST,
     SRC,
@@ -152,14 +152,15 @@ TIMED_OUT = (
 )
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_rivals_it_cannot_see_cap_it_at_likely_and_are_named():
     """Timeout line and cancelled status, but libvirtd, the compute service and the
     stream to the destination were not looked at: likely, each rival named."""
-    outcome = live_migration_timeout(
-        server=server(), records=records(record(status="cancelled")),
+    outcome = outcome_of(
+        live_migration_timeout, server=server(), records=records(record(status="cancelled")),
         source_logs=src_logs(*TIMED_OUT),
     )  # fmt: skip
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.LIKELY
     caveats = " ".join(outcome.not_ruled_out)
     assert "libvirtd on cmp-b-01" in caveats
@@ -167,6 +168,7 @@ def test_rivals_it_cannot_see_cap_it_at_likely_and_are_named():
     assert "TLS" in caveats
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_a_dropped_stream_explains_a_bare_cancel():
     """Cancelled with the stream seen dropping (no Nova timeout line): the network/TLS
     failure is the deeper cause; the timeout is only possible and its consequence."""
@@ -174,11 +176,11 @@ def test_a_dropped_stream_explains_a_bare_cancel():
         "Live Migration failure: End of file while reading data: Input/output error",
         "Migration operation was cancelled",
     )
-    outcome = live_migration_timeout(
-        server=server(), records=records(record(status="cancelled")), source_logs=logs,
+    outcome = outcome_of(
+        live_migration_timeout, server=server(), records=records(record(status="cancelled")), source_logs=logs,
         **RIVALS_RULED_OUT,
     )  # fmt: skip
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.POSSIBLE
     assert outcome.explained_by == frozenset({RootCauseId.LIBVIRT_TLS})
     assert any("End of file" in c.text for c in outcome.cites)
@@ -193,27 +195,29 @@ def test_a_dropped_stream_explains_a_bare_cancel():
                      "the compute service of cmp-b-01 going down (down)", id="compute-down"),
     ],
 )  # fmt: skip
+@pytest.mark.outcome(ID, "concluded")
 def test_a_dead_destination_explains_the_abort(rival, seen):
     """libvirtd or nova-compute seen down on the destination explains the abort
     (compute_service_down); never confirmed as a timeout."""
-    outcome = live_migration_timeout(
-        server=server(), records=records(record(status="cancelled")),
+    outcome = outcome_of(
+        live_migration_timeout, server=server(), records=records(record(status="cancelled")),
         source_logs=src_logs(*TIMED_OUT), **(RIVALS_RULED_OUT | rival),
     )  # fmt: skip
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.confidence is Confidence.LIKELY
     assert outcome.explained_by == frozenset({RootCauseId.COMPUTE_SERVICE_DOWN})
     assert seen in outcome.not_ruled_out
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_with_another_target_host_the_timeout_stays_on_its_destination():
     """--target-host H: the timeout is about the move's own destination, and H's units
     and probe do not rule out D's rivals (capped at likely)."""
-    outcome = live_migration_timeout(
-        server=server(), records=records(record(status="cancelled"), target_host="cmp-b-09"),
+    outcome = outcome_of(
+        live_migration_timeout, server=server(), records=records(record(status="cancelled"), target_host="cmp-b-09"),
         source_logs=src_logs(*TIMED_OUT), **RIVALS_RULED_OUT,
     )  # fmt: skip
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.facts["dest_host"] == DST
     assert outcome.confidence is Confidence.LIKELY
     assert "cmp-b-09" not in rendered(ID, outcome)

@@ -166,6 +166,7 @@ def with_h(h_alive: bool):
     return replace(base, agents=(*base.agents, h_agent))
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_the_past_binding_failure_stays_on_its_destination_with_another_target():
     """--target-host H with a live agent: the binding failure on D (its text, D's dead
     agent) is about D, never "could not bind the port on H"."""
@@ -173,19 +174,20 @@ def test_the_past_binding_failure_stays_on_its_destination_with_another_target()
     acts = actions(event("compute_pre_live_migration", fail))
     outcome = run(records=records(target_host=H), actions=acts, ports=ports(),
                   agents=with_h(h_alive=True), dest_logs=dest_logs(fail))  # fmt: skip
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.facts["dest_host"] == DST
     assert H not in rendered(ID, outcome)
     assert all(not c.source.startswith(DST) for c in outcome.cites)  # not H's log lines
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_a_dead_agent_on_the_target_host_is_about_the_target_only():
     """--target-host H whose agent is dead: said of H from Neutron's agents, without
     the past move's binding failure text as its evidence."""
     fail = f"Binding failed for port {PORT_ID}, please check neutron logs for more information."
     outcome = run(records=records(target_host=H), ports=ports(), agents=with_h(h_alive=False),
                   actions=actions(event("compute_pre_live_migration", fail)))  # fmt: skip
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.facts["dest_host"] == H
     assert outcome.cites == ()
     assert outcome.confidence is Confidence.POSSIBLE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -288,10 +289,6 @@ def test_no_probe_with_logs_is_could_not_check_not_ruled_out():
     assert_missing_evidence(outcome, CouldNotCheck)
 
 
-@pytest.mark.outcome(ID, "ruled_out")
-@pytest.mark.outcome(ID, "concluded")
-
-
 H = "cmp-b-09"
 
 
@@ -301,6 +298,7 @@ def h_probe(**kw):
                      **kw)  # fmt: skip
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_the_failed_moves_logs_stay_about_its_destination_with_another_target():
     """--target-host H, H's probe healthy: the logged TLS failure is the past move's, on
     the recorded destination D; it is reported about D (likely: no probe reached D), and
@@ -310,7 +308,7 @@ def test_the_failed_moves_logs_stay_about_its_destination_with_another_target():
         records=records(target_host=H), probe=h_probe(connect_ok=True),
         dest_units=units(DestHostServices, libvirtd="active"), **logs,
     )  # fmt: skip
-    assert isinstance(past, Concluded)
+    assert_concludes(past)
     assert past.facts["dest_host"] == DST
     assert past.confidence is Confidence.LIKELY
     assert all(H not in c.source + c.text for c in past.cites)
@@ -321,16 +319,18 @@ def test_the_failed_moves_logs_stay_about_its_destination_with_another_target():
     elsewhere = replace(dest_logs(EXPIRED), host=H)
     other = run(records=records(target_host=H), probe=h_probe(connect_ok=True),
                 source_logs=src_logs(URI_FAIL), dest_logs=elsewhere)  # fmt: skip
-    assert isinstance(other, Concluded)
+    assert_concludes(other)
     assert "peer's certificate" in other.facts["reason"]
     unprobed = run(records=records(target_host=H), **logs)
-    assert isinstance(unprobed, Concluded)
+    assert_concludes(unprobed)
     assert unprobed.facts["dest_host"] == DST
     same = run(records=records(target_host=DST), **logs)
-    assert isinstance(same, Concluded)
+    assert_concludes(same)
     assert "servercert.pem has expired" in same.facts["reason"]
 
 
+@pytest.mark.outcome(ID, "concluded")
+@pytest.mark.outcome(ID, "ruled_out")
 def test_only_the_target_hosts_probe_speaks_of_the_target():
     """--target-host H whose own probe fails: the finding is about H, cites only H's
     probe, never the past move's log lines about D; healthy H and no logged failure
@@ -340,9 +340,9 @@ def test_only_the_target_hosts_probe_speaks_of_the_target():
         records=records(target_host=H), probe=h_probe(connect_ok=False, port_open=False),
         dest_units=units(DestHostServices), **logs,
     )  # fmt: skip
-    assert isinstance(on_h, Concluded)
+    assert_concludes(on_h)
     assert on_h.facts["dest_host"] == H
     assert on_h.cites
     assert all(DST not in c.source + c.text for c in on_h.cites)
     healthy = run(records=records(target_host=H), probe=h_probe(connect_ok=True))
-    assert isinstance(healthy, RuledOut)
+    assert_rules_out(healthy)

@@ -14,7 +14,7 @@ import pytest
 from diagnostics.checks.volume_connection import volume_connection
 from diagnostics.evidence.log_lines import parse_log_line
 from diagnostics.evidence.types import StorageNode, StorageNodeLogs, StorageNodes
-from diagnostics.model import Confidence, Inconclusive
+from diagnostics.model import Concluded, Confidence, Inconclusive
 from tests.checks.conftest import (
     DST,
     REQ,
@@ -289,13 +289,14 @@ def test_missing_lio_target_says_to_restore_the_targets():
     assert "journalctl -u pf9-cindervolume-base" in text
 
 
+@pytest.mark.outcome(ID, "concluded")
 def test_with_another_target_the_volume_failure_stays_on_its_destination():
     """--target-host H: the iSCSI login failure in D's log is about D, and H's (empty)
     iSCSI sessions are not cited or said to be D's."""
     h_storage = replace(dest_storage(), host="cmp-b-09")
     outcome = run(records=records(target_host="cmp-b-09"), dest_logs=dest_logs(ISCSI),
                   dest_storage=h_storage)  # fmt: skip
-    assert isinstance(outcome, Concluded)
+    assert_concludes(outcome)
     assert outcome.facts["dest_host"] == DST
     assert "cmp-b-09" not in rendered(ID, outcome)
     # lines read on another host are not D's evidence
