@@ -301,6 +301,10 @@ class Finding:
     # causal links between findings: the deeper cause explains its consequences
     explains: tuple[RootCauseId, ...] = ()
     consequence_of: RootCauseId | None = None
+    # the host the finding is about (its destination or failing host; None: the VM or
+    # the region): with --target-host, a finding about the failed move's destination
+    # explains that failure and says nothing against the target
+    about_host: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

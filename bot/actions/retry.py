@@ -31,6 +31,7 @@ from bot.store import CaseRecord
 from diagnostics.model import (
     Diagnosis,
     DiagnosticsError,
+    Finding,
     MigrationKind,
     MigrationRef,
     RootCauseId,
@@ -82,19 +83,37 @@ TARGET_STEPS = (5, 6, 7)  # capacity and CPU, AZ and aggregates, services and pr
 
 
 def target_passed(d: Diagnosis) -> bool:
-    """The --target-host evaluation found H able: its steps passed and nothing concluded.
+    """The --target-host evaluation found H able: its steps passed and nothing stops H.
 
-    ``unknown`` is allowed: no check recognised a cause with H as the destination (the
-    earlier failure's own evidence was about its own destination); any named cause is
-    not, whatever its confidence.
+    ``unknown`` is allowed, and so is a cause of the earlier failure on its own
+    destination (a finding about that host, not H): it explains why that move failed
+    and says nothing about H. Any other named cause (about H, or about the VM itself:
+    its state, a device that cannot move) is not, whatever its confidence.
     """
-    steps = {s.number: s.status for s in d.steps}
-    cause = d.root_cause.root_cause if d.root_cause else None
+    failed_at = d.migration.dest_host if d.migration is not None else None
+    findings = [f for f in (d.root_cause, *d.other_findings) if f is not None]
+
+    def past(f: Finding) -> bool:
+        """A cause of the earlier failure on its own destination, not H."""
+        return f.about_host is not None and f.about_host == failed_at != d.target_host
+
+    stops_h = [
+        f for f in findings if f.root_cause is not RootCauseId.UNKNOWN and not past(f)
+    ]
+    # the cause step lists the primary as "root cause: <title>" (steps.mark_roles)
+    explained = {
+        t for f in findings if past(f) for t in (f.title, f"root cause: {f.title}")
+    }
+    # a target step passes, or holds only the earlier failure's own findings
+    steps = {
+        s.number: s.status is StepStatus.PASSED
+        or (bool(s.findings) and set(s.findings) <= explained)
+        for s in d.steps
+    }
     return (
         d.target_host is not None
-        and all(steps.get(n) is StepStatus.PASSED for n in TARGET_STEPS)
-        and cause in (None, RootCauseId.UNKNOWN)
-        and not any(f.root_cause is not RootCauseId.UNKNOWN for f in d.other_findings)
+        and all(steps.get(n, False) for n in TARGET_STEPS)
+        and not stops_h
     )
 
 

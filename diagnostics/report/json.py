@@ -71,6 +71,7 @@ def _finding(f: Finding) -> dict[str, Any]:
         "caveats": list(f.caveats),
         "explains": [c.value for c in f.explains],
         "consequence_of": f.consequence_of.value if f.consequence_of else None,
+        "about_host": f.about_host,
     }
 
 
@@ -222,6 +223,7 @@ def _finding_from(data: dict[str, Any]) -> Finding:
         consequence_of=RootCauseId(data["consequence_of"])
         if data.get("consequence_of")
         else None,
+        about_host=data.get("about_host"),
     )
 
 

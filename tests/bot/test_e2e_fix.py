@@ -67,6 +67,22 @@ def test_retry_is_off_by_default_and_needs_a_host_that_passed() -> None:
     assert offered(on, passed)
 
 
+def test_retry_is_offered_beside_the_earlier_failures_cause_on_its_own_destination() -> (
+    None
+):
+    """H's steps passed and the only cause named is the earlier failure's, about its own
+    destination cmp-a-02: Retry to H is offered. A cause about H, or about the VM itself
+    (no host), or about cmp-a-02 when H is cmp-a-02, is not."""
+    on = BotSettings(actions=ActionsSettings(enabled=True, cloud="ops-admin"))
+    d = replace(scripted_diagnosis("web-02", failing_step=0), target_host="cmp-a-03")
+    assert d.root_cause is not None
+    about = lambda host: replace(d, root_cause=replace(d.root_cause, about_host=host))  # noqa: E731
+    assert offered(on, about("cmp-a-02"))
+    assert not offered(on, about("cmp-a-03"))
+    assert not offered(on, about(None))
+    assert not offered(on, replace(about("cmp-a-02"), target_host="cmp-a-02"))
+
+
 async def test_retry_to_a_checked_host(
     fake: FakeSlack, pagerduty: PagerDutyEndpoint, tmp_path: Path
 ) -> None:
