@@ -163,4 +163,9 @@ async def test_the_destination_as_target_is_the_plain_diagnosis(
         # each API call has its own request id; the evidence behind it is the same
         return _API_REQUEST.sub("[req]", json.dumps(seen, sort_keys=True))
 
-    assert verdict(aimed) == verdict(plain)
+    got, want = verdict(aimed), verdict(plain)
+    # the first place they part, so a failure says what changed
+    at = next((i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b), 0)
+    assert got == want, (
+        f"…{want[max(at - 200, 0) : at + 300]}… became …{got[max(at - 200, 0) : at + 300]}…"
+    )
