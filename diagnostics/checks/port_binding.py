@@ -177,7 +177,7 @@ def port_binding(
         # when the leftover cannot be shown to be the cause (the conductor's "already
         # exists" unread), the operator still sees it as the rival it may be
         not_ruled_out=(
-            f"a leftover INACTIVE binding on {move.dest} from an earlier attempt "
+            f"a leftover INACTIVE binding on {dest} from an earlier attempt "
             "(Neutron refuses a second binding of the port on that host)",
         )
         if stale
