@@ -152,6 +152,41 @@ ALLOCATION_RACE = re.compile(
     r"|Unable to replace instance claim on source"
 )
 
+# F5 storage: Ceph RBD. Nova hands an RBD volume to libvirt/qemu, which open it with
+# librbd on the destination: the cephx secret must be defined in libvirt there (its
+# UUID is Nova's rbd_secret_uuid), the key must be the Ceph user's and its caps allow the
+# pool. Seen in the source's "Live Migration failure: ..." or the destination's log.
+RBD_SECRET_MISSING = re.compile(
+    r"Secret not found: no secret with matching uuid '?(?P<uuid>[0-9a-f-]{36})"
+)
+# qemu's librbd (e.g. "unable to execute QEMU command 'blockdev-add': error connecting:
+# Permission denied"): cephx refused the key, or the monitors did not answer
+RBD_CONNECT = re.compile(
+    r"error connecting: (?P<why>Permission denied|Connection timed out"
+    r"|No such file or directory)"
+)
+# os-brick's linuxrbd and Cinder's RBD driver (rados.connect failed)
+CEPH_CLUSTER = re.compile(r"Error connecting to ceph cluster")
+# an image another client (often one that crashed) still holds open
+RBD_BUSY = re.compile(
+    r"ImageBusy error raised while \w+ rbd volume|ImageBusy: \[errno 16\]"
+)
+# F5 storage: NFS. Nova's libvirt NFS volume driver runs `mount -t nfs <export> <dir>`
+# (nova/virt/libvirt/volume/mount.py; os-brick's remotefs for Cinder). Nova's 255-byte
+# cut keeps the command and may drop mount.nfs's stderr, so the command alone matches.
+NFS_REFUSED = re.compile(
+    r"mount\.nfs4?: (?P<why>access denied by server|Connection timed out"
+    r"|No route to host|Connection refused|Protocol not supported"
+    r"|requested NFS version or transport protocol is not supported"
+    r"|mounting \S+ failed, reason given by server: No such file or directory)"
+)
+NFS_MOUNT = re.compile(
+    r"NFS mount failed for share (?P<share>[^\s.]+(?:\.[^\s.]+)*)"
+    r"|Command: (?:\S+ )*?mount -t nfs4? (?:-o \S+ )?(?P<export>[^\s:]+:/\S*)"
+)
+# ESTALE on the mounted share: the server restarted or re-exported it
+NFS_STALE = re.compile(r"\[Errno 116\] Stale file handle|Stale file handle")
+
 # F5 storage
 NOT_SHARED = re.compile(r"is not on shared storage: (?P<reason>.+)")
 NOT_LOCAL = re.compile(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from diagnostics import remedies as r
 from diagnostics import signatures as sig
+from diagnostics.checks import _volume_kinds
 from diagnostics.checks._common import Hit, cites, gather, move_of, on_host
 from diagnostics.checks._storage import (
     DownBackend,
@@ -20,6 +21,7 @@ from diagnostics.evidence.types import (
     InstanceActions,
     MigrationRecords,
     Server,
+    SourceHostLogs,
     StorageNodeLogs,
     StorageNodes,
     Volumes,
@@ -123,6 +125,7 @@ def _cause(hit: Hit) -> str:
             "storage array, then retry the migration.",
             when="vol_fix=initiator",
         ),
+        *_volume_kinds.FIXES,
         r.check(
             r.CLI,
             "openstack volume service list --service cinder-volume",
@@ -145,22 +148,27 @@ def _cause(hit: Hit) -> str:
             r.host("{dest_host}"),
             "cat /etc/iscsi/initiatorname.iscsi",
             "The initiator name the storage array must allow for this host.",
+            when="!vol_kind",
         ),
         r.check(
             r.host("{dest_host}"),
             "iscsiadm -m session -P 3",
             "The destination's iSCSI sessions and the devices they give.",
+            when="!vol_kind",
         ),
         r.check(
             r.host("{dest_host}"),
             "multipath -ll",
             "The multipath devices built on those sessions.",
+            when="!vol_kind",
         ),
         r.check(
             r.host("{dest_host}"),
             "systemctl is-active iscsid multipathd",
             "Both daemons must be active on the destination.",
+            when="!vol_kind",
         ),
+        *_volume_kinds.CHECKS,
     ),
     references=("https://docs.openstack.org/os-brick/latest/",),
 )
@@ -174,6 +182,7 @@ def volume_connection(
     dest_logs: DestHostLogs | None,
     storage_nodes: StorageNodes | None = None,
     storage_logs: StorageNodeLogs | None = None,
+    source_logs: SourceHostLogs | None = None,
 ) -> CheckOutcome:
     """During pre_live_migration (or finish_resize) the destination asks Cinder to update
     the volume's attachment with its connector; cinder-volume on the storage node exports
@@ -198,6 +207,10 @@ def volume_connection(
     dest = move.failed_at or "the destination host"
     texts = gather(actions=actions, dest_logs=dest_logs)
     hit = texts.find(*_PATTERNS)
+    # a Ceph RBD or NFS volume names its own failure; Cinder's generic answer does not
+    kind_hit = _volume_kinds.find(texts, gather(source_logs=source_logs))
+    if kind_hit is not None and (hit is None or hit.match.re in _CINDER_SIDE):
+        hit = kind_hit
     cinder_side = hit is not None and hit.match.re in _CINDER_SIDE
     mine = backends_of(server, volumes, storage_nodes)
     down = down_backends(mine, volume_services, storage_nodes)
@@ -234,6 +247,12 @@ def volume_connection(
     facts = {"server_name": server.name, "dest_host": dest, "volume_id": volume_id}
     if node_hits:
         return _backend_error(facts, node_hits, hit, bool(stuck))
+    if hit is not None and hit.match.re in _volume_kinds.KINDS:
+        return Concluded(
+            facts=facts | _volume_kinds.facts_of(hit, texts, dest),
+            cites=cites(hit),
+            confidence=Confidence.CONFIRMED if stuck else Confidence.LIKELY,
+        )
     if down and (cinder_side or stuck or hit is None):
         return _cinder_volume_down(facts, down, hit, bool(stuck), attributed=bool(mine))
     return _connection_error(

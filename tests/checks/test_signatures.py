@@ -44,6 +44,17 @@ SAMPLES: dict[str, list[str]] = {
     # 1.8, openstack-k8s-operators/nova-operator#621: the connection dropped mid-migration
     "STREAM_DROPPED": [f"Live Migration failure: operation failed: Failed to connect to remote libvirt URI qemu+tls://{DST}/system: End of file while reading data: Input/output error", "Live Migration failure: Cannot recv data: Connection reset by peer"],
     "STREAM_BROKEN": [f"Live Migration failure: operation failed: Failed to connect to remote libvirt URI qemu+tls://{DST}/system: End of file while reading data: Input/output error", f"Live Migration failure: operation failed: Failed to connect to remote libvirt URI qemu+tls://{DST}/system: unable to connect to server at '{DST}:16514': Connection timed out"],
+    # Ceph RBD: libvirt on the destination lacks the cephx secret (Nova's rbd_secret_uuid);
+    # qemu's librbd refused (cephx); os-brick / Cinder's RBD driver; cinder/volume/drivers/rbd.py
+    "RBD_SECRET_MISSING": ["Live Migration failure: Secret not found: no secret with matching uuid '457eb676-33da-42ec-9a8c-9293d545c337'", "libvirt.libvirtError: Secret not found: no secret with matching uuid '457eb676-33da-42ec-9a8c-9293d545c337'"],
+    "RBD_CONNECT": ["libvirt.libvirtError: internal error: unable to execute QEMU command 'blockdev-add': error connecting: Permission denied"],
+    "CEPH_CLUSTER": ["Error connecting to ceph cluster."],
+    "RBD_BUSY": ["ImageBusy error raised while deleting rbd volume. This may have been caused by a connection from a client that has crashed and, if so, may be resolved by retrying the delete after 30 seconds has elapsed.: ImageBusy: [errno 16] error removing image"],
+    # NFS: os-brick's remotefs (_do_mount, _mount_nfs) and Nova's mount -t nfs (processutils'
+    # text: the 255-byte cut keeps the command, not always mount.nfs's stderr)
+    "NFS_REFUSED": ["Failed to mount 10.20.0.60:/srv/cinder, reason: mount.nfs: access denied by server while mounting 10.20.0.60:/srv/cinder", "Failed to mount 10.20.0.60:/srv/cinder, reason: mount.nfs: Connection timed out"],
+    "NFS_MOUNT": ["Unexpected error while running command.\nCommand: sudo nova-rootwrap /etc/nova/rootwrap.conf mount -t nfs 10.20.0.60:/srv/cinder /var/lib/nova/mnt/5b1f6a9e0c2d4e8f9a7b3c1d2e4f6a8b\nExit code: 32\nStdout: ''\nStderr: 'mount.nfs: access denied by server while mounting 10.20.0.60:/srv/cinder\\n'", "NFS mount failed for share 10.20.0.60:/srv/cinder. Error - {'pnfs': 'Unexpected error while running command.'}"],
+    "NFS_STALE": ["[Errno 116] Stale file handle: '/var/lib/nova/mnt/5b1f6a9e0c2d4e8f9a7b3c1d2e4f6a8b/volume-5c6d7e8f-9a0b-4c1d-8e2f-3a4b5c6d7e8f'"],
     "DOMAIN_ACTIVE": ["Live Migration failure: Requested operation is not valid: domain 'instance-0000002a' is already active"],
     "NOT_COMPLETED": [f"Live migration not completed after 3200 sec for instance {VM_ID}"],
     "CANCELLED": ["Migration operation was cancelled"],

@@ -15,6 +15,7 @@ from diagnostics.checks.volume_connection import volume_connection
 from diagnostics.evidence.log_lines import parse_log_line
 from diagnostics.evidence.types import StorageNode, StorageNodeLogs, StorageNodes
 from diagnostics.model import Concluded, Confidence, Inconclusive
+from diagnostics.signatures import safe_truncate
 from tests.checks.conftest import (
     DST,
     REQ,
@@ -26,6 +27,7 @@ from tests.checks.conftest import (
     records,
     rendered,
     server,
+    src_logs,
     svc,
     volume_services,
     volumes,
@@ -304,3 +306,76 @@ def test_with_another_target_the_volume_failure_stays_on_its_destination():
     assert not isinstance(
         run(records=records(target_host="cmp-b-09"), dest_logs=elsewhere), Concluded
     )
+
+
+SECRET = "457eb676-33da-42ec-9a8c-9293d545c337"
+# Nova's processutils text for a failed `mount -t nfs`, as an event detail (cut at 255)
+NFS_CMD = (
+    "Unexpected error while running command.\nCommand: sudo nova-rootwrap "
+    "/etc/nova/rootwrap.conf mount -t nfs 10.20.0.60:/srv/cinder "
+    "/var/lib/nova/mnt/5b1f6a9e0c2d4e8f9a7b3c1d2e4f6a8b\nExit code: 32\nStdout: ''\n"
+    "Stderr: 'mount.nfs: access denied by server while mounting 10.20.0.60:/srv/cinder\\n'"
+)
+
+
+@pytest.mark.outcome(ID, "concluded")
+@pytest.mark.parametrize(
+    ("kw", "fix", "says"),
+    [
+        pytest.param({"source_logs": src_logs(
+            f"Live Migration failure: Secret not found: no secret with matching uuid '{SECRET}'")},
+            "rbd-secret", f"has no secret {SECRET}", id="rbd-secret-missing-on-dest"),
+        pytest.param({"dest_logs": dest_logs(
+            "libvirt.libvirtError: internal error: unable to execute QEMU command "
+            "'blockdev-add': error connecting: Permission denied")},
+            "cephx", "cephx refused the client key", id="rbd-cephx-denied"),
+        pytest.param({"dest_logs": dest_logs("Error connecting to ceph cluster.")},
+            "ceph-reach", "Ceph cluster could not be reached", id="ceph-unreachable"),
+        pytest.param({"dest_logs": dest_logs(
+            "Failed to mount 10.20.0.60:/srv/cinder, reason: mount.nfs: access denied "
+            "by server while mounting 10.20.0.60:/srv/cinder")},
+            "nfs-export", "mount.nfs: access denied by server", id="nfs-access-denied"),
+        pytest.param({"actions": actions(event("compute_pre_live_migration",
+                                               safe_truncate(f"Migration error: {NFS_CMD}")))},
+            "nfs-mount", "could not mount 10.20.0.60:/srv/cinder", id="nfs-cut-by-nova"),
+        pytest.param({"dest_logs": dest_logs(
+            "[Errno 116] Stale file handle: '/var/lib/nova/mnt/5b1f6a9e0c2d4e8f9a7b3c1d2e4f6a8b'")},
+            "nfs-stale", "is stale", id="nfs-stale-handle"),
+    ],
+)  # fmt: skip
+def test_ceph_rbd_and_nfs_failures_name_their_cause_and_fix(kw, fix, says):
+    """An RBD or NFS volume's own failure text is recognised, about the destination,
+    with the fix for that backend and none of the iSCSI steps."""
+    outcome = assert_concludes(run(**kw))
+    assert outcome.facts["vol_fix"] == fix
+    assert says in outcome.facts["reason"]
+    assert outcome.confidence is Confidence.LIKELY
+    text = rendered(ID, outcome)
+    assert f"{DST}" in text
+    assert "iscsiadm" not in text
+    assert "initiatorname" not in text
+
+
+@pytest.mark.outcome(ID, "concluded")
+def test_an_rbd_failure_beats_cinders_generic_answer():
+    """Cinder's "Unable to update the attachment" beside librbd's refusal: the refusal
+    names the cause."""
+    outcome = assert_concludes(run(
+        actions=actions(event("compute_pre_live_migration", UPDATE_FAILED)),
+        source_logs=src_logs(f"Live Migration failure: Secret not found: no secret with "
+                             f"matching uuid '{SECRET}'"),
+    ))  # fmt: skip
+    assert outcome.facts["vol_fix"] == "rbd-secret"
+    assert outcome.facts["secret_uuid"] == SECRET
+
+
+@pytest.mark.outcome(ID, "ruled_out")
+def test_a_libvirt_connect_failure_in_the_source_log_is_not_a_volume_failure():
+    """The source's own TLS connect error is no RBD/NFS signature: healthy storage rules
+    the volume out."""
+    outcome = run(
+        volumes=volumes(), volume_services=volume_services(),
+        source_logs=src_logs("Live Migration failure: operation failed: Failed to connect "
+                             f"to remote libvirt URI qemu+tls://{DST}/system: Connection refused"),
+    )  # fmt: skip
+    assert_rules_out(outcome)
