@@ -15,6 +15,7 @@ from diagnostics.model import (
     CheckOutcome,
     Concluded,
     Confidence,
+    CouldNotCheck,
     MigrationKind,
     RootCauseId,
     RuledOut,
@@ -91,6 +92,15 @@ def unsupported_device(
         label for key, label in _SPEC_HINTS if any(k.startswith(key) for k in specs)
     ]
     if hit is None and not hinted:
+        if actions is None and mgmt is None:
+            # Nova records the pre-check refusal in the action's events and the
+            # conductor's log; neither read is no sign the refusal was absent
+            return CouldNotCheck(
+                why="no such device in the flavor or image, but the instance action"
+                " events and the conductor's log, where Nova records the refusal,"
+                " could not be read",
+                needs="the os-instance-actions API or the management plane's logs",
+            )
         return RuledOut(reason="no unsupported-feature refusal and no such device")
     feature = feature or hinted[0]
     fix = _FIXES.get(feature, "cold")

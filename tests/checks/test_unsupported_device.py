@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from diagnostics.checks.unsupported_device import unsupported_device
-from diagnostics.model import Concluded, Confidence
+from diagnostics.model import Concluded, Confidence, CouldNotCheck
 from tests.checks.conftest import (
     VM_ID,
     actions,
@@ -80,4 +80,15 @@ def test_flavor_alone_is_possible():
 def test_ruled_out_for_plain_guests():
     """A plain flavor and an unrelated failure rule it out."""
     logs = src_logs("Live Migration failure: operation failed: Failed to connect")
-    assert_rules_out(run(source_logs=logs))
+    read = actions(event("compute_live_migration", "Failed to connect"))
+    assert_rules_out(run(source_logs=logs, actions=read))
+
+
+@pytest.mark.outcome(ID, "missing_evidence")
+def test_unread_events_and_conductor_log_are_not_a_pass():
+    """With neither the action's events nor the conductor's log read, a plain flavor is
+    no proof that Nova did not refuse the device: could not check, never ruled out."""
+    logs = src_logs("Live Migration failure: operation failed: Failed to connect")
+    outcome = assert_missing_evidence(run(source_logs=logs), CouldNotCheck)
+    assert "conductor" in outcome.why
+    assert "os-instance-actions" in outcome.needs
