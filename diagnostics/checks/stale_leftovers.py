@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from diagnostics import signatures as sig
 from diagnostics.checks._common import (
     Hit,
@@ -118,6 +120,11 @@ def stale_leftovers(
                 + " could not be read"
             )
         return RuledOut(reason="the failure text names no leftover")
+    if move.retargeted:
+        # --target-host: the failure names a leftover of the move's own destination;
+        # whether it is still there is asked of Neutron for that host, never of the
+        # target's probe (the target's own leftovers are leftovers-on-dest's)
+        move, leftovers = replace(move, dest=move.failed_at), None
     dest = move.dest or hit.get("host") or "the destination host"
     leftover, facts = _from_text(hit, dest)
     still_there = find_leftovers(server, move, leftovers, ports, None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from diagnostics.checks.stale_leftovers import stale_leftovers
@@ -121,3 +123,24 @@ def test_a_leftover_is_not_ruled_out_while_the_conductor_log_is_unread():
 def test_inconclusive_without_failure_text():
     """No failure text at all is inconclusive."""
     assert_missing_evidence(run(), Inconclusive)
+
+
+@pytest.mark.outcome(ID, "concluded")
+def test_with_another_target_the_leftover_stays_the_failed_destinations():
+    """--target-host H: "Binding ... already exists" on D with D's INACTIVE binding still
+    in Neutron is confirmed about D; H's own probe (a domain left on H) is not D's proof."""
+    acts = actions(event("conductor_live_migrate_instance", EXISTS))
+    outcome = assert_concludes(run(
+        records=records(target_host="cmp-b-09"), actions=acts, ports=ports(inactive_on=DST),
+        leftovers=replace(leftovers(domain=True), host="cmp-b-09"),
+    ))  # fmt: skip
+    assert outcome.confidence is Confidence.CONFIRMED
+    assert outcome.facts["dest_host"] == DST
+    assert all("cmp-b-09" not in c.source + c.text for c in outcome.cites)
+    # the binding is gone from D: the text alone, likely, and H's leftover not cited
+    gone = assert_concludes(run(
+        records=records(target_host="cmp-b-09"), actions=acts, ports=ports(),
+        leftovers=replace(leftovers(domain=True), host="cmp-b-09"),
+    ))  # fmt: skip
+    assert gone.confidence is Confidence.LIKELY
+    assert all("cmp-b-09" not in c.source + c.text for c in gone.cites)
