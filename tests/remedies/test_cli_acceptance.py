@@ -83,6 +83,11 @@ DOCUMENTED_REFUSALS: dict[str, tuple[frozenset[int], str]] = {
         "(they complete when its nova-compute restarts)",
     ),
     "openstack aggregate set": (frozenset({404, 405}), "sim: aggregates are read-only"),
+    "openstack server migration force complete": (
+        frozenset({409}),
+        "Nova refuses to force complete a migration that is no longer running (the "
+        "abort suggested beside it, run first here, has already ended it)",
+    ),
     "openstack aggregate add host": (
         frozenset({409}),
         "Nova refuses a host already in the aggregate or in another zone's aggregate",
@@ -226,6 +231,11 @@ def _real_facts(region: Any) -> dict[str, str]:
     request_id = next(
         a.request_id for a in state.actions if a.instance_uuid == vm["id"]
     )
+    running = [
+        m.id
+        for m in state.migrations
+        if m.instance_uuid == vm["id"] and m.status == "running"
+    ]
     return {
         "server_id": vm["id"], "request_id": request_id, "flavor_name": scenario.flavors[0].name,
         "host": other, "dest_host": other, "source_host": vm["host"], "az_host": other,
@@ -236,7 +246,7 @@ def _real_facts(region: Any) -> dict[str, str]:
         "rp_uuid": stable_uuid(scenario.name, "rp", other),
         # the VM's own allocation: a consumer Placement knows
         "leftover_migration_uuid": vm["id"], "vcpus": "1", "ram_mb": "512", "disk_gb": "1",
-    }  # fmt: skip
+    } | ({"running_number": str(running[0])} if running else {})  # fmt: skip
 
 
 async def test_every_openstack_step_any_check_can_suggest_is_accepted(
@@ -251,7 +261,12 @@ async def test_every_openstack_step_any_check_can_suggest_is_accepted(
     recorder = _Recorder()
     runs: list[Run] = []
     unfilled = set(range(len(templates)))
-    for name in ("aggregate-metadata-mismatch", "storage-iscsi", "port-binding-failed"):
+    for name in (
+        "aggregate-metadata-mismatch",
+        "storage-iscsi",
+        "port-binding-failed",
+        "live-migration-not-converging",
+    ):
         mine: list[Run] = []
         async with start_region(name, tmp_path / name) as region:
             facts = _real_facts(region)
