@@ -331,9 +331,7 @@ class StormBoard:
                     if board.settled >= board.expected > 0:
                         async with local.lock:
                             await self._upload_lists(board)
-                    released = await self.repo.release(
-                        board_id, self.owner, version=board.version
-                    )
+                    released = await self.repo.release(board, self.owner)
                     # a member of ours that came in while releasing woke a task that
                     # was still this one: go on rather than leave it unshown
                     if released and not local.wake.is_set():
@@ -368,14 +366,12 @@ class StormBoard:
                     shown[record.id] = record.members
                 else:
                     local.failures += 1
-        parent: int | None = None
-        if board.version != board.shown_version:
+        parent = False
+        if board.parent_dirty:
             blocks, text = self.render_parent(self._storm(board, groups))
-            if await self._update(board.channel, board.parent_ts, blocks, text):
-                parent = board.version
-            else:
-                local.failures += 1
-        await self.repo.mark_shown(board.id, parent_version=parent, groups=shown)
+            parent = await self._update(board.channel, board.parent_ts, blocks, text)
+            local.failures += not parent
+        await self.repo.mark_shown(board, parent=parent, groups=shown, now=self.clock())
         return board, True
 
     async def _post_reply(
@@ -476,9 +472,7 @@ class StormBoard:
                             break
                     if board is not None:
                         await self._upload_lists(board)
-                if board is not None and not await self.repo.release(
-                    board_id, self.owner, version=board.version
-                ):
+                if board is not None and not await self.repo.release(board, self.owner):
                     self._wake(board_id)  # changed meanwhile: the refresher goes on
         await self.writer.flush(channel, parent_ts)
 

@@ -38,9 +38,11 @@ class StormBoardRow(Base):
     opened_at: Mapped[str] = mapped_column(String(32), default="")
     expected: Mapped[int] = mapped_column(Integer, default=0)  # the incident's members
     resolved: Mapped[int] = mapped_column(Integer, default=0)
-    # bumped by every write the parent shows; the parent shows shown_version
+    # bumped when what the incident row says changes (count, title, resolved); members
+    # are counted from storm_members (no row every writer updates: no hot row)
     version: Mapped[int] = mapped_column(Integer, default=0)
     shown_version: Mapped[int] = mapped_column(Integer, default=0)
+    shown_members: Mapped[int] = mapped_column(Integer, default=0)  # the parent counts
     owner: Mapped[str | None] = mapped_column(String(64))  # the refresher's lease
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
@@ -64,6 +66,7 @@ class StormGroupRow(Base):
     hosts: Mapped[list[str]] = mapped_column(JSON)
     title: Mapped[str] = mapped_column(Text)
     example_run_id: Mapped[str | None] = mapped_column(String(64))  # the card's run
+    # members as counted by the last refresh (the live count is of storm_members rows)
     members: Mapped[int] = mapped_column(Integer, default=0)
     shown: Mapped[int] = mapped_column(Integer, default=0)  # members the reply shows
     listed: Mapped[int] = mapped_column(Integer, default=0)  # members the file lists
@@ -78,13 +81,12 @@ class StormMemberRow(Base):
     """One VM of a board, in its group (a case is counted once per board)."""
 
     __tablename__ = "storm_members"
-    __table_args__ = (Index("ix_storm_members_group", "group_id", "seq"),)
+    __table_args__ = (Index("ix_storm_members_group", "group_id", "added_at"),)
 
     board_id: Mapped[str] = mapped_column(
         ForeignKey("storm_boards.id"), primary_key=True
     )
     case_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     group_id: Mapped[str] = mapped_column(ForeignKey("storm_groups.id"))
-    seq: Mapped[int] = mapped_column(Integer)  # the group's count when it joined
     label: Mapped[str] = mapped_column(String(300))  # "web-07" or "web-07 (why)"
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,7 +1,9 @@
 """A storm's board in the database: cause groups, members, the refresher's lease.
 
 Every replica that diagnoses a member writes it here (:meth:`StormRepo.add_member`, one
-transaction: the group if new, the member, the group's count, the board's version). The
+transaction: the board and the group if new, the member row). No row is updated by every
+writer (a storm's members would queue on its lock, one commit each): counts are taken
+from the member rows by the refresh, which stores what it showed. The
 replica holding the board's lease renders the parent and the replies from these rows;
 exactly one replica posts each group's reply (:meth:`StormRepo.claim_reply`, a
 conditional UPDATE, like the intake's leases). Nothing per VM is kept in memory: what
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,6 +54,7 @@ class BoardRecord:
     resolved: int
     version: int
     shown_version: int
+    shown_members: int  # members the parent counted when last shown
     groups: tuple[GroupRecord, ...]
 
     @property
@@ -59,9 +62,13 @@ class BoardRecord:
         return sum(g.members for g in self.groups)
 
     @property
+    def parent_dirty(self) -> bool:
+        return self.version != self.shown_version or self.settled != self.shown_members
+
+    @property
     def dirty(self) -> bool:
         """Slack does not show everything stored yet."""
-        return self.version != self.shown_version or any(
+        return self.parent_dirty or any(
             g.reply_ts is None or g.shown != g.members for g in self.groups
         )
 
@@ -77,7 +84,7 @@ def key_digest(key: CauseKey) -> str:
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
 
-def _group(row: StormGroupRow) -> GroupRecord:
+def _group(row: StormGroupRow, members: int) -> GroupRecord:
     return GroupRecord(
         id=row.id,
         key=CauseKey(
@@ -87,11 +94,20 @@ def _group(row: StormGroupRow) -> GroupRecord:
             tuple(row.hosts),
         ),
         title=row.title,
-        members=row.members,
+        members=members,
         shown=row.shown,
         listed=row.listed,
         reply_ts=row.reply_ts,
         example_run_id=row.example_run_id,
+    )
+
+
+def _member_count(board_id: Any) -> Any:
+    """How many members the board has (a correlated subquery)."""
+    return (
+        select(func.count())
+        .where(StormMemberRow.board_id == board_id)
+        .scalar_subquery()
     )
 
 
@@ -126,6 +142,7 @@ class StormRepo:
                 resolved=0,
                 version=0,
                 shown_version=0,
+                shown_members=0,
                 updated_at=now,
             )
             .on_conflict_do_nothing(index_elements=["channel", "parent_ts"])
@@ -224,39 +241,16 @@ class StormRepo:
                     StormGroupRow.key_digest == digest,
                 )
             )
-            inserted = await session.scalar(
+            await session.execute(
                 _insert(session)(StormMemberRow)
                 .values(
                     board_id=board_id,
                     case_id=case_id,
                     group_id=group_id,
-                    seq=0,
                     label=label[:300],
                     added_at=now,
                 )
                 .on_conflict_do_nothing(index_elements=["board_id", "case_id"])
-                .returning(StormMemberRow.case_id)
-            )
-            if inserted is None:
-                return board_id
-            seq = await session.scalar(
-                update(StormGroupRow)
-                .where(StormGroupRow.id == group_id)
-                .values(members=StormGroupRow.members + 1)
-                .returning(StormGroupRow.members)
-            )
-            await session.execute(
-                update(StormMemberRow)
-                .where(
-                    StormMemberRow.board_id == board_id,
-                    StormMemberRow.case_id == case_id,
-                )
-                .values(seq=seq)
-            )
-            await session.execute(
-                update(StormBoardRow)
-                .where(StormBoardRow.id == board_id)
-                .values(version=StormBoardRow.version + 1, updated_at=now)
             )
             return board_id
 
@@ -281,15 +275,16 @@ class StormRepo:
         async with self.sessions.begin() as session:
             return _changed((await session.execute(query)).rowcount)  # type: ignore[attr-defined]
 
-    async def release(self, board_id: str, owner: str, *, version: int) -> bool:
-        """Give the lease up, unless the board changed since ``version`` was read (then
-        whoever wrote it found the lease held, and the holder must go on)."""
+    async def release(self, board: BoardRecord, owner: str) -> bool:
+        """Give the lease up, unless the board changed since it was read (then whoever
+        wrote the change found the lease held, and the holder must go on)."""
         query = (
             update(StormBoardRow)
             .where(
-                StormBoardRow.id == board_id,
+                StormBoardRow.id == board.id,
                 StormBoardRow.owner == owner,
-                StormBoardRow.version == version,
+                StormBoardRow.version == board.version,
+                _member_count(StormBoardRow.id) == board.settled,
             )
             .values(owner=None, lease_until=None)
         )
@@ -335,27 +330,29 @@ class StormRepo:
             )
 
     async def mark_shown(
-        self, board_id: str, *, parent_version: int | None, groups: dict[str, int]
+        self, board: BoardRecord, *, parent: bool, groups: dict[str, int], now: datetime
     ) -> None:
-        """What one refresh got into Slack: the parent at ``parent_version``, each group's
-        reply at its count."""
-        if parent_version is None and not groups:
-            return
+        """What one refresh of ``board`` got into Slack: the parent (``parent``), each
+        group's reply at its count; the counts it read are stored with them."""
         async with self.sessions.begin() as session:
-            for group_id, shown in groups.items():
+            for group in board.groups:
+                values: dict[str, Any] = {"members": group.members}
+                if group.id in groups:
+                    values["shown"] = groups[group.id]
                 await session.execute(
                     update(StormGroupRow)
-                    .where(StormGroupRow.id == group_id)
-                    .values(shown=shown)
+                    .where(StormGroupRow.id == group.id)
+                    .values(**values)
                 )
-            if parent_version is not None:
+            if parent:
                 await session.execute(
                     update(StormBoardRow)
-                    .where(
-                        StormBoardRow.id == board_id,
-                        StormBoardRow.shown_version < parent_version,
+                    .where(StormBoardRow.id == board.id)
+                    .values(
+                        shown_version=board.version,
+                        shown_members=board.settled,
+                        updated_at=now,
                     )
-                    .values(shown_version=parent_version)
                 )
 
     # ---- reads ---------------------------------------------------------------------------
@@ -381,6 +378,12 @@ class StormRepo:
                     .order_by(StormGroupRow.created_at, StormGroupRow.id)
                 )
             ).all()
+            counted = await session.execute(
+                select(StormMemberRow.group_id, func.count())
+                .where(StormMemberRow.board_id == board_id)
+                .group_by(StormMemberRow.group_id)
+            )
+            counts: dict[str, int] = {gid: int(n) for gid, n in counted.all()}
             return BoardRecord(
                 id=row.id,
                 channel=row.channel,
@@ -392,7 +395,8 @@ class StormRepo:
                 resolved=row.resolved,
                 version=row.version,
                 shown_version=row.shown_version,
-                groups=tuple(_group(g) for g in groups),
+                shown_members=row.shown_members,
+                groups=tuple(_group(g, counts.get(g.id, 0)) for g in groups),
             )
 
     async def members(
@@ -402,7 +406,7 @@ class StormRepo:
         query = (
             select(StormMemberRow.label, StormMemberRow.case_id)
             .where(StormMemberRow.group_id == group_id)
-            .order_by(StormMemberRow.seq)
+            .order_by(StormMemberRow.added_at, StormMemberRow.case_id)
         )
         if limit is not None:
             query = query.limit(limit)
@@ -416,13 +420,18 @@ class StormRepo:
         """Boards changed within ``within_s`` that Slack does not show in full and that
         nobody is refreshing (their refresher died with its replica)."""
         since = now - timedelta(seconds=within_s)
+        group_count = (
+            select(func.count())
+            .where(StormMemberRow.group_id == StormGroupRow.id)
+            .scalar_subquery()
+        )
         behind = (
             select(StormGroupRow.id)
             .where(
                 StormGroupRow.board_id == StormBoardRow.id,
                 or_(
                     StormGroupRow.reply_ts.is_(None),
-                    StormGroupRow.shown != StormGroupRow.members,
+                    StormGroupRow.shown != group_count,
                 ),
             )
             .exists()
@@ -430,7 +439,11 @@ class StormRepo:
         query = select(StormBoardRow.id).where(
             StormBoardRow.updated_at >= since,
             or_(StormBoardRow.owner.is_(None), StormBoardRow.lease_until < now),
-            or_(StormBoardRow.version != StormBoardRow.shown_version, behind),
+            or_(
+                StormBoardRow.version != StormBoardRow.shown_version,
+                StormBoardRow.shown_members != _member_count(StormBoardRow.id),
+                behind,
+            ),
         )
         async with self.sessions() as session:
             return list((await session.scalars(query)).all())

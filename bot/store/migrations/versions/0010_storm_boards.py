@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("resolved", sa.Integer(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("shown_version", sa.Integer(), nullable=False),
+        sa.Column("shown_members", sa.Integer(), nullable=False),
         sa.Column("owner", sa.String(64), nullable=True),
         sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -68,11 +69,10 @@ def upgrade() -> None:
         sa.Column(
             "group_id", sa.String(64), sa.ForeignKey("storm_groups.id"), nullable=False
         ),
-        sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("label", sa.String(300), nullable=False),
         sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
     )
-    op.create_index("ix_storm_members_group", "storm_members", ["group_id", "seq"])
+    op.create_index("ix_storm_members_group", "storm_members", ["group_id", "added_at"])
 
 
 def downgrade() -> None:
