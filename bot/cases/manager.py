@@ -304,7 +304,8 @@ class CaseManager:
             if not force and last is not None and loop.time() - last < interval:
                 return
             self._last_update[incident_id] = loop.time()
-            view = await self.incidents.view(incident_id)
+            # the row and counts only: a storm's members are not read into memory
+            view = await self.incidents.summary(incident_id)
             if view.parent_ts is None:
                 return
             try:

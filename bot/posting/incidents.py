@@ -15,7 +15,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, SectionBlo
 from bot.posting.storm import Storm, StormBoard, breakdown_text
 from bot.posting.writer import SlackWriter
 from bot.rendering import fit, md
-from bot.store.incident_repo import RESOLVED, IncidentView, StormAxis
+from bot.store.incident_repo import IncidentView, StormAxis
 from bot.textsafe import code_span, plain
 
 BREAKDOWN_ROWS = 20  # causes named in the parent; each has its reply in the thread
@@ -72,7 +72,7 @@ def _storm_of(view: IncidentView, parent_ts: str = "") -> Storm:
 
 
 def _resolved(view: IncidentView) -> int:
-    return sum(1 for m in view.members if m.status == RESOLVED)
+    return view.resolved
 
 
 def render_incident(view: IncidentView) -> tuple[list[dict[str, Any]], str]:

@@ -30,7 +30,7 @@ class SlackResolutionPoster:
         incidents = IncidentRepo(IntakeRepo(store))
         parents = SlackIncidentPoster(self.poster.writer, self.poster.storms)
         for incident_id in await incidents_of_case(store, case.id):
-            await parents.update_incident(await incidents.view(incident_id))
+            await parents.update_incident(await incidents.summary(incident_id))
 
     async def show_resolved(self, case: CaseRecord, resolution: Resolution) -> None:
         await self.poster.refresh_parent(case.id)

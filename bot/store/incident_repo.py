@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -86,6 +86,14 @@ class IncidentView:
     count: int
     opened_at: datetime
     members: tuple[IncidentMember, ...]
+    # how many members are resolved, when ``members`` was not read (``summary``)
+    resolved_count: int | None = None
+
+    @property
+    def resolved(self) -> int:
+        if self.resolved_count is not None:
+            return self.resolved_count
+        return sum(1 for m in self.members if m.status == RESOLVED)
 
 
 def _matches(key: StormKey) -> ColumnElement[bool]:
@@ -271,6 +279,36 @@ class IncidentRepo:
                 count=incident.count,
                 opened_at=as_utc(incident.opened_at),
                 members=members,
+            )
+
+    async def summary(self, incident_id: str) -> IncidentView:
+        """The incident row with its resolved count but not its members: what a storm
+        parent's refresh needs, in memory whatever the storm's size."""
+        async with self.sessions() as session:
+            incident = await session.get(IncidentRow, incident_id)
+            if incident is None:
+                raise KeyError(incident_id)
+            resolved = await session.scalar(
+                select(func.count())
+                .select_from(IncidentMemberRow)
+                .join(
+                    CaseResolutionRow,
+                    CaseResolutionRow.case_id == IncidentMemberRow.case_id,
+                )
+                .where(
+                    IncidentMemberRow.incident_id == incident_id,
+                    CaseResolutionRow.resolved,
+                )
+            )
+            return IncidentView(
+                id=incident.id,
+                key=StormKey.stored(incident.key),
+                channel=incident.channel,
+                parent_ts=incident.parent_ts,
+                count=incident.count,
+                opened_at=as_utc(incident.opened_at),
+                members=(),
+                resolved_count=int(resolved or 0),
             )
 
     async def open_incidents(self) -> list[str]:
