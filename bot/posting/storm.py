@@ -354,13 +354,15 @@ class StormBoard:
         board = await self.repo.board(board_id)
         if board is None or not board.dirty or local.failures > WRITE_ATTEMPTS:
             return board, False
-        groups = {g.key: await self._group(g, local) for g in board.groups}
+        # the parent needs the counts only; a reply to write, its card and first VMs too
+        groups = {g.key: self._counted(g) for g in board.groups}
         shown: dict[str, int] = {}  # what landed, stored in one transaction at the end
         for record in board.groups:
-            group = groups[record.key]
             if record.reply_ts is None:
+                group = await self._group(record, local)
                 await self._post_reply(board, record, group, local)
             elif record.shown != record.members:
+                group = await self._group(record, local)
                 rendered = fit(render_group(group, self.runbook_url)), group_text(group)
                 if await self._update(board.channel, record.reply_ts, *rendered):
                     shown[record.id] = record.members
@@ -395,6 +397,16 @@ class StormBoard:
             local.failures += WRITE_ATTEMPTS + 1 if exc.permanent else 1
             return
         await self.repo.set_group(record.id, reply_ts=ts, shown=record.members)
+
+    @staticmethod
+    def _counted(record: GroupRecord) -> Group:
+        return Group(
+            key=record.key,
+            title=record.title,
+            example=None,
+            example_run=record.example_run_id,
+            count=record.members,
+        )
 
     async def _group(self, record: GroupRecord, local: _Local) -> Group:
         if record.id not in local.examples:
