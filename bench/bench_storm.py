@@ -283,7 +283,7 @@ async def _storm(
     }
     stop.set()
     await loop_task
-    poster.storms.close()
+    await poster.storms.close()
     await runner.cleanup()
     await store.close()
     await fake.stop()

@@ -205,7 +205,7 @@ class RunningBot:
         # a watch is bounded, but by up to an hour: cancelled, not awaited
         await self.services.watches.cancel_all()
         await self.services.tasks.drain()
-        self.poster.storms.close()
+        await self.poster.storms.close()
         await self.services.pager.close()
 
 

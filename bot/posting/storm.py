@@ -488,7 +488,14 @@ class StormBoard:
                     self._wake(board_id)  # changed meanwhile: the refresher goes on
         await self.writer.flush(channel, parent_ts)
 
-    def close(self) -> None:
-        for local in self._boards.values():
-            if local.refresher is not None:
-                local.refresher.cancel()
+    async def close(self) -> None:
+        """Stop this replica's refreshers and wait until they have (before the store
+        closes under them); their leases run out and another replica takes over."""
+        running = [
+            local.refresher
+            for local in self._boards.values()
+            if local.refresher is not None
+        ]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)

@@ -201,7 +201,7 @@ async def _storm_of(
             run_id=f"run-{i}",
         )
     await board.flush(OPS, parent)
-    board.close()
+    await board.close()
     methods = [c.method for c in slack.calls()]
     return methods, [m.text for m in slack.thread(OPS, parent)]
 
@@ -252,7 +252,7 @@ async def test_a_member_that_could_not_be_diagnosed_is_counted_with_why(
         reason="no server gone-vm",
     )
     await board.flush(OPS, parent)
-    board.close()
+    await board.close()
     final = slack.message(OPS, parent)
     assert final.text == "1 VM failed: 1 `not-diagnosed` — could not be diagnosed"
     (reply,) = slack.thread(OPS, parent)
@@ -287,7 +287,7 @@ async def test_a_group_reply_slack_did_not_take_is_posted_again(
         )
     await board.flush(OPS, parent)
     await board.flush(OPS, parent)  # the second pass re-posts and updates
-    board.close()
+    await board.close()
     (reply,) = slack.thread(OPS, parent)
     assert reply.text.startswith("2 VMs: `libvirt_tls`")
     assert slack.message(OPS, parent).text.startswith("2 VMs failed: 2 `libvirt_tls`")

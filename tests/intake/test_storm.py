@@ -140,7 +140,7 @@ async def test_storm_of_fifty_is_one_incident(slack: FakeSlack, pg_url: str) -> 
     shown = await store.get_case(one.id)
     assert shown is not None
     assert shown.parent_ts in {m.ts for m in slack.thread(OPS, parent.ts)}
-    poster.storms.close()
+    await poster.storms.close()
     await store.close()
 
 

@@ -97,8 +97,8 @@ async def test_two_replicas_on_one_storm_post_one_reply_per_group(
         for board in (a, b, a):
             await board.flush(OPS, parent)
     finally:
-        a.close()
-        b.close()
+        await a.close()
+        await b.close()
         await one.close()
         await two.close()
     replies = slack.thread(OPS, parent)
@@ -165,7 +165,7 @@ async def test_a_restarted_replica_brings_the_parent_up_to_date(
         for n in range(3, 9):
             await _record(dying, parent, n)
     finally:
-        dying.close()  # killed: its refresher stops, its lease is left to run out
+        await dying.close()  # killed: its refresher stops, its lease is left to run out
         await store.close()
     assert slack.message(OPS, parent).text.startswith("9 VMs failed: 1 `")
     slack.clear_injections()
@@ -186,5 +186,5 @@ async def test_a_restarted_replica_brings_the_parent_up_to_date(
         assert len(slack.thread(OPS, parent)) == 3
         assert len(slack.calls("chat.postMessage")) == 1 + 3
     finally:
-        started.close()
+        await started.close()
         await store.close()
