@@ -153,16 +153,37 @@ def mark_roles(
     primary_step: int | None,
     migration: MigrationSummary | None,
     cited_sources: frozenset[str] = frozenset(),
+    target_host: str | None = None,
 ) -> tuple[StepResult, ...]:
     """Mark the cause step (failed, with the finding) and step 1 as the symptom.
+
+    With ``target_host`` the target steps (5-7) describe that host: a cause about
+    another host (the failed move's destination) is named in the step, whose status
+    stays the target's own.
 
     ``cited_sources`` are the citation sources of the primary finding: a step whose own
     evidence holds them (the log lines that prove the cause) is failed, never passed.
     """
     out = []
+    elsewhere = _cause_elsewhere(primary, target_host)
     for step in steps:
-        if primary is not None and step.number == primary_step:
-            title = f"root cause: {primary.title}"
+        if (
+            primary is not None
+            and elsewhere
+            and step.number == primary_step
+            and step.number in _TARGET_STEPS
+        ):
+            # steps 5-7 evaluate the --target-host; a cause on the failed move's
+            # destination is not a failure of the target's check
+            title = cause_line(primary, target_host)
+            rest = (f for f in step.findings if f != primary.title)
+            step = replace(
+                step,
+                role=StepRole.CAUSE,
+                findings=tuple(dict.fromkeys((title, *rest))),
+            )
+        elif primary is not None and step.number == primary_step:
+            title = cause_line(primary)
             rest = (f for f in step.findings if f != primary.title)
             step = replace(
                 step,
@@ -186,6 +207,27 @@ def mark_roles(
             )
         out.append(step)
     return tuple(out)
+
+
+def cause_line(primary: Finding, target_host: str | None = None) -> str:
+    """The line the cause step lists for the primary finding."""
+    elsewhere = _cause_elsewhere(primary, target_host)
+    if elsewhere is None:
+        return f"root cause: {primary.title}"
+    return (
+        f"root cause, on {elsewhere} (the failed move's destination, not the"
+        f" target {target_host}): {primary.title}"
+    )
+
+
+_TARGET_STEPS = frozenset({Step.CAPACITY, Step.ZONES, Step.PROBES})
+
+
+def _cause_elsewhere(primary: Finding | None, target_host: str | None) -> str | None:
+    """The host a primary finding is about when that is not the --target-host."""
+    if primary is None or target_host is None or primary.about_host is None:
+        return None
+    return primary.about_host if primary.about_host != target_host else None
 
 
 def _steps_citing(cited: frozenset[str], step: StepResult) -> set[int]:

@@ -225,6 +225,7 @@ def conclude(
         int(spec.step) if spec is not None else None,
         migration,
         cited,
+        target_host=ref.target_host,
     )
     return Verdict(
         conclusion=conclusion,

@@ -37,6 +37,7 @@ from diagnostics.model import (
     RootCauseId,
     StepStatus,
 )
+from diagnostics.steps import cause_line
 
 RETRY = "diag.fix.retry"
 LIVE_MICROVERSION = "2.30"  # block_migration "auto" (2.25), host without force
@@ -100,9 +101,12 @@ def target_passed(d: Diagnosis) -> bool:
     stops_h = [
         f for f in findings if f.root_cause is not RootCauseId.UNKNOWN and not past(f)
     ]
-    # the cause step lists the primary as "root cause: <title>" (steps.mark_roles)
+    # the cause step lists the primary by steps.cause_line
     explained = {
-        t for f in findings if past(f) for t in (f.title, f"root cause: {f.title}")
+        t
+        for f in findings
+        if past(f)
+        for t in (f.title, cause_line(f), cause_line(f, d.target_host))
     }
     # a target step passes, or holds only the earlier failure's own findings
     steps = {
