@@ -19,6 +19,7 @@ is a JSON ``{"error": ...}``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -45,6 +46,7 @@ TIMESTAMP_HEADER = "X-Migrate-Diag-Timestamp"
 MAX_SKEW_S = 300
 # a bearer request's identical body again within this many seconds is a replay (409)
 BEARER_REPLAY_S = 120
+RETRY_AFTER_S = 5  # a store that did not answer (pool timeout, failover) is back soon
 _REPLAYED_SIGNATURE = (
     "replayed request: this signature was already accepted; sign each request with "
     "a fresh timestamp"
@@ -220,6 +222,8 @@ class Replays(Protocol):
         window_s: float | None = None,
     ) -> bool: ...
 
+    async def forget(self, digest: str) -> None: ...
+
 
 class LocalReplays:
     """Accepted digests in this process only (one replica, tests)."""
@@ -244,6 +248,9 @@ class LocalReplays:
         self._seen[digest] = now
         return True
 
+    async def forget(self, digest: str) -> None:
+        self._seen.pop(digest, None)
+
 
 def replay_key(headers: Mapping[str, str], body: bytes) -> tuple[str, float]:
     """(digest, replay window in seconds) of an authenticated request.
@@ -262,6 +269,16 @@ def replay_key(headers: Mapping[str, str], body: bytes) -> tuple[str, float]:
     stamp = headers.get(TIMESTAMP_HEADER, "").encode()
     digest = hashlib.sha256(b"bearer\0" + stamp + b"\0" + body).hexdigest()
     return digest, BEARER_REPLAY_S
+
+
+def _unavailable() -> web.Response:
+    """503 with Retry-After: senders (Alertmanager, curl --retry) retry a 5xx, and
+    what reached the store before the failure is deduplicated on the retry."""
+    return web.json_response(
+        {"error": "the bot's store is unavailable; nothing was lost: retry shortly"},
+        status=503,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
 
 
 def _is_json(request: web.Request) -> bool:
@@ -299,10 +316,15 @@ def build_webhook_app(
             return web.json_response({"error": problem}, status=401)
         digest, window_s = replay_key(request.headers, body)
         at = datetime.fromtimestamp(now, UTC)
-        # one pruning age for every kind of key (the store's table is shared)
-        if not await seen.first_use(
-            digest, now=at, keep_s=2 * MAX_SKEW_S, window_s=window_s
-        ):
+        try:
+            # one pruning age for every kind of key (the store's table is shared)
+            first = await seen.first_use(
+                digest, now=at, keep_s=2 * MAX_SKEW_S, window_s=window_s
+            )
+        except Exception:  # the store did not answer: the sender's retry will come
+            log.exception("webhook: the store did not answer")
+            return _unavailable()
+        if not first:
             signed = window_s != BEARER_REPLAY_S
             log.warning(
                 "webhook refused: a replayed %s", "signature" if signed else "body"
@@ -318,7 +340,13 @@ def build_webhook_app(
             await dead_letters.dead_letter("webhook", exc.reason, body)
             INTAKE_REPORTS.labels(source="webhook", outcome="malformed").inc()
             return web.json_response({"error": exc.reason}, status=400)
-        cases = [(await sink.submit(report)).case_id for report in reports]
+        try:
+            cases = [(await sink.submit(report)).case_id for report in reports]
+        except Exception:  # not stored: the retry must not look like a replay
+            log.exception("webhook: a report could not be stored")
+            with contextlib.suppress(Exception):
+                await seen.forget(digest)
+            return _unavailable()
         return web.json_response({"accepted": len(reports), "cases": cases}, status=202)
 
     app = web.Application(client_max_size=MAX_BODY + 1)

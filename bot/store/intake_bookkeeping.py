@@ -95,6 +95,13 @@ class IntakeBookkeeping:
             ):  # never move backwards (two replicas polling)
                 row.watermark, row.updated_at = value, now
 
+    async def forget(self, digest: str) -> None:
+        """Drop an accepted digest whose request could not be stored: its retry is new."""
+        async with self.store.sessions.begin() as session:
+            await session.execute(
+                delete(WebhookSignatureRow).where(WebhookSignatureRow.digest == digest)
+            )
+
     async def first_use(
         self,
         digest: str,

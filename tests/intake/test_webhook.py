@@ -284,3 +284,44 @@ async def _bearer_replay_across(url: str) -> None:
             await runner.cleanup()
         for store in stores:
             await store.close()
+
+
+class _FailingOnce:
+    """A sink whose store does not answer the first time (a pool timeout, a failover)."""
+
+    def __init__(self, inner: CaseManager) -> None:
+        self.inner, self.failed = inner, False
+
+    async def submit(self, report):  # type: ignore[no-untyped-def]
+        if not self.failed:
+            self.failed = True
+            raise TimeoutError("QueuePool limit reached, connection timed out")
+        return await self.inner.submit(report)
+
+
+async def test_a_store_that_does_not_answer_is_503_and_the_retry_is_not_a_replay(
+    sqlite_store: Store,
+) -> None:
+    """Nothing stored: 503 with Retry-After (a sender retries a 5xx), and the very same
+    signed request again is accepted, not refused as a replay of what was never kept."""
+    cases = CaseManager(
+        bot_settings(), sqlite_store, RecordingPoster(), RecordingIncidents()
+    )
+    app = build_webhook_app(
+        _FailingOnce(cases), cases.intake, SECRET, replays=cases.intake
+    )  # type: ignore[arg-type]
+    runner, port = await start_webhook(app, "127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession() as session:
+            hook = Hook(f"http://127.0.0.1:{port}{PATH}", cases, session)
+            body = b'{"instance_uuid": "vm-1", "migration_uuid": "mig-store-down"}'
+            stamp = int(time.time())
+            status, reply = await hook.post(body, timestamp=stamp)
+            assert status == 503
+            assert "nothing was lost" in str(reply["error"])
+            assert await cases.intake.count_cases() == 0
+            status, _ = await hook.post(body, timestamp=stamp)
+            assert status == 202
+            assert await cases.intake.count_cases() == 1
+    finally:
+        await runner.cleanup()
