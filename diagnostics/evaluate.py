@@ -114,11 +114,11 @@ def to_finding(spec: CheckSpec, concluded: Concluded) -> Finding:
         remediation=fill_remedies(spec.remediation, concluded.facts),
         references=spec.references,
         caveats=tuple(f"could not rule out: {r}" for r in concluded.not_ruled_out),
-        about_host=_about_host(concluded.facts),
+        about_host=about_host(concluded.facts),
     )
 
 
-def _about_host(facts: Mapping[str, str]) -> str | None:
+def about_host(facts: Mapping[str, str]) -> str | None:
     """The host a conclusion is about: its ``dest_host`` (or ``host``) when a host name."""
     value = facts.get("dest_host") or facts.get("host") or ""
     return value if HOST_NAME.fullmatch(value) else None

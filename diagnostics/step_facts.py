@@ -271,7 +271,11 @@ def _error_lines(logs: ev.LogLines) -> list[str]:
 
 
 def _logs(got: EvidenceMap, m: MigrationSummary | None, hosts: Hosts) -> StepFacts:
-    logs = [v for v in got.values() if isinstance(v, ev.HostLogs)]
+    # the source's logs first, whichever collector finished first
+    logs = sorted(
+        (v for v in got.values() if isinstance(v, ev.HostLogs)),
+        key=lambda v: (not isinstance(v, ev.SourceHostLogs), v.host),
+    )
     parts, abnormal, unread = [], [], []
     for log in logs:
         parts.append(f"{log.host}: {log.shown()}")

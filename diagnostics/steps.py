@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
+from diagnostics.evaluate import about_host
 from diagnostics.evidence import types as ev
 from diagnostics.evidence.types import Evidence, Unavailable
 from diagnostics.evidence_names import evidence_name, in_operator_words
@@ -101,7 +102,11 @@ def build_step(
         *could_not_check(planned, got, results, hosts=hosts, failed_dest=failed_dest),
         *facts.could_not_check,
     ]
-    failed = [r for r in concluded if specs[r.check_id].severity is Severity.ERROR]
+    # under --target-host H the target steps describe H: a conclusion about the failed
+    # move's destination is listed, and does not fail or warn H's step
+    past = _about_failed_dest(step, concluded, hosts, failed_dest)
+    judged = [r for r in concluded if r not in past]
+    failed = [r for r in judged if specs[r.check_id].severity is Severity.ERROR]
     symptom = (
         step is Step.VM_STATUS and migration is not None and migration.failed
     ) or (step is Step.EVENTS and _has_failed_event(got))
@@ -112,7 +117,7 @@ def build_step(
         summary = "; ".join(specs[r.check_id].title for r in failed)
     elif symptom:
         status, summary = StepStatus.FAILED, facts.summary
-    elif concluded:
+    elif judged:
         status = StepStatus.WARNING
         summary = "; ".join(findings)
     elif missing:
@@ -207,6 +212,29 @@ def mark_roles(
             )
         out.append(step)
     return tuple(out)
+
+
+def _about_failed_dest(
+    step: Step,
+    concluded: Sequence[CheckResult],
+    hosts: Sequence[str | None],
+    failed_dest: str | None,
+) -> list[CheckResult]:
+    """The conclusions of a target step that are about the failed move's destination,
+    when the step evaluates another host (the --target-host)."""
+    target = hosts[1] if len(hosts) > 1 else None
+    if (
+        step not in _TARGET_STEPS
+        or failed_dest is None
+        or target in (None, failed_dest)
+    ):
+        return []
+    return [
+        r
+        for r in concluded
+        if isinstance(r.outcome, Concluded)
+        and about_host(r.outcome.facts) == failed_dest
+    ]
 
 
 def cause_line(primary: Finding, target_host: str | None = None) -> str:
