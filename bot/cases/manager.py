@@ -31,6 +31,9 @@ from diagnostics.model import MigrationRef
 
 log = logging.getLogger(__name__)
 
+_RECORD_ATTEMPTS = 5  # a posted case's bookkeeping: 0.2 + 0.4 + 0.8 + 1.6 s of waits
+_RECORD_BACKOFF_S = 0.2
+
 
 class CasePoster(Protocol):
     """Diagnose and post one case (``bot.posting.SlackCasePoster``; tests record)."""
@@ -101,6 +104,8 @@ class CaseManager:
         # the cases this replica is working now, across dispatch passes: a lease of ours
         # that ran out while we work it (a late heartbeat) is renewed, not run twice
         self._working: set[str] = set()
+        # posted to Slack, not yet recorded so in the store (it did not answer)
+        self._posted: set[str] = set()
         self._last_update: dict[str, float] = {}
         self._update_lock = asyncio.Lock()
 
@@ -156,8 +161,16 @@ class CaseManager:
                     running, return_when=asyncio.FIRST_COMPLETED
                 )
                 for task in done:
-                    self._working.discard(running.pop(task))
-                    posted += (not task.cancelled()) and task.result()
+                    case_id = running.pop(task)
+                    self._working.discard(case_id)
+                    if task.cancelled():
+                        continue
+                    if (error := task.exception()) is not None:
+                        # one case's bookkeeping failing must not cancel the others
+                        # mid-post; this one is leased again when its lease runs out
+                        log.error("working case %s failed", case_id, exc_info=error)
+                        continue
+                    posted += task.result()
         finally:
             heartbeat.cancel()
             for task in running:
@@ -174,6 +187,13 @@ class CaseManager:
         leased = await self.intake.lease_due(
             self.owner, now=now, lease_s=self.lease_s, limit=limit
         )
+        already = {c.case_id for c in leased if c.case_id in self._posted}
+        for case_id in already:
+            log.warning(
+                "case %s was posted; recording it, not posting it again", case_id
+            )
+            await self._record_posted(case_id)
+        leased = [c for c in leased if c.case_id not in already]
         if lapsed := [c.case_id for c in leased if c.case_id in self._working]:
             # leasing them again renewed our lease; the task working them goes on
             log.warning("lease of %s ran out while working it; renewed", lapsed)
@@ -245,12 +265,35 @@ class CaseManager:
         except Exception as exc:
             await self._failed(job, exc, thread_ts)
             return False
-        await self.intake.finish(
-            case.case_id, self.owner, posted=True, now=self.clock()
-        )
+        await self._record_posted(case.case_id)
         if job.slot is not None:
             await self._refresh_incident(job.slot.incident_id, force=False)
         return True
+
+    async def _record_posted(self, case_id: str) -> None:
+        """The case is in Slack: its bookkeeping is retried (a locked store, a failover),
+        never the post. Should it still fail, the case is remembered as posted, so a
+        later lease settles it instead of posting it again."""
+        self._posted.add(case_id)
+        for attempt in range(1, _RECORD_ATTEMPTS + 1):
+            try:
+                await self.intake.finish(
+                    case_id, self.owner, posted=True, now=self.clock()
+                )
+            except Exception as exc:
+                log.warning(
+                    "recording case %s as posted failed (attempt %d of %d): %s",
+                    case_id,
+                    attempt,
+                    _RECORD_ATTEMPTS,
+                    describe(exc),
+                )
+                if attempt == _RECORD_ATTEMPTS:
+                    return
+                await asyncio.sleep(_RECORD_BACKOFF_S * 2 ** (attempt - 1))
+            else:
+                self._posted.discard(case_id)
+                return
 
     async def _failed(self, job: _Job, exc: Exception, thread_ts: str | None) -> None:
         """End the case with the reason, or hand it back with backoff (at most N tries)."""

@@ -6,14 +6,16 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from bot.cases.manager import CaseManager
 from bot.cases.report import FailureReport, ReportSource
 from bot.intake.webhook import parse_body
 from bot.store.intake_models import IntakeCaseRow
 from bot.store.repo import Store
-from bot.times import as_utc
+from bot.times import as_utc, utcnow
 from diagnostics.model import CloudUnreachable, MigrationRef, VmNotFound
 from tests.intake.conftest import (
     RecordingIncidents,
@@ -551,3 +553,34 @@ async def test_a_lapsed_lease_is_not_leased_to_itself_again(
     assert await asyncio.wait_for(working, 10) == 2
     assert gated.started.count(a.case_id) == 1
     assert [p[0] for p in gated.posts].count(a.case_id) == 1
+
+
+async def test_a_store_that_fails_after_the_post_never_posts_the_case_twice(
+    sqlite_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack has the case; recording it fails ('database is locked'): the bookkeeping is
+    retried, and when it never lands in this pass the next lease records it instead of
+    posting the case again (seen in CI: a broker restart, a locked SQLite, four re-posts)."""
+    cases, poster, _ = manager(sqlite_store)
+    monkeypatch.setattr("bot.cases.manager._RECORD_BACKOFF_S", 0.0)
+    real_finish = cases.intake.finish
+    failures = {"left": 5}  # every attempt of the first pass
+
+    async def locked_once(*args: object, **kw: object) -> None:
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            raise OperationalError(
+                "UPDATE intake_cases", {}, Exception("database is locked")
+            )
+        await real_finish(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cases.intake, "finish", locked_once)
+    claim = await cases.submit(notification())
+    await cases.dispatch_due()
+    assert poster.case_ids() == [claim.case_id]
+    assert await cases.intake.count_cases("posted") == 0
+    # the lease runs out; the next pass leases it again and only records it
+    cases.clock = lambda: utcnow() + timedelta(minutes=5)  # type: ignore[method-assign]
+    await cases.dispatch_due()
+    assert poster.case_ids() == [claim.case_id]
+    assert await cases.intake.count_cases("posted") == 1
