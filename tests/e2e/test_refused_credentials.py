@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -26,8 +27,11 @@ SCENARIO, VM = "port-binding-failed", "api-01"
 FIRST_PLACEMENT_CALL = r"^/placement/resource_providers"
 
 
+AUTH_POST = "POST /identity/v3/auth/tokens"
+
+
 def auth_posts(requests: list[str]) -> int:
-    return sum(1 for r in requests if r == "POST /identity/v3/auth/tokens")
+    return sum(1 for r in requests if r == AUTH_POST)
 
 
 async def test_refused_credentials_exit_3_with_one_line_naming_the_cloud(
@@ -73,7 +77,21 @@ async def test_a_token_revoked_mid_run_is_renewed_and_the_verdict_stands(
     assert code == cli_diagnose.EXIT_ROOT_CAUSE
     assert report["root_cause"]["id"] == healthy["root_cause"]["id"]
     assert report["root_cause"]["confidence"] == healthy["root_cause"]["confidence"]
-    assert auth_posts(requests) == 2, requests  # the first login and the renewal
+    # the first login and the renewal; keystoneauth drops the token on every 401 it
+    # gets, so each request already sent with the revoked token may log in once more
+    # (seen: 3 of 2,299 in CI), never more than those and never a loop
+    logins = [i for i, r in enumerate(requests) if r == AUTH_POST]
+    revoked = next(
+        i
+        for i, r in enumerate(requests)
+        if re.match(FIRST_PLACEMENT_CALL, r.split()[1])
+    )
+    sent_with_revoked = sum(
+        1
+        for r in requests[revoked : logins[-1]]
+        if not r.split()[1].startswith("/identity")
+    )
+    assert 2 <= len(logins) <= 1 + sent_with_revoked, requests
     assert not any("401" in c for c in report["could_not_check"])
 
 
